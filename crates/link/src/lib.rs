@@ -1,0 +1,4 @@
+#![no_std]
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
