@@ -1,0 +1,109 @@
+// File access for the loader: open read-only, identify (dev, ino), map whole files.
+// Invariants: a `Mapping` owns its pages exclusively (PROT_READ, MAP_PRIVATE) and unmaps
+// them on drop, so slices borrowed from it can never outlive the mapping.
+// WIRE: implement rld-search's `Fs` trait for `LoaderFs` once that trait lands.
+
+use core::ffi::CStr;
+
+use crate::sys::{self, Errno, FileStat, OwnedFd};
+
+/// An open file (closed on drop).
+pub struct File {
+    fd: OwnedFd,
+}
+
+impl File {
+    /// open(path, O_RDONLY|O_CLOEXEC).
+    pub fn open(path: &CStr) -> Result<File, Errno> {
+        Ok(File {
+            fd: sys::open_readonly(path)?,
+        })
+    }
+
+    pub fn stat(&self) -> Result<FileStat, Errno> {
+        sys::fstat(sys::AsFd::as_fd(&self.fd))
+    }
+
+    pub fn pread(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        sys::pread(sys::AsFd::as_fd(&self.fd), buf, offset)
+    }
+
+    pub fn fd(&self) -> sys::BorrowedFd<'_> {
+        sys::AsFd::as_fd(&self.fd)
+    }
+
+    /// Maps `len` bytes from offset 0 read-only and private.
+    pub fn map(&self, len: usize) -> Result<Mapping, Errno> {
+        if len == 0 {
+            return Ok(Mapping { addr: 0, len: 0 });
+        }
+        // SAFETY: a new mapping at a kernel-chosen address aliases nothing.
+        let addr =
+            unsafe { sys::mmap(0, len, sys::PROT_READ, sys::MAP_PRIVATE, Some(self.fd()), 0) }?;
+        Ok(Mapping { addr, len })
+    }
+}
+
+/// A read-only private mapping, unmapped on drop.
+pub struct Mapping {
+    addr: usize,
+    len: usize,
+}
+
+impl Mapping {
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+}
+
+impl core::ops::Deref for Mapping {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: [addr, addr+len) is a live PROT_READ mapping owned by self.
+        unsafe { core::slice::from_raw_parts(self.addr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if self.len != 0 {
+            // SAFETY: no borrow of the bytes outlives `self` (Deref ties them to &self).
+            let _ = unsafe { sys::munmap(self.addr, self.len) };
+        }
+    }
+}
+
+/// A whole file: its identity and contents.
+pub struct MappedFile {
+    pub stat: FileStat,
+    pub data: Mapping,
+}
+
+/// Opens `path`, fstats it and maps all of it (the fd is closed before returning).
+pub fn map_file(path: &CStr) -> Result<MappedFile, Errno> {
+    let f = File::open(path)?;
+    let stat = f.stat()?;
+    let len = usize::try_from(stat.size).map_err(|_| Errno::FBIG)?;
+    let data = f.map(len)?;
+    Ok(MappedFile { stat, data })
+}
+
+/// The loader's filesystem (stateless; the real syscalls).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoaderFs;
+
+impl LoaderFs {
+    pub fn open(&self, path: &CStr) -> Result<File, Errno> {
+        File::open(path)
+    }
+    pub fn map_file(&self, path: &CStr) -> Result<MappedFile, Errno> {
+        map_file(path)
+    }
+    /// access(path, F_OK) == 0, as glibc tests /etc/suid-debug and ld.so.preload.
+    pub fn exists(&self, path: &CStr) -> bool {
+        sys::access(path, 0).is_ok()
+    }
+}

@@ -1,0 +1,89 @@
+// The C memory primitives LLVM emits calls to (memcpy & co.), which no libc provides here,
+// plus unwind stubs the prebuilt core/alloc reference. Invariants: callers pass valid
+// ranges (C contract); the bodies use `rep movsb/stosb` or plain loops that LLVM cannot
+// turn back into calls to themselves.
+
+use core::arch::asm;
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: C contract: non-overlapping valid ranges of n bytes; DF=0 per the ABI.
+    unsafe {
+        asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _,
+             options(nostack, preserves_flags));
+    }
+    dst
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    if (dst as usize).wrapping_sub(src as usize) >= n {
+        // Forward copy is safe: dst is below src or beyond its end.
+        // SAFETY: C contract, valid ranges.
+        unsafe {
+            asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _,
+                 options(nostack, preserves_flags));
+        }
+    } else {
+        // Overlap with dst above src: copy backwards with DF set, then restore DF=0.
+        // SAFETY: C contract; n > 0 here since the subtraction was < n.
+        unsafe {
+            asm!("std", "rep movsb", "cld",
+                 inout("rcx") n => _,
+                 inout("rdi") dst.add(n - 1) => _,
+                 inout("rsi") src.add(n - 1) => _,
+                 options(nostack));
+        }
+    }
+    dst
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    // SAFETY: C contract: dst valid for n bytes.
+    unsafe {
+        asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8,
+             options(nostack, preserves_flags));
+    }
+    dst
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    let mut i = 0;
+    while i < n {
+        // SAFETY: C contract: both valid for n bytes.
+        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
+        if x != y {
+            return x as i32 - y as i32;
+        }
+        i += 1;
+    }
+    0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: same contract as memcmp.
+    unsafe { memcmp(a, b, n) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let mut n = 0;
+    // SAFETY: C contract: s is NUL-terminated.
+    while unsafe { *s.add(n) } != 0 {
+        n += 1;
+    }
+    n
+}
+
+/// Referenced by the prebuilt (panic=unwind) core/alloc in non-LTO builds; never called
+/// because every panic aborts.
+#[unsafe(no_mangle)]
+pub extern "C" fn rust_eh_personality() {}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    crate::sys::exit_group(127)
+}
