@@ -445,50 +445,58 @@ pub fn parse_args<'a>(cfg: &mut Config<'a>, args: &[&'a [u8]]) -> ArgsOutcome<'a
 /// The `Usage:`/option part of `--help` (glibc's text with ld.so's name replaced by
 /// `argv0`); the caller appends the search-path and hwcaps sections.
 pub fn help_text(argv0: &[u8], out: &mut Vec<u8>, cache: &str, self_id: &str) {
-    let parts: [&[u8]; 7] = [
-        b"Usage: ",
-        argv0,
-        b" [OPTION]... EXECUTABLE-FILE [ARGS-FOR-PROGRAM...]\n\
-You have invoked 'ld.so', the program interpreter for dynamically-linked\n\
-ELF programs.  Usually, the program interpreter is invoked automatically\n\
-when a dynamically-linked executable is started.\n\
-\n\
-You may invoke the program interpreter program directly from the command\n\
-line to load and run an ELF executable file; this is like executing that\n\
-file itself, but always uses the program interpreter you invoked,\n\
-instead of the program interpreter specified in the executable file you\n\
-run.  Invoking the program interpreter directly provides access to\n\
-additional diagnostics, and changing the dynamic linker behavior without\n\
-setting environment variables (which would be inherited by subprocesses).\n\
-\n\
-  --list                list all dependencies and how they are resolved\n\
-  --verify              verify that given object really is a dynamically linked\n\
-                        object we can handle\n\
-  --inhibit-cache       Do not use ",
-        cache.as_bytes(),
-        b"\n  --library-path PATH   use given PATH instead of content of the environment\n\
-                        variable LD_LIBRARY_PATH\n\
-  --glibc-hwcaps-prepend LIST\n\
-                        search glibc-hwcaps subdirectories in LIST\n\
-  --glibc-hwcaps-mask LIST\n\
-                        only search built-in subdirectories if in LIST\n\
-  --inhibit-rpath LIST  ignore RUNPATH and RPATH information in object names\n\
-                        in LIST\n\
-  --audit LIST          use objects named in LIST as auditors\n\
-  --preload LIST        preload objects named in LIST\n\
-  --argv0 STRING        set argv[0] to STRING before running\n\
-  --list-tunables       list all tunables with minimum and maximum values\n\
-  --list-diagnostics    list diagnostics information\n\
-  --help                display this help and exit\n\
-  --version             output version information and exit\n\
-\n\
-This program interpreter self-identifies as: ",
-        self_id.as_bytes(),
-        b"\n",
+    const INTRO: &[&str] = &[
+        " [OPTION]... EXECUTABLE-FILE [ARGS-FOR-PROGRAM...]",
+        "You have invoked 'ld.so', the program interpreter for dynamically-linked",
+        "ELF programs.  Usually, the program interpreter is invoked automatically",
+        "when a dynamically-linked executable is started.",
+        "",
+        "You may invoke the program interpreter program directly from the command",
+        "line to load and run an ELF executable file; this is like executing that",
+        "file itself, but always uses the program interpreter you invoked,",
+        "instead of the program interpreter specified in the executable file you",
+        "run.  Invoking the program interpreter directly provides access to",
+        "additional diagnostics, and changing the dynamic linker behavior without",
+        "setting environment variables (which would be inherited by subprocesses).",
+        "",
+        "  --list                list all dependencies and how they are resolved",
+        "  --verify              verify that given object really is a dynamically linked",
+        "                        object we can handle",
     ];
-    for p in parts {
-        out.extend_from_slice(p);
+    const OPTIONS: &[&str] = &[
+        "  --library-path PATH   use given PATH instead of content of the environment",
+        "                        variable LD_LIBRARY_PATH",
+        "  --glibc-hwcaps-prepend LIST",
+        "                        search glibc-hwcaps subdirectories in LIST",
+        "  --glibc-hwcaps-mask LIST",
+        "                        only search built-in subdirectories if in LIST",
+        "  --inhibit-rpath LIST  ignore RUNPATH and RPATH information in object names",
+        "                        in LIST",
+        "  --audit LIST          use objects named in LIST as auditors",
+        "  --preload LIST        preload objects named in LIST",
+        "  --argv0 STRING        set argv[0] to STRING before running",
+        "  --list-tunables       list all tunables with minimum and maximum values",
+        "  --list-diagnostics    list diagnostics information",
+        "  --help                display this help and exit",
+        "  --version             output version information and exit",
+        "",
+    ];
+    out.extend_from_slice(b"Usage: ");
+    out.extend_from_slice(argv0);
+    for l in INTRO {
+        out.extend_from_slice(l.as_bytes());
+        out.push(b'\n');
     }
+    out.extend_from_slice(b"  --inhibit-cache       Do not use ");
+    out.extend_from_slice(cache.as_bytes());
+    out.push(b'\n');
+    for l in OPTIONS {
+        out.extend_from_slice(l.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"This program interpreter self-identifies as: ");
+    out.extend_from_slice(self_id.as_bytes());
+    out.push(b'\n');
 }
 
 #[cfg(test)]

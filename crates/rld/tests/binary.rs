@@ -1,0 +1,75 @@
+//! Properties of the built loader binary itself: static-pie, no PT_TLS/PT_INTERP, no %fs
+//! access anywhere, and `_start` (the pre-relocation code) has no GOT-indirect access.
+
+use std::process::Command;
+
+const RLD: &str = env!("CARGO_BIN_EXE_rld");
+
+fn tool(cmd: &str, args: &[&str]) -> String {
+    let o = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(o.status.success(), "{cmd} {args:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn static_pie_without_tls_or_interp() {
+    let ph = tool("readelf", &["-lhdW", RLD]);
+    assert!(
+        ph.contains("DYN (Position-Independent Executable file)"),
+        "{ph}"
+    );
+    assert!(!ph.contains(" TLS "), "PT_TLS present");
+    assert!(!ph.contains("INTERP"), "PT_INTERP present");
+    assert!(!ph.contains("(NEEDED)"), "DT_NEEDED present");
+    assert!(ph.contains("GNU_RELRO"));
+}
+
+#[test]
+fn no_fs_segment_references() {
+    let d = tool("objdump", &["-d", "--no-show-raw-insn", RLD]);
+    let hits: Vec<&str> = d.lines().filter(|l| l.contains("%fs")).collect();
+    assert!(hits.is_empty(), "%fs used: {hits:#?}");
+}
+
+#[test]
+fn start_has_no_got_indirect_access() {
+    let d = tool("objdump", &["-d", "--no-show-raw-insn", "-M", "intel", RLD]);
+    let start = d.find("<_start>:\n").expect("_start symbol");
+    let body = &d[start..];
+    let body = &body[..body.find("\n\n").unwrap_or(body.len())];
+    for l in body.lines().skip(1) {
+        if l.contains("[rip") {
+            assert!(
+                l.contains("lea "),
+                "non-lea rip-relative operand in _start: {l}"
+            );
+        }
+        if l.contains("call") {
+            assert!(l.contains("5entry"), "call other than entry in _start: {l}");
+            assert!(!l.contains('['), "indirect call in _start: {l}");
+        }
+        assert!(
+            !l.contains("jmp") || !l.contains('['),
+            "indirect jump in _start: {l}"
+        );
+    }
+}
+
+#[test]
+fn report_size() {
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rld-stripped");
+    tool("strip", &["-o", out.to_str().unwrap(), RLD]);
+    let full = std::fs::metadata(RLD).unwrap().len();
+    let stripped = std::fs::metadata(&out).unwrap().len();
+    eprintln!("rld size: {full} B, stripped {stripped} B");
+    if !cfg!(debug_assertions) {
+        // Guard against accidental bloat (e.g. std or unwinding sneaking in).
+        assert!(
+            stripped < 128 * 1024,
+            "stripped release rld is {stripped} B"
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! Runs the built `rld` binary and compares exit codes and messages with glibc's loader
+//! (the oracle), with rld's path in place of ld.so's.
+
+use std::process::{Command, Output};
+
+const RLD: &str = env!("CARGO_BIN_EXE_rld");
+const GLIBC_LDSO: &str = "/lib64/ld-linux-x86-64.so.2";
+
+fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(bin);
+    c.args(args).env_clear();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("spawn")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Same exit code and the same stderr once each loader's own path is normalised.
+fn same_as_glibc(args: &[&str], env: &[(&str, &str)]) {
+    let ours = run(RLD, args, env);
+    let theirs = run(GLIBC_LDSO, args, env);
+    assert!(
+        ours.status.code().is_some(),
+        "rld killed by a signal for {args:?}"
+    );
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit code for {args:?}"
+    );
+    assert_eq!(
+        text(&ours.stderr).replace(RLD, "LDSO"),
+        text(&theirs.stderr).replace(GLIBC_LDSO, "LDSO"),
+        "stderr for {args:?}"
+    );
+}
+
+#[test]
+fn option_errors_match_glibc() {
+    for args in [
+        &[][..],
+        &["--bogus"],
+        &["--bogus", "--version"],
+        &["--help", "--bogus"],
+        &["--"],
+        &["--", "/bin/true"],
+        &["--list"],
+        &["--verify"],
+        &["--inhibit-cache"],
+        &["--list", "--inhibit-cache", "--library-path", "/x"],
+        &["--library-path"],
+        &["--inhibit-rpath"],
+        &["--audit"],
+        &["--preload"],
+        &["--argv0"],
+        &["--glibc-hwcaps-prepend"],
+        &["--glibc-hwcaps-mask"],
+        &["--list-diagnostics", "--bogus"],
+    ] {
+        same_as_glibc(args, &[]);
+    }
+}
+
+#[test]
+fn no_args_is_missing_program() {
+    let o = run(RLD, &[], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        format!("{RLD}: missing program name\nTry '{RLD} --help' for more information.\n")
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn version_exits_0() {
+    for args in [
+        &["--version"][..],
+        &["--version", "--bogus"],
+        &["--list", "--version"],
+    ] {
+        let o = run(RLD, args, &[]);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(text(&o.stdout).starts_with("rld "), "{}", text(&o.stdout));
+        assert!(o.stderr.is_empty());
+    }
+}
+
+#[test]
+fn help_matches_glibc_head() {
+    let ours = run(RLD, &["--help"], &[]);
+    let theirs = run(GLIBC_LDSO, &["--help"], &[]);
+    assert_eq!(ours.status.code(), Some(0));
+    assert_eq!(theirs.status.code(), Some(0));
+    let marker = "This program interpreter self-identifies as:";
+    let head = |s: String| -> String {
+        let end = s.find(marker).expect("self-identify line");
+        let nl = s[end..].find('\n').expect("newline") + end + 1;
+        s[..nl].to_string()
+    };
+    assert_eq!(
+        head(text(&ours.stdout)).replacen(RLD, "LDSO", 1),
+        head(text(&theirs.stdout)).replacen(GLIBC_LDSO, "LDSO", 1)
+    );
+}
+
+#[test]
+fn ld_debug_help_and_warnings_match_glibc() {
+    let env = [("LD_DEBUG", "help")];
+    let ours = run(RLD, &["--version"], &env);
+    let theirs = run(GLIBC_LDSO, &["--version"], &env);
+    assert_eq!(ours.status.code(), Some(0));
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+
+    let env = [("LD_DEBUG", "foo,libs:bar  files")];
+    let ours = run(RLD, &["--version"], &env);
+    let theirs = run(GLIBC_LDSO, &["--version"], &env);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(text(&ours.stderr), text(&theirs.stderr));
+}
+
+#[test]
+fn explicit_program_not_implemented_yet() {
+    let o = run(RLD, &["/bin/true"], &[]);
+    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(
+        text(&o.stderr),
+        "rld: running programs is not implemented yet\n"
+    );
+}
