@@ -302,11 +302,7 @@ pub fn parse_env<'a>(
         let (name, val) = (e.get(..eq).unwrap_or(&[]), e.get(eq + 1..).unwrap_or(&[]));
         match name {
             b"WARN" => cfg.warn = !val.is_empty(),
-            b"DEBUG" => {
-                if !parse_debug(cfg, val, events) {
-                    return EnvOutcome::Continue;
-                }
-            }
+            b"DEBUG" if !parse_debug(cfg, val, events) => return EnvOutcome::Continue,
             b"AUDIT" => cfg.audit.push(val),
             b"VERBOSE" => cfg.verbose = !val.is_empty(),
             b"PRELOAD" => cfg.preload_env = Some(val),

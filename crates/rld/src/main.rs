@@ -30,7 +30,7 @@ const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // No locks, no heap: the panic may come from inside the allocator or an output lock.
     let mut b = out::StackBuf::<512>::new();
-    let _ = write!(b, "rld: internal error: {}\n", info.message());
+    let _ = writeln!(b, "rld: internal error: {}", info.message());
     let _ = sys::write_all(sys::STDERR, b.as_bytes());
     sys::exit_group(127)
 }
