@@ -1,0 +1,98 @@
+//! The filesystem seam: rld-search and rld-deps never touch files themselves; the loader supplies
+//! raw-syscall implementations and tests a `std` one. Errors are plain errno values, as glibc reports them.
+
+use alloc::vec::Vec;
+
+/// A Linux errno value (positive).
+pub type Errno = i32;
+
+/// The errno values the search logic reasons about.
+pub mod errno {
+    use super::Errno;
+    pub const EPERM: Errno = 1;
+    pub const ENOENT: Errno = 2;
+    pub const EIO: Errno = 5;
+    pub const ENOMEM: Errno = 12;
+    pub const EACCES: Errno = 13;
+    pub const ENOTDIR: Errno = 20;
+    pub const EISDIR: Errno = 21;
+    pub const EINVAL: Errno = 22;
+}
+
+/// `st_mode` bits used here.
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_ISUID: u32 = 0o4000;
+
+/// The subset of `struct stat` the loader needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileStat {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub size: u64,
+}
+
+impl FileStat {
+    pub fn is_dir(&self) -> bool {
+        self.mode & S_IFMT == S_IFDIR
+    }
+}
+
+/// Identity of a file for "already loaded" checks (glibc's `r_file_id`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// `access(2)` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Exists,
+    Read,
+}
+
+/// An open, read-only file (the loader: an fd opened `O_RDONLY|O_CLOEXEC`).
+pub trait FileHandle {
+    /// `fstat(2)`.
+    fn stat(&self) -> Result<FileStat, Errno>;
+    /// `pread(2)`: fills as much of `buf` as the file has from `offset`; `Ok(0)` at end of file.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+}
+
+/// Filesystem operations with raw-syscall semantics (paths are byte strings without NUL).
+pub trait Fs {
+    type File: FileHandle;
+    /// Whole-file contents (the loader: a private read-only mapping).
+    type Bytes: core::ops::Deref<Target = [u8]>;
+
+    /// `open(path, O_RDONLY|O_CLOEXEC)`.
+    fn open(&self, path: &[u8]) -> Result<Self::File, Errno>;
+    /// `stat(2)` (follows symlinks).
+    fn stat(&self, path: &[u8]) -> Result<FileStat, Errno>;
+    /// `access(2)`.
+    fn access(&self, path: &[u8], mode: Access) -> bool;
+    /// Read a whole regular file (ld.so.cache, ld.so.preload).
+    fn read_whole(&self, path: &[u8]) -> Result<Self::Bytes, Errno>;
+    /// `getcwd(2)`, used to make `$ORIGIN` of relative names absolute.
+    fn getcwd(&self) -> Result<Vec<u8>, Errno>;
+}
+
+/// Read exactly `buf.len()` bytes at `offset` or report how many were available.
+pub fn read_full<H: FileHandle + ?Sized>(
+    h: &H,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<usize, Errno> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let n = h.read_at(offset + done as u64, &mut buf[done..])?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}

@@ -1,0 +1,468 @@
+//! glibc 2.36's `_dl_map_object` search for one name: RPATH chain, LD_LIBRARY_PATH, RUNPATH,
+//! ld.so.cache, system dirs, each dir with its hwcaps subdirs. Reports the rule that matched.
+
+use crate::cache::{CacheParams, LdCache};
+use crate::dst::{self, DstContext};
+use crate::fs::{Errno, FileHandle, Fs, S_ISUID, errno};
+use crate::hwcaps::Subdirs;
+use crate::verify::{ElfHeader, Verified, verify};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// Debian 12 x86-64 `system_dirs` (trusted dirs), with trailing '/'.
+pub const DEBIAN_SYSTEM_DIRS: [&[u8]; 4] = [
+    b"/lib/x86_64-linux-gnu/",
+    b"/usr/lib/x86_64-linux-gnu/",
+    b"/lib/",
+    b"/usr/lib/",
+];
+/// `$LIB` on Debian x86-64.
+pub const DEBIAN_DST_LIB: &[u8] = b"lib/x86_64-linux-gnu";
+pub const LD_SO_CACHE: &[u8] = b"/etc/ld.so.cache";
+
+/// A decomposed search path (RPATH, RUNPATH, LD_LIBRARY_PATH): directories ending in '/',
+/// or empty for the current directory; duplicates removed; never empty (absent instead).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchPath {
+    pub dirs: Vec<Vec<u8>>,
+}
+
+impl SearchPath {
+    /// glibc's `fillin_rpath`: split on any of `seps`, expand DSTs, drop empty expansions,
+    /// normalise trailing slashes. `None` when no directory remains.
+    pub fn decompose(raw: &[u8], seps: &[u8], ctx: &DstContext<'_>) -> Option<SearchPath> {
+        if raw.is_empty() {
+            return None;
+        }
+        let mut dirs: Vec<Vec<u8>> = Vec::new();
+        for elem in raw.split(|c| seps.contains(c)) {
+            let mut d = Vec::new();
+            if !elem.is_empty() {
+                d = dst::expand(elem, ctx);
+                if d.is_empty() {
+                    continue;
+                }
+                while d.len() > 1 && d.last() == Some(&b'/') {
+                    d.pop();
+                }
+                if d.last() != Some(&b'/') {
+                    d.push(b'/');
+                }
+            }
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+        if dirs.is_empty() {
+            None
+        } else {
+            Some(SearchPath { dirs })
+        }
+    }
+}
+
+/// Where the `LD_LIBRARY_PATH` list came from (glibc prints it in LD_DEBUG output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LibraryPathSource {
+    Env,
+    CommandLine,
+}
+
+/// Process-wide search settings (from environment, command line, auxv and cpu features).
+#[derive(Clone, Debug)]
+pub struct SearchConfig {
+    /// Decomposed LD_LIBRARY_PATH / --library-path (ignored under AT_SECURE by the caller).
+    pub library_path: Option<SearchPath>,
+    pub library_path_source: LibraryPathSource,
+    pub inhibit_cache: bool,
+    /// AT_SECURE.
+    pub secure: bool,
+    pub subdirs: Subdirs,
+    /// Default directories, with trailing '/'.
+    pub system_dirs: Vec<Vec<u8>>,
+    pub platform: Option<Vec<u8>>,
+    pub dst_lib: Vec<u8>,
+    pub cache_path: Vec<u8>,
+    /// `dl_hwcap & hwcap_mask` for cache entries.
+    pub cache_hwcap: u64,
+    pub cache_platform_bit: Option<u64>,
+    pub isa_1: u32,
+    /// glibc-hwcaps names, best first (cache priorities).
+    pub hwcaps_names: Vec<Vec<u8>>,
+}
+
+impl SearchConfig {
+    /// Debian 12 x86-64 defaults for a CPU at `level` with platform `platform` ("x86_64" or "haswell"...).
+    pub fn debian_x86_64(
+        level: crate::hwcaps::IsaLevel,
+        platform: Option<&[u8]>,
+        hwcap_names: &[&[u8]],
+    ) -> Self {
+        let names = crate::hwcaps::glibc_hwcaps_names(level, None, None);
+        let legacy = crate::hwcaps::legacy_subdirs(hwcap_names, platform);
+        let mut cache_hwcap = 0u64;
+        for n in hwcap_names {
+            match *n {
+                b"x86_64" => cache_hwcap |= 1 << 1,
+                b"avx512_1" => cache_hwcap |= 1 << 2,
+                _ => {}
+            }
+        }
+        let cache_platform_bit = match platform {
+            Some(b"haswell") => Some(1u64 << 50),
+            Some(b"xeon_phi") => Some(1u64 << 51),
+            _ => None,
+        };
+        SearchConfig {
+            library_path: None,
+            library_path_source: LibraryPathSource::Env,
+            inhibit_cache: false,
+            secure: false,
+            subdirs: Subdirs::new(&names, legacy),
+            system_dirs: DEBIAN_SYSTEM_DIRS.iter().map(|d| d.to_vec()).collect(),
+            platform: platform.map(|p| p.to_vec()),
+            dst_lib: DEBIAN_DST_LIB.to_vec(),
+            cache_path: LD_SO_CACHE.to_vec(),
+            cache_hwcap,
+            cache_platform_bit,
+            isa_1: level.isa_1_bits(),
+            hwcaps_names: names,
+        }
+    }
+
+    /// Trusted directories as slices.
+    pub fn trusted(&self) -> Vec<&[u8]> {
+        self.system_dirs.iter().map(|d| d.as_slice()).collect()
+    }
+}
+
+/// Which rule found a library.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// The name contained a '/': opened as given (after DST expansion).
+    DirectPath,
+    /// DT_RPATH of the object with this id (the requester or one of its loaders, or the main program).
+    Rpath { owner: usize },
+    /// LD_LIBRARY_PATH or --library-path.
+    LibraryPath(LibraryPathSource),
+    /// DT_RUNPATH of the requesting object.
+    Runpath { owner: usize },
+    /// /etc/ld.so.cache.
+    Cache,
+    /// One of the default system directories.
+    SystemDir,
+}
+
+/// Why a library was found where it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundVia {
+    pub rule: Rule,
+    /// Directory searched (with trailing '/'); empty for direct paths and the cache.
+    pub dir: Vec<u8>,
+    /// hwcaps subdirectory prefix within `dir` (e.g. `glibc-hwcaps/x86-64-v3/`), empty if none.
+    pub subdir: Vec<u8>,
+}
+
+/// A successful search: the open file, its path (glibc's `realname`) and header.
+#[derive(Debug)]
+pub struct Found<H> {
+    pub path: Vec<u8>,
+    pub file: H,
+    pub header: ElfHeader,
+    pub via: FoundVia,
+}
+
+/// A failed search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchError {
+    /// Nothing usable: glibc reports "cannot open shared object file" with `errno`, or
+    /// "wrong ELF class: ELFCLASS32" when only other-class files were seen.
+    NotFound { errno: Errno, other_class: bool },
+    /// A candidate was broken: glibc aborts the search with `msg` about `path`.
+    Fatal {
+        errno: Errno,
+        path: Vec<u8>,
+        msg: &'static str,
+    },
+}
+
+impl SearchError {
+    /// glibc's (errno, message) pair for a failure to find `name`.
+    pub fn message(&self) -> (Errno, &'static str) {
+        match self {
+            SearchError::NotFound {
+                other_class: true, ..
+            } => (0, "wrong ELF class: ELFCLASS32"),
+            SearchError::NotFound { errno, .. } => (*errno, "cannot open shared object file"),
+            SearchError::Fatal { errno, msg, .. } => (*errno, msg),
+        }
+    }
+}
+
+/// One lookup's inputs from the dependency graph.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'r> {
+    pub name: &'r [u8],
+    /// RPATH lists to try, in order (owner id, path); empty if the requester has a RUNPATH.
+    pub rpaths: &'r [(usize, &'r SearchPath)],
+    /// The requester's own RUNPATH.
+    pub runpath: Option<(usize, &'r SearchPath)>,
+    /// DF_1_NODEFLIB on the requester (or main program when there is none).
+    pub nodeflib: bool,
+    /// `__RTLD_SECURE` (preloading): under AT_SECURE only setuid files, no cache.
+    pub secure_open: bool,
+    /// False while loading the main program given to `ld.so` (paths not initialised yet).
+    pub paths_ready: bool,
+    /// DST context of the requester for names with '/'.
+    pub dst: Option<DstContext<'r>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DirStatus {
+    Existing,
+    Nonexisting,
+}
+
+enum Probe<H> {
+    Found(H, ElfHeader),
+    Failed,
+}
+
+/// The search engine; keeps glibc's per-directory existence cache between lookups.
+pub struct Searcher<'f, F: Fs> {
+    pub fs: &'f F,
+    pub config: SearchConfig,
+    status: BTreeMap<(Vec<u8>, usize), DirStatus>,
+    cache: Option<Option<F::Bytes>>,
+    /// errno as glibc would see it after the last failed operation.
+    errno: Errno,
+    other_class: bool,
+}
+
+impl<'f, F: Fs> Searcher<'f, F> {
+    pub fn new(fs: &'f F, config: SearchConfig) -> Self {
+        Searcher {
+            fs,
+            config,
+            status: BTreeMap::new(),
+            cache: None,
+            errno: 0,
+            other_class: false,
+        }
+    }
+
+    /// open_verify on one path.
+    fn try_open(&mut self, path: &[u8]) -> Result<Probe<F::File>, SearchError> {
+        let h = match self.fs.open(path) {
+            Ok(h) => h,
+            Err(e) => {
+                self.errno = e;
+                return Ok(Probe::Failed);
+            }
+        };
+        self.errno = 0;
+        match verify(&h) {
+            Ok(Verified::Usable(hdr)) => Ok(Probe::Found(h, hdr)),
+            Ok(Verified::OtherClass) => {
+                self.other_class = true;
+                self.errno = errno::ENOENT;
+                Ok(Probe::Failed)
+            }
+            Ok(Verified::OtherMachine) => {
+                self.errno = errno::ENOENT;
+                Ok(Probe::Failed)
+            }
+            Err(e) => Err(SearchError::Fatal {
+                errno: e.errno,
+                path: path.to_vec(),
+                msg: e.msg,
+            }),
+        }
+    }
+
+    /// glibc's `open_path` over one list; `Ok(None)` when nothing was found there.
+    fn open_path(
+        &mut self,
+        name: &[u8],
+        dirs: &[Vec<u8>],
+        secure_open: bool,
+    ) -> Result<Option<(Vec<u8>, F::File, ElfHeader, Vec<u8>, Vec<u8>)>, SearchError> {
+        let nsub = self.config.subdirs.prefixes.len();
+        for dir in dirs {
+            let mut here_any = false;
+            for cnt in 0..nsub {
+                let relative = dir.first() != Some(&b'/');
+                let key = (dir.clone(), cnt);
+                let known = if relative {
+                    Some(DirStatus::Existing)
+                } else {
+                    self.status.get(&key).copied()
+                };
+                if known == Some(DirStatus::Nonexisting) {
+                    continue;
+                }
+                let sub = self
+                    .config
+                    .subdirs
+                    .prefixes
+                    .get(cnt)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut path = dir.clone();
+                path.extend_from_slice(&sub);
+                path.extend_from_slice(name);
+                let probe = self.try_open(&path)?;
+                let mut status = known;
+                if status.is_none() {
+                    status = Some(match &probe {
+                        Probe::Found(..) => DirStatus::Existing,
+                        Probe::Failed => {
+                            // glibc cuts the buffer at the '/' before the name.
+                            let cut = path.len().saturating_sub(name.len() + 1);
+                            let d = path.get(..cut).unwrap_or(&[]);
+                            match self.fs.stat(d) {
+                                Ok(st) if st.is_dir() => DirStatus::Existing,
+                                Ok(_) => DirStatus::Nonexisting,
+                                Err(e) => {
+                                    self.errno = e;
+                                    DirStatus::Nonexisting
+                                }
+                            }
+                        }
+                    });
+                    if let Some(s) = status {
+                        self.status.insert(key, s);
+                    }
+                }
+                here_any |= status != Some(DirStatus::Nonexisting);
+                if let Probe::Found(h, hdr) = probe {
+                    if secure_open && self.config.secure {
+                        let suid = matches!(h.stat(), Ok(st) if st.mode & S_ISUID != 0);
+                        if !suid {
+                            self.errno = errno::ENOENT;
+                            continue;
+                        }
+                    }
+                    return Ok(Some((path, h, hdr, dir.clone(), sub)));
+                }
+            }
+            if here_any && self.errno != errno::ENOENT && self.errno != errno::EACCES {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    fn cache_lookup(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        if self.cache.is_none() {
+            let path = self.config.cache_path.clone();
+            self.cache = Some(self.fs.read_whole(&path).ok());
+        }
+        let bytes = self.cache.as_ref()?.as_ref()?;
+        let cache = LdCache::parse(bytes)?;
+        let prio: Vec<&[u8]> = self
+            .config
+            .hwcaps_names
+            .iter()
+            .map(|n| n.as_slice())
+            .collect();
+        let params = CacheParams {
+            hwcap: self.config.cache_hwcap,
+            platform_bit: self.config.cache_platform_bit,
+            isa_1: self.config.isa_1,
+            hwcaps_priority: &prio,
+        };
+        cache.lookup(name, &params).map(|p| p.to_vec())
+    }
+
+    /// Find `req.name` as glibc's `_dl_map_object` does (after the already-loaded check).
+    pub fn search(&mut self, req: &Request<'_>) -> Result<Found<F::File>, SearchError> {
+        self.other_class = false;
+        let name = req.name;
+        if name.contains(&b'/') {
+            let path = match &req.dst {
+                Some(ctx) => dst::expand(name, ctx),
+                None => name.to_vec(),
+            };
+            if path.is_empty() {
+                // glibc passes the empty result on to open(), which fails with ENOENT.
+                self.errno = errno::ENOENT;
+            } else if let Probe::Found(h, hdr) = self.try_open(&path)? {
+                return Ok(Found {
+                    path,
+                    file: h,
+                    header: hdr,
+                    via: FoundVia {
+                        rule: Rule::DirectPath,
+                        dir: Vec::new(),
+                        subdir: Vec::new(),
+                    },
+                });
+            }
+            return Err(SearchError::NotFound {
+                errno: self.errno,
+                other_class: self.other_class,
+            });
+        }
+        if req.paths_ready {
+            for (owner, sp) in req.rpaths {
+                if let Some(f) = self.open_path(name, &sp.dirs, req.secure_open)? {
+                    return Ok(found(f, Rule::Rpath { owner: *owner }));
+                }
+            }
+            if let Some(lp) = self.config.library_path.clone() {
+                if let Some(f) = self.open_path(name, &lp.dirs, req.secure_open)? {
+                    return Ok(found(f, Rule::LibraryPath(self.config.library_path_source)));
+                }
+            }
+            if let Some((owner, sp)) = req.runpath {
+                if let Some(f) = self.open_path(name, &sp.dirs, req.secure_open)? {
+                    return Ok(found(f, Rule::Runpath { owner }));
+                }
+            }
+        }
+        if !(req.secure_open && self.config.secure) && !self.config.inhibit_cache {
+            if let Some(cached) = self.cache_lookup(name) {
+                let in_system = self
+                    .config
+                    .system_dirs
+                    .iter()
+                    .any(|d| cached.starts_with(d));
+                if !(req.nodeflib && in_system) {
+                    if let Probe::Found(h, hdr) = self.try_open(&cached)? {
+                        return Ok(Found {
+                            path: cached,
+                            file: h,
+                            header: hdr,
+                            via: FoundVia {
+                                rule: Rule::Cache,
+                                dir: Vec::new(),
+                                subdir: Vec::new(),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        if req.paths_ready && !req.nodeflib {
+            let dirs = self.config.system_dirs.clone();
+            if let Some(f) = self.open_path(name, &dirs, req.secure_open)? {
+                return Ok(found(f, Rule::SystemDir));
+            }
+        }
+        Err(SearchError::NotFound {
+            errno: self.errno,
+            other_class: self.other_class,
+        })
+    }
+}
+
+fn found<H>(f: (Vec<u8>, H, ElfHeader, Vec<u8>, Vec<u8>), rule: Rule) -> Found<H> {
+    let (path, file, header, dir, subdir) = f;
+    Found {
+        path,
+        file,
+        header,
+        via: FoundVia { rule, dir, subdir },
+    }
+}
