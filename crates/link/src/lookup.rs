@@ -1,0 +1,584 @@
+//! glibc 2.36 `_dl_lookup_symbol_x` / `do_lookup_x` / `check_match` semantics over flat object
+//! tables, plus a namespace-wide memo of global-scope answers. Invariant: a memo entry is only
+//! created for lookups whose answer cannot depend on the requester (no skip map, global scope).
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::ObjId;
+use crate::hash::{NameHash, sysv_hash};
+use crate::object::*;
+
+/// Relocation type class (`elf_machine_type_class`): bit 0 = PLT (an undefined symbol, e.g.
+/// the executable's canonical PLT entry, must not satisfy it), bit 1 = COPY (the executable
+/// itself is not searched). glibc 2.36 has no EXTERN_PROTECTED_DATA class any more.
+pub type TypeClass = u8;
+pub const CLASS_NORMAL: TypeClass = 0;
+pub const CLASS_PLT: TypeClass = 1;
+pub const CLASS_COPY: TypeClass = 2;
+
+/// A version requirement (`struct r_found_version`); only passed when its hash is non-zero.
+pub type VersionReq<'r> = Version<'r>;
+
+/// One symbol lookup. `ref_sym` is the referencing symbol (its index in `undef`'s symtab and
+/// its decoded entry): weak refs don't fail, protected refs get glibc's special treatment.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'r> {
+    pub name: NameHash<'r>,
+    pub version: Option<VersionReq<'r>>,
+    pub class: TypeClass,
+    pub ref_sym: Option<(u32, Sym)>,
+    pub undef: Option<ObjId>,
+    pub skip: Option<ObjId>,
+    /// DL_LOOKUP_RETURN_NEWEST (dlsym without version): accept versym index 2+ defaults.
+    pub return_newest: bool,
+}
+
+impl<'r> Request<'r> {
+    pub fn new(name: &'r [u8]) -> Self {
+        Request {
+            name: NameHash::new(name),
+            version: None,
+            class: CLASS_NORMAL,
+            ref_sym: None,
+            undef: None,
+            skip: None,
+            return_newest: false,
+        }
+    }
+}
+
+/// A successful lookup: the defining object and the symbol index there. `protected` mirrors
+/// glibc's debug output ("protected" vs "normal" symbol): the *reference* was STV_PROTECTED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub obj: ObjId,
+    pub sym: u32,
+    pub protected: bool,
+}
+
+/// Warnings glibc prints (with `_dl_error_printf`) during lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Diag {
+    /// "warning: copy relocation against non-copyable protected symbol `%s' in `%s'\n"
+    CopyOfProtected { name: Vec<u8>, definer: ObjId },
+    /// "warning: direct reference to protected function `%s' in `%s' may break pointer equality\n"
+    ProtectedPointerEquality { name: Vec<u8>, definer: ObjId },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Calls of the lookup entry point (glibc's "number of relocations" minus relative ones).
+    pub lookups: u64,
+    /// Lookups answered by the namespace memo.
+    pub memo_hits: u64,
+    /// Lookups that walked a scope.
+    pub scans: u64,
+    /// Objects whose hash table was consulted during scans.
+    pub objects_probed: u64,
+    /// Symbol references served by per-(object, symbol) dedup in the planner.
+    pub dedup_hits: u64,
+}
+
+#[derive(Clone, Copy)]
+struct MemoEntry<'a> {
+    gnu: u32,
+    name: &'a [u8],
+    ver: Option<(u32, &'a [u8], bool)>,
+    class: TypeClass,
+    newest: bool,
+    result: Option<(ObjId, u32)>,
+}
+
+/// Open-addressing map from a lookup key to its answer; keyed by the precomputed GNU hash.
+struct Memo<'a> {
+    slots: Vec<u32>,
+    entries: Vec<MemoEntry<'a>>,
+}
+
+impl<'a> Memo<'a> {
+    fn new() -> Self {
+        Memo {
+            slots: alloc::vec![0; 1024],
+            entries: Vec::new(),
+        }
+    }
+    fn key_hash(gnu: u32, ver: &Option<(u32, &[u8], bool)>, class: TypeClass) -> usize {
+        let v = ver.map(|(h, _, _)| h).unwrap_or(0);
+        let x = (gnu as u64) ^ ((v as u64) << 21) ^ ((class as u64) << 55);
+        (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
+    }
+    fn matches(
+        e: &MemoEntry,
+        gnu: u32,
+        name: &[u8],
+        ver: &Option<(u32, &[u8], bool)>,
+        class: TypeClass,
+        newest: bool,
+    ) -> bool {
+        e.gnu == gnu && e.class == class && e.newest == newest && e.name == name && e.ver == *ver
+    }
+    fn get(
+        &self,
+        gnu: u32,
+        name: &[u8],
+        ver: &Option<(u32, &[u8], bool)>,
+        class: TypeClass,
+        newest: bool,
+    ) -> Option<Option<(ObjId, u32)>> {
+        let mask = self.slots.len() - 1;
+        let mut i = Self::key_hash(gnu, ver, class) & mask;
+        loop {
+            let s = *self.slots.get(i)?;
+            if s == 0 {
+                return None;
+            }
+            let e = self.entries.get(s as usize - 1)?;
+            if Self::matches(e, gnu, name, ver, class, newest) {
+                return Some(e.result);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+    fn insert(&mut self, e: MemoEntry<'a>) {
+        if (self.entries.len() + 1) * 4 > self.slots.len() * 3 {
+            let n = self.slots.len() * 2;
+            self.slots = alloc::vec![0; n];
+            let mask = n - 1;
+            for (k, old) in self.entries.iter().enumerate() {
+                let mut i = Self::key_hash(old.gnu, &old.ver, old.class) & mask;
+                while self.slots[i] != 0 {
+                    i = (i + 1) & mask;
+                }
+                self.slots[i] = k as u32 + 1;
+            }
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = Self::key_hash(e.gnu, &e.ver, e.class) & mask;
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.entries.push(e);
+        self.slots[i] = self.entries.len() as u32;
+    }
+    fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = 0);
+        self.entries.clear();
+    }
+}
+
+/// One link-map namespace: its objects (indexed by ObjId), global scope, STB_GNU_UNIQUE table
+/// and lookup memo.
+pub struct Namespace<'a> {
+    pub objs: Vec<ObjView<'a>>,
+    /// The global scope (main program, preloads, breadth-first dependencies, RTLD_GLOBAL opens).
+    global: Vec<ObjId>,
+    /// LD_DYNAMIC_WEAK: a weak definition only wins if no later strong one exists.
+    pub dynamic_weak: bool,
+    /// Disable the memo (for measurement and differential testing).
+    pub use_memo: bool,
+    unique: BTreeMap<Vec<u8>, (ObjId, u32)>,
+    memo: Memo<'a>,
+    pub stats: Stats,
+    pub diags: Vec<Diag>,
+}
+
+struct SearchState {
+    result: Option<(ObjId, u32)>,
+}
+
+impl<'a> Namespace<'a> {
+    pub fn new(objs: Vec<ObjView<'a>>, global: Vec<ObjId>) -> Self {
+        Namespace {
+            objs,
+            global,
+            dynamic_weak: false,
+            use_memo: true,
+            unique: BTreeMap::new(),
+            memo: Memo::new(),
+            stats: Stats::default(),
+            diags: Vec::new(),
+        }
+    }
+
+    pub fn global(&self) -> &[ObjId] {
+        &self.global
+    }
+
+    /// Replace the global scope; every memoized answer is dropped.
+    pub fn set_global(&mut self, global: Vec<ObjId>) {
+        self.global = global;
+        self.memo.clear();
+    }
+
+    /// Drop memoized answers (call when an object's `removed` flag changes).
+    pub fn invalidate_memo(&mut self) {
+        self.memo.clear();
+    }
+
+    #[inline]
+    pub fn obj(&self, id: ObjId) -> Option<&ObjView<'a>> {
+        self.objs.get(id as usize)
+    }
+
+    /// Entry of the STB_GNU_UNIQUE table for `name`, if any.
+    pub fn unique_entry(&self, name: &[u8]) -> Option<(ObjId, u32)> {
+        self.unique.get(name).copied()
+    }
+
+    /// glibc's `check_match`. Returns true for a match; may record the single acceptable
+    /// versioned definition for an unversioned reference in (`versioned`, `nver`).
+    #[inline]
+    fn check_match(
+        o: &ObjView,
+        req: &Request,
+        class: TypeClass,
+        idx: u32,
+        sym: &Sym,
+        versioned: &mut Option<(u32, Sym)>,
+        nver: &mut u32,
+    ) -> bool {
+        let stt = sym.typ();
+        if (sym.value == 0 && sym.shndx != SHN_ABS && stt != STT_TLS)
+            || (class & CLASS_PLT != 0 && sym.shndx == SHN_UNDEF)
+        {
+            return false;
+        }
+        const ALLOWED: u32 = (1 << STT_NOTYPE)
+            | (1 << STT_OBJECT)
+            | (1 << STT_FUNC)
+            | (1 << STT_COMMON)
+            | (1 << STT_TLS)
+            | (1 << STT_GNU_IFUNC);
+        if (1u32 << stt) & ALLOWED == 0 {
+            return false;
+        }
+        if !o.name_eq(sym.name, req.name.name) {
+            return false;
+        }
+        let vs = o.versym(idx);
+        match (&req.version, vs) {
+            (Some(want), Some(vs)) => {
+                let have = o.version(vs & 0x7fff);
+                if (have.hash != want.hash || have.name != want.name)
+                    && (want.hidden || have.hash != 0 || vs & 0x8000 != 0)
+                {
+                    return false;
+                }
+            }
+            // A versioned reference to an object without version info is accepted.
+            (Some(_), None) => {}
+            (None, Some(vs)) => {
+                let min = if req.return_newest { 2 } else { 3 };
+                if (vs & 0x7fff) >= min {
+                    if vs & 0x8000 == 0 {
+                        if *nver == 0 {
+                            *versioned = Some((idx, *sym));
+                        }
+                        *nver += 1;
+                    }
+                    return false;
+                }
+            }
+            (None, None) => {}
+        }
+        true
+    }
+
+    /// Search one object's hash table; returns the matching symbol as check_match would.
+    #[inline]
+    fn find_in_object(
+        o: &ObjView,
+        req: &Request,
+        class: TypeClass,
+        sysv: &mut Option<u32>,
+    ) -> Option<(u32, Sym)> {
+        let mut versioned = None;
+        let mut nver = 0u32;
+        match &o.hash {
+            HashTable::None => return None,
+            HashTable::Gnu(g) => {
+                let h = req.name.gnu;
+                if g.bloom_may_contain(h)
+                    && let Some(mut idx) = g.chain_start(h)
+                {
+                    while let Some(w) = g.chain_word(idx) {
+                        if (w ^ h) >> 1 == 0
+                            && let Some(sym) = o.sym(idx)
+                            && Self::check_match(
+                                o,
+                                req,
+                                class,
+                                idx,
+                                &sym,
+                                &mut versioned,
+                                &mut nver,
+                            )
+                        {
+                            return Some((idx, sym));
+                        }
+                        if w & 1 != 0 {
+                            break;
+                        }
+                        idx = idx.wrapping_add(1);
+                    }
+                }
+            }
+            HashTable::Sysv(t) => {
+                let h = *sysv.get_or_insert_with(|| sysv_hash(req.name.name));
+                let mut idx = t.bucket(h);
+                // Bounded so a cyclic chain cannot hang us.
+                let mut guard = 0u32;
+                while idx != 0 && guard < 1 << 24 {
+                    if let Some(sym) = o.sym(idx)
+                        && Self::check_match(o, req, class, idx, &sym, &mut versioned, &mut nver)
+                    {
+                        return Some((idx, sym));
+                    }
+                    idx = t.next(idx);
+                    guard += 1;
+                }
+            }
+        }
+        if nver == 1 { versioned } else { None }
+    }
+
+    /// glibc's `do_lookup_x` over one scope starting at `start`. Returns true when the search
+    /// is finished (a global/unique definition, or a weak one without LD_DYNAMIC_WEAK).
+    fn do_lookup_x(
+        &mut self,
+        req: &Request,
+        scope: &[ObjId],
+        start: usize,
+        class: TypeClass,
+        undef: Option<ObjId>,
+        st: &mut SearchState,
+        sysv: &mut Option<u32>,
+    ) -> bool {
+        for &id in scope.iter().skip(start) {
+            if Some(id) == req.skip {
+                continue;
+            }
+            let Some(o) = self.objs.get(id as usize) else {
+                continue;
+            };
+            if (class & CLASS_COPY != 0 && o.kind == ObjKind::Executable) || o.removed {
+                continue;
+            }
+            self.stats.objects_probed += 1;
+            let Some((idx, sym)) = Self::find_in_object(o, req, class, sysv) else {
+                continue;
+            };
+            if sym.binds_local() {
+                continue;
+            }
+            if sym.vis() == STV_PROTECTED {
+                self.check_protected(req, undef, id, class);
+            }
+            match sym.bind() {
+                STB_WEAK if self.dynamic_weak => {
+                    if st.result.is_none() {
+                        st.result = Some((id, idx));
+                    }
+                }
+                STB_WEAK | STB_GLOBAL => {
+                    st.result = Some((id, idx));
+                    return true;
+                }
+                STB_GNU_UNIQUE => {
+                    st.result = Some(self.do_lookup_unique(req, id, idx, class));
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    fn check_protected(
+        &mut self,
+        req: &Request,
+        undef: Option<ObjId>,
+        definer: ObjId,
+        class: TypeClass,
+    ) {
+        let Some(u) = undef.and_then(|u| self.objs.get(u as usize)) else {
+            return;
+        };
+        if u.kind != ObjKind::Executable {
+            return;
+        }
+        let name = req.name.name.to_vec();
+        if class & CLASS_COPY != 0 {
+            self.diags.push(Diag::CopyOfProtected { name, definer });
+        } else if class & CLASS_PLT != 0
+            && let Some((_, r)) = req.ref_sym
+            && r.value != 0
+            && r.shndx == SHN_UNDEF
+        {
+            self.diags
+                .push(Diag::ProtectedPointerEquality { name, definer });
+        }
+    }
+
+    /// STB_GNU_UNIQUE: the first definition entered for a name wins process-wide. A COPY
+    /// lookup returns the definition it found (the copy source) but, if it is the first, enters
+    /// the executable's copy as the canonical one.
+    fn do_lookup_unique(
+        &mut self,
+        req: &Request,
+        map: ObjId,
+        idx: u32,
+        class: TypeClass,
+    ) -> (ObjId, u32) {
+        let name = req.name.name;
+        if let Some(&e) = self.unique.get(name) {
+            return if class & CLASS_COPY != 0 {
+                (map, idx)
+            } else {
+                e
+            };
+        }
+        // Only the executable has COPY relocs, so `req.undef` is the exe here.
+        let entry = match (class & CLASS_COPY != 0, req.ref_sym, req.undef) {
+            (true, Some((ri, _)), Some(u)) => (u, ri),
+            _ => (map, idx),
+        };
+        self.unique.insert(name.to_vec(), entry);
+        (map, idx)
+    }
+
+    /// Search `scopes` in order, as `_dl_lookup_symbol_x` (without the protected fixup).
+    fn search(
+        &mut self,
+        req: &Request,
+        scopes: &[&[ObjId]],
+        class: TypeClass,
+        undef: Option<ObjId>,
+        sysv: &mut Option<u32>,
+    ) -> Option<(ObjId, u32)> {
+        self.stats.scans += 1;
+        let mut st = SearchState { result: None };
+        let mut start = match (req.skip, scopes.first()) {
+            (Some(s), Some(first)) => first.iter().position(|&x| x == s).unwrap_or(0),
+            _ => 0,
+        };
+        for scope in scopes {
+            if self.do_lookup_x(req, scope, start, class, undef, &mut st, sysv) {
+                break;
+            }
+            start = 0;
+        }
+        st.result
+    }
+
+    /// `_dl_lookup_symbol_x` over explicit scopes (no memo). Returns None when not found; the
+    /// caller decides whether that is an error (see [`Namespace::is_weak_ref`]).
+    pub fn lookup_in(&mut self, req: &Request, scopes: &[&[ObjId]]) -> Option<Found> {
+        self.stats.lookups += 1;
+        let mut sysv = None;
+        let found = self.search(req, scopes, req.class, req.undef, &mut sysv)?;
+        Some(self.protected_fixup(req, found, |ns| {
+            ns.search(req, scopes, CLASS_PLT, None, &mut sysv)
+        }))
+    }
+
+    fn protected_fixup(
+        &mut self,
+        req: &Request,
+        found: (ObjId, u32),
+        mut plt_search: impl FnMut(&mut Self) -> Option<(ObjId, u32)>,
+    ) -> Found {
+        let mut f = Found {
+            obj: found.0,
+            sym: found.1,
+            protected: false,
+        };
+        let Some((ri, rs)) = req.ref_sym else {
+            return f;
+        };
+        if rs.vis() != STV_PROTECTED {
+            return f;
+        }
+        f.protected = true;
+        let Some(u) = req.undef else { return f };
+        let other = if req.class == CLASS_PLT {
+            Some(found)
+        } else {
+            plt_search(self)
+        };
+        if let Some((m, _)) = other
+            && m != u
+        {
+            f.obj = u;
+            f.sym = ri;
+        }
+        f
+    }
+
+    /// Lookup for a relocation of object `requester` with its startup scope: itself first if it
+    /// is DT_SYMBOLIC, then the global scope (memoized).
+    pub fn lookup_for(&mut self, requester: ObjId, req: &Request<'a>) -> Option<Found> {
+        let symbolic = self
+            .obj(requester)
+            .is_some_and(|o| o.symbolic && o.kind != ObjKind::Executable);
+        if !self.use_memo || req.skip.is_some() || (symbolic && self.dynamic_weak) {
+            let global = core::mem::take(&mut self.global);
+            let own = [requester];
+            let r = if symbolic {
+                self.lookup_in(req, &[&own, &global])
+            } else {
+                self.lookup_in(req, &[&global])
+            };
+            self.global = global;
+            return r;
+        }
+        if symbolic {
+            let own = [requester];
+            let before = self.stats.lookups;
+            if let Some(f) = self.lookup_in(req, &[&own]) {
+                return Some(f);
+            }
+            self.stats.lookups = before;
+        }
+        self.stats.lookups += 1;
+        let found = self.global_memo(req, req.class)?;
+        // The memo skipped the per-requester warning check; redo it for the final definer.
+        if let Some(o) = self.objs.get(found.0 as usize)
+            && o.sym(found.1).is_some_and(|s| s.vis() == STV_PROTECTED)
+        {
+            self.check_protected(req, req.undef, found.0, req.class);
+        }
+        Some(self.protected_fixup(req, found, |ns| ns.global_memo(req, CLASS_PLT)))
+    }
+
+    fn global_memo(&mut self, req: &Request<'a>, class: TypeClass) -> Option<(ObjId, u32)> {
+        let ver = req.version.map(|v| (v.hash, v.name, v.hidden));
+        if let Some(r) = self
+            .memo
+            .get(req.name.gnu, req.name.name, &ver, class, req.return_newest)
+        {
+            self.stats.memo_hits += 1;
+            return r;
+        }
+        let global = core::mem::take(&mut self.global);
+        let mut sysv = None;
+        // undef=None: requester-dependent warnings are re-checked by the caller.
+        let r = self.search(req, &[&global], class, None, &mut sysv);
+        self.global = global;
+        self.memo.insert(MemoEntry {
+            gnu: req.name.gnu,
+            name: req.name.name,
+            ver,
+            class,
+            newest: req.return_newest,
+            result: r,
+        });
+        r
+    }
+
+    /// True if a failed lookup for this reference is silently 0 (undefined weak reference).
+    pub fn is_weak_ref(req: &Request) -> bool {
+        req.ref_sym.is_some_and(|(_, s)| s.bind() == STB_WEAK)
+    }
+}

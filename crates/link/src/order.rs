@@ -1,0 +1,126 @@
+//! The order in which glibc 2.36 relocates objects and processes each object's tables,
+//! as data the loader follows (src: elf/rtld.c, elf/dynamic-link.h, elf/do-rel.h).
+
+use alloc::vec::Vec;
+
+use crate::ObjId;
+
+/// Startup relocation order: `main->l_initfini` walked in reverse (dependencies before their
+/// users, so libc before the executable), skipping the dynamic linker itself, which glibc
+/// relocates last against the global scope once libc's malloc is usable (`rtld_multiple_ref`).
+/// `initfini` is the init order list with the main program first.
+pub fn reloc_order(initfini: &[ObjId], rtld: Option<ObjId>) -> Vec<ObjId> {
+    initfini
+        .iter()
+        .rev()
+        .copied()
+        .filter(|&o| Some(o) != rtld)
+        .collect()
+}
+
+/// The phases of `_dl_relocate_object` for one object, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// `elf_machine_runtime_setup`: for lazy binding, GOT[1] = link map, GOT[2] = trampoline.
+    RuntimeSetup,
+    /// DT_RELR: `*where += l_addr` for every encoded word (an in-place add, unlike RELATIVE).
+    Relr,
+    /// The first DT_RELACOUNT entries of DT_RELA, applied blindly as RELATIVE (`l_addr + addend`).
+    RelaRelativePrefix,
+    /// The remaining DT_RELA entries in table order; IRELATIVE entries are skipped and
+    /// remembered (first..last index).
+    RelaSymbolic,
+    /// DT_JMPREL: eager (BIND_NOW): processed like RelaSymbolic. Lazy: JUMP_SLOT gets
+    /// `*P += l_addr`, TLSDESC is resolved fully, IRELATIVE deferred; other types are fatal
+    /// ("unexpected PLT reloc type").
+    Jmprel,
+    /// Deferred IRELATIVE entries, in table order (their resolvers run after every other
+    /// relocation of the same range so they can use the object's relocated data).
+    DeferredIrelative,
+    /// PT_GNU_RELRO made read-only (`_dl_protect_relro`).
+    ProtectRelro,
+}
+
+/// How glibc groups DT_RELA and DT_JMPREL. When binding eagerly and DT_JMPREL immediately
+/// follows DT_RELA (`rela_start + rela_size == jmprel_start`), both are ONE range: then every
+/// IRELATIVE of both tables is deferred to after all JUMP_SLOTs. Otherwise there are two
+/// ranges and each defers its own IRELATIVEs to its end. Also, if DT_RELA ends exactly where
+/// DT_JMPREL ends (JMPREL inside RELA), the RELA size is reduced by the JMPREL size first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ranges {
+    /// (start, size) of range 0, range 1 (size 0 = absent). Addresses are link-time vaddrs.
+    pub r0: (u64, u64),
+    pub r1: (u64, u64),
+    /// Range 1 is processed lazily.
+    pub r1_lazy: bool,
+}
+
+/// `_ELF_DYNAMIC_DO_RELOC` for x86-64 (RELA only). `rela`/`jmprel` are (vaddr, size),
+/// None when the tag is absent or its address is 0.
+pub fn ranges(rela: Option<(u64, u64)>, jmprel: Option<(u64, u64)>, lazy: bool) -> Ranges {
+    let mut r0 = rela.unwrap_or((0, 0));
+    let mut r1 = (0, 0);
+    let mut r1_lazy = false;
+    if let Some((start, size)) = jmprel {
+        if r0.0 == 0 {
+            r0.0 = start;
+        }
+        if r0.0.wrapping_add(r0.1) == start.wrapping_add(size) {
+            r0.1 = r0.1.wrapping_sub(size);
+        }
+        if !lazy && r0.0.wrapping_add(r0.1) == start {
+            r0.1 = r0.1.wrapping_add(size);
+        } else {
+            r1 = (start, size);
+            r1_lazy = lazy;
+        }
+    }
+    Ranges { r0, r1, r1_lazy }
+}
+
+/// The phase sequence for one object.
+pub const PHASES: [Phase; 7] = [
+    Phase::RuntimeSetup,
+    Phase::Relr,
+    Phase::RelaRelativePrefix,
+    Phase::RelaSymbolic,
+    Phase::Jmprel,
+    Phase::DeferredIrelative,
+    Phase::ProtectRelro,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn order_and_ranges() {
+        // initfini: exe(0), libselinux(1), libpcre(3), libc(2), ld.so(4) -> libc-first order.
+        assert_eq!(reloc_order(&[0, 1, 3, 2, 4], Some(4)), [2, 3, 1, 0]);
+        // adjacent tables, eager: one range
+        let r = ranges(Some((0x1000, 0x30)), Some((0x1030, 0x18)), false);
+        assert_eq!(
+            r,
+            Ranges {
+                r0: (0x1000, 0x48),
+                r1: (0, 0),
+                r1_lazy: false
+            }
+        );
+        // lazy: two ranges
+        let r = ranges(Some((0x1000, 0x30)), Some((0x1030, 0x18)), true);
+        assert_eq!(
+            r,
+            Ranges {
+                r0: (0x1000, 0x30),
+                r1: (0x1030, 0x18),
+                r1_lazy: true
+            }
+        );
+        // gap: two ranges even when eager
+        let r = ranges(Some((0x1000, 0x30)), Some((0x2000, 0x18)), false);
+        assert_eq!(r.r1, (0x2000, 0x18));
+        // JMPREL only
+        let r = ranges(None, Some((0x2000, 0x18)), false);
+        assert_eq!(r.r0, (0x2000, 0x18));
+    }
+}

@@ -1,0 +1,256 @@
+//! Relocation planning: resolve every symbolic relocation's (symbol index, type class) once per
+//! object, in glibc's lookup order, into a load-address-independent, serializable plan.
+
+use alloc::vec::Vec;
+
+use crate::ObjId;
+use crate::hash::NameHash;
+use crate::lookup::{Namespace, Request, TypeClass};
+use crate::object::{STB_LOCAL, relas};
+use crate::reloc::{is_symbolless, type_class};
+
+/// The result for one (object, symbol index, type class).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Defined by symbol `sym` of object `obj` (for local/hidden refs: the object itself).
+    Def { obj: ObjId, sym: u32 },
+    /// Undefined weak reference: glibc's `sym == NULL`, value 0.
+    UndefWeak,
+    /// Undefined strong reference: an error ("undefined symbol: ...").
+    Undefined,
+}
+
+/// Bindings of one object, sorted by key = `sym << 2 | class` for binary search.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjPlan {
+    pub keys: Vec<u32>,
+    pub bindings: Vec<Binding>,
+}
+
+#[inline]
+pub fn key(sym: u32, class: TypeClass) -> u32 {
+    (sym << 2) | class as u32
+}
+
+impl ObjPlan {
+    #[inline]
+    pub fn get(&self, sym: u32, class: TypeClass) -> Option<Binding> {
+        let i = self.keys.binary_search(&key(sym, class)).ok()?;
+        self.bindings.get(i).copied()
+    }
+}
+
+/// Bindings for a set of objects, indexed by ObjId; `order` is the relocation order used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BindingPlan {
+    pub order: Vec<ObjId>,
+    pub objs: Vec<ObjPlan>,
+    /// The first undefined strong reference in glibc's processing order (the one glibc would
+    /// report before exiting): (object, symbol index).
+    pub first_error: Option<(ObjId, u32)>,
+}
+
+/// Resolve all symbolic relocations of `order`'s objects (eager binding, as LD_BIND_NOW).
+/// Lookups happen in glibc's order: objects in `order`, each object's DT_RELA entries after
+/// the RELACOUNT prefix, then DT_JMPREL; the first reference to a (symbol, class) performs
+/// the lookup, later ones reuse it. The order matters only for STB_GNU_UNIQUE.
+pub fn plan(ns: &mut Namespace<'_>, order: &[ObjId]) -> BindingPlan {
+    let mut out = BindingPlan {
+        order: order.to_vec(),
+        objs: alloc::vec![ObjPlan::default(); ns.objs.len()],
+        first_error: None,
+    };
+    let mut slots: Vec<u32> = Vec::new();
+    for &id in order {
+        let Some(o) = ns.obj(id) else { continue };
+        let (rela, relacount, jmprel) = (o.rela, o.relacount, o.jmprel);
+        let skip = relacount.saturating_mul(24).min(rela.len());
+        let stream = || relas(rela.get(skip..).unwrap_or(&[])).chain(relas(jmprel));
+        let max_sym = stream()
+            .filter(|r| !is_symbolless(r.r_type))
+            .map(|r| r.sym)
+            .max();
+        let Some(max_sym) = max_sym else { continue };
+        slots.clear();
+        slots.resize((max_sym as usize + 1) * 4, u32::MAX);
+        let mut entries: Vec<(u32, Binding)> = Vec::new();
+        for r in stream() {
+            if is_symbolless(r.r_type) {
+                continue;
+            }
+            let class = type_class(r.r_type);
+            let slot = r.sym as usize * 4 + class as usize;
+            if slots.get(slot).is_some_and(|&s| s != u32::MAX) {
+                ns.stats.dedup_hits += 1;
+                continue;
+            }
+            let b = resolve_one(ns, id, r.sym, class);
+            if b == Binding::Undefined && out.first_error.is_none() {
+                out.first_error = Some((id, r.sym));
+            }
+            if let Some(s) = slots.get_mut(slot) {
+                *s = entries.len() as u32;
+            }
+            entries.push((key(r.sym, class), b));
+        }
+        entries.sort_unstable_by_key(|e| e.0);
+        if let Some(p) = out.objs.get_mut(id as usize) {
+            p.keys = entries.iter().map(|e| e.0).collect();
+            p.bindings = entries.iter().map(|e| e.1).collect();
+        }
+    }
+    out
+}
+
+/// `resolve_map` for one reference: local and hidden symbols bind to the object itself
+/// without a lookup; otherwise look up with the reference's version (if its hash is non-zero).
+pub fn resolve_one(ns: &mut Namespace<'_>, id: ObjId, symidx: u32, class: TypeClass) -> Binding {
+    let Some(o) = ns.obj(id) else {
+        return Binding::Undefined;
+    };
+    let Some(rs) = o.sym(symidx) else {
+        return Binding::Undefined;
+    };
+    if rs.bind() == STB_LOCAL || rs.binds_local() {
+        return Binding::Def {
+            obj: id,
+            sym: symidx,
+        };
+    }
+    let version = o
+        .versym(symidx)
+        .map(|v| o.version(v & 0x7fff))
+        .filter(|v| v.hash != 0);
+    let name = o.sym_name(&rs);
+    let req = Request {
+        name: NameHash::new(name),
+        version,
+        class,
+        ref_sym: Some((symidx, rs)),
+        undef: Some(id),
+        skip: None,
+        return_newest: false,
+    };
+    match ns.lookup_for(id, &req) {
+        Some(f) => Binding::Def {
+            obj: f.obj,
+            sym: f.sym,
+        },
+        None if Namespace::is_weak_ref(&req) => Binding::UndefWeak,
+        None => Binding::Undefined,
+    }
+}
+
+/// The glibc error for an undefined reference recorded in a plan.
+pub fn undefined_error(
+    ns: &Namespace<'_>,
+    progname: &str,
+    id: ObjId,
+    symidx: u32,
+) -> Option<crate::error::LinkError> {
+    let o = ns.obj(id)?;
+    let rs = o.sym(symidx)?;
+    let ver = o
+        .versym(symidx)
+        .map(|v| o.version(v & 0x7fff))
+        .filter(|v| v.hash != 0);
+    Some(crate::error::undefined_symbol(
+        o.name,
+        progname,
+        o.sym_name(&rs),
+        ver.map(|v| v.name),
+    ))
+}
+
+const MAGIC: u32 = u32::from_le_bytes(*b"RLDP");
+const FORMAT: u32 = 1;
+
+impl BindingPlan {
+    /// Little-endian u32 words: magic, format, #objs, #order, order[], error flag, error obj,
+    /// error sym, then per object: #entries, entries as (key, tag, obj, sym).
+    pub fn serialize(&self) -> Vec<u8> {
+        let mut w: Vec<u32> = alloc::vec![
+            MAGIC,
+            FORMAT,
+            self.objs.len() as u32,
+            self.order.len() as u32
+        ];
+        w.extend_from_slice(&self.order);
+        match self.first_error {
+            Some((o, s)) => w.extend_from_slice(&[1, o, s]),
+            None => w.extend_from_slice(&[0, 0, 0]),
+        }
+        for p in &self.objs {
+            w.push(p.keys.len() as u32);
+            for (k, b) in p.keys.iter().zip(&p.bindings) {
+                let (t, o, s) = match *b {
+                    Binding::Def { obj, sym } => (0, obj, sym),
+                    Binding::UndefWeak => (1, 0, 0),
+                    Binding::Undefined => (2, 0, 0),
+                };
+                w.extend_from_slice(&[*k, t, o, s]);
+            }
+        }
+        w.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// Inverse of [`BindingPlan::serialize`]; None on any malformation.
+    pub fn deserialize(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() % 4 != 0 {
+            return None;
+        }
+        let mut it = bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        let mut next = || it.next();
+        if next()? != MAGIC || next()? != FORMAT {
+            return None;
+        }
+        let nobjs = next()? as usize;
+        let norder = next()? as usize;
+        // Sizes are bounded by the input so a corrupt header cannot force a huge allocation.
+        if nobjs > bytes.len() || norder > bytes.len() {
+            return None;
+        }
+        let mut order = Vec::with_capacity(norder);
+        for _ in 0..norder {
+            order.push(next()?);
+        }
+        let (f, eo, es) = (next()?, next()?, next()?);
+        let first_error = match f {
+            0 => None,
+            1 => Some((eo, es)),
+            _ => return None,
+        };
+        let mut objs = Vec::with_capacity(nobjs);
+        for _ in 0..nobjs {
+            let n = next()? as usize;
+            if n > bytes.len() {
+                return None;
+            }
+            let mut p = ObjPlan {
+                keys: Vec::with_capacity(n),
+                bindings: Vec::with_capacity(n),
+            };
+            for _ in 0..n {
+                let (k, t, o, s) = (next()?, next()?, next()?, next()?);
+                p.keys.push(k);
+                p.bindings.push(match t {
+                    0 => Binding::Def { obj: o, sym: s },
+                    1 => Binding::UndefWeak,
+                    2 => Binding::Undefined,
+                    _ => return None,
+                });
+            }
+            objs.push(p);
+        }
+        if next().is_some() {
+            return None;
+        }
+        Some(BindingPlan {
+            order,
+            objs,
+            first_error,
+        })
+    }
+}
