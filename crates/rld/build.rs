@@ -11,8 +11,18 @@ fn main() {
         "-Wl,-z,relro",
         "-Wl,--no-undefined",
         "-Wl,--build-id=sha1",
+        // rld is the process's `ld-linux-x86-64.so.2`: libc binds to its exported, versioned
+        // symbols like to any other object's (see exports.map).
+        "-Wl,--export-dynamic",
+        "-Wl,-soname,ld-linux-x86-64.so.2",
+        "-Wl,--hash-style=gnu",
+        // Symbols of exports.map that the runtime does not define yet are skipped.
+        "-Wl,--undefined-version",
     ] {
         println!("cargo:rustc-link-arg-bin=rld={a}");
     }
+    let map = concat!(env!("CARGO_MANIFEST_DIR"), "/exports.map");
+    println!("cargo:rustc-link-arg-bin=rld=-Wl,--version-script={map}");
+    println!("cargo:rerun-if-changed=exports.map");
     println!("cargo:rerun-if-changed=build.rs");
 }

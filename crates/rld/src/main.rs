@@ -13,6 +13,7 @@ mod heap;
 mod mem;
 #[macro_use]
 mod out;
+mod rt;
 mod start;
 mod startup;
 mod sys;

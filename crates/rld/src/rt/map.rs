@@ -1,0 +1,191 @@
+//! Maps an ELF object's PT_LOAD segments into memory, executing an `rld_image::LoadPlan`.
+//! Invariants: every mapping made here is owned by the new object for the life of the
+//! process (or until dlclose unmaps it); we only MAP_FIXED inside our own reservation.
+
+use rld_image::{LoadPlan, PROT_WRITE};
+
+use crate::sys::{self, BorrowedFd, Errno};
+
+/// Where an object landed.
+#[derive(Clone, Copy, Debug)]
+pub struct Mapped {
+    /// `l_addr`: runtime address minus link-time address.
+    pub bias: usize,
+    pub map_start: usize,
+    pub map_end: usize,
+}
+
+/// Why mapping failed: glibc's texts (`_dl_map_segments` error strings) plus errno.
+#[derive(Clone, Copy, Debug)]
+pub enum MapError {
+    MapSegment(Errno),
+    Mprotect(Errno),
+    ZeroFill(Errno),
+}
+
+impl MapError {
+    pub fn message(&self) -> &'static str {
+        match self {
+            MapError::MapSegment(_) => "failed to map segment from shared object",
+            MapError::Mprotect(_) => "cannot change memory protections",
+            MapError::ZeroFill(_) => "cannot map zero-fill pages",
+        }
+    }
+    pub fn errno(&self) -> Errno {
+        match *self {
+            MapError::MapSegment(e) | MapError::Mprotect(e) | MapError::ZeroFill(e) => e,
+        }
+    }
+}
+
+/// Maps `plan` from `fd`. `fixed` is true for ET_EXEC (link-time addresses are absolute).
+///
+/// # Safety
+/// For `fixed`, the caller guarantees the link-time range is not in use by anything live
+/// (the kernel placed neither us nor our heap there). The returned range is new memory.
+pub unsafe fn map_object(
+    plan: &LoadPlan,
+    fd: BorrowedFd<'_>,
+    fixed: bool,
+    page: usize,
+) -> Result<Mapped, MapError> {
+    let first = plan.cmds[0];
+    let maplength = plan.maplength as usize;
+    let reserve_at = if fixed { first.mapstart as usize } else { 0 };
+    let base = if fixed {
+        // SAFETY: caller contract for fixed objects.
+        unsafe {
+            sys::mmap(
+                reserve_at,
+                maplength,
+                first.prot,
+                sys::MAP_PRIVATE | sys::MAP_FIXED,
+                Some(fd),
+                first.mapoff,
+            )
+        }
+        .map_err(MapError::MapSegment)?
+    } else if plan.max_align <= page as u64 {
+        // SAFETY: kernel-chosen address: aliases nothing.
+        unsafe {
+            sys::mmap(
+                0,
+                maplength,
+                first.prot,
+                sys::MAP_PRIVATE,
+                Some(fd),
+                first.mapoff,
+            )
+        }
+        .map_err(MapError::MapSegment)?
+    } else {
+        // Over-aligned: reserve extra, map aligned inside it, trim both ends.
+        let align = plan.max_align as usize;
+        let maplen = if maplength >= align {
+            maplength + align
+        } else {
+            2 * align
+        };
+        // SAFETY: fresh reservation.
+        let start = unsafe {
+            sys::mmap(
+                0,
+                maplen,
+                sys::PROT_NONE,
+                sys::MAP_PRIVATE | sys::MAP_ANONYMOUS,
+                None,
+                0,
+            )
+        }
+        .map_err(MapError::MapSegment)?;
+        let aligned = (start + align - 1) & !(align - 1);
+        // SAFETY: inside our reservation.
+        let r = unsafe {
+            sys::mmap(
+                aligned,
+                maplength,
+                first.prot,
+                sys::MAP_PRIVATE | sys::MAP_FIXED,
+                Some(fd),
+                first.mapoff,
+            )
+        };
+        match r {
+            Err(e) => {
+                // SAFETY: our reservation, nothing references it.
+                let _ = unsafe { sys::munmap(start, maplen) };
+                return Err(MapError::MapSegment(e));
+            }
+            Ok(_) => {
+                let end = (aligned + maplength + page - 1) & !(page - 1);
+                // SAFETY: trimming the unused parts of our own reservation.
+                unsafe {
+                    if aligned > start {
+                        let _ = sys::munmap(start, aligned - start);
+                    }
+                    if start + maplen > end {
+                        let _ = sys::munmap(end, start + maplen - end);
+                    }
+                }
+                aligned
+            }
+        }
+    };
+    let bias = base.wrapping_sub(first.mapstart as usize);
+    let mapped = Mapped {
+        bias,
+        map_start: base,
+        map_end: base + maplength,
+    };
+    // SAFETY: every address below lies inside [base, base+maplength), which we own.
+    unsafe {
+        if plan.has_holes {
+            // Make the whole tail inaccessible; later segments are mapped over it.
+            let hole = bias + first.mapend as usize;
+            if mapped.map_end > hole {
+                sys::mprotect(hole, mapped.map_end - hole, sys::PROT_NONE)
+                    .map_err(MapError::Mprotect)?;
+            }
+        }
+        for (i, c) in plan.cmds.iter().enumerate() {
+            if i > 0 && c.mapend > c.mapstart {
+                sys::mmap(
+                    bias + c.mapstart as usize,
+                    (c.mapend - c.mapstart) as usize,
+                    c.prot,
+                    sys::MAP_PRIVATE | sys::MAP_FIXED,
+                    Some(fd),
+                    c.mapoff,
+                )
+                .map_err(MapError::MapSegment)?;
+            }
+            if let Some(bss) = c.bss(page as u64) {
+                let zero = bias + bss.zero as usize;
+                let zeropage = bias + bss.zeropage as usize;
+                if zeropage > zero {
+                    let pg = zero & !(page - 1);
+                    if c.prot & PROT_WRITE == 0 {
+                        sys::mprotect(pg, page, c.prot | PROT_WRITE).map_err(MapError::Mprotect)?;
+                    }
+                    core::ptr::write_bytes(zero as *mut u8, 0, zeropage - zero);
+                    if c.prot & PROT_WRITE == 0 {
+                        let _ = sys::mprotect(pg, page, c.prot);
+                    }
+                }
+                let zeroend = bias + bss.zeroend as usize;
+                if zeroend > zeropage {
+                    sys::mmap(
+                        zeropage,
+                        zeroend - zeropage,
+                        c.prot,
+                        sys::MAP_PRIVATE | sys::MAP_FIXED | sys::MAP_ANONYMOUS,
+                        None,
+                        0,
+                    )
+                    .map_err(MapError::ZeroFill)?;
+                }
+            }
+        }
+    }
+    Ok(mapped)
+}

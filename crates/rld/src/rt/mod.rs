@@ -1,0 +1,17 @@
+//! The runtime: everything rld does to a process after parsing its options — mapping
+//! objects, building glibc's data structures, TLS, applying relocations, running
+//! constructors and entering the program — plus the services libc calls back into.
+//!
+//! Work in progress (issue 3): the pieces below are complete building blocks; the pipeline
+//! that strings them together (`run`) lands next.
+
+pub mod abi;
+pub mod jump;
+pub mod map;
+pub mod tls;
+
+/// Prints `rld: <message>` and exits 127, the loader's answer to anything it cannot do.
+pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
+    eprint!("rld: {}\n", args);
+    crate::out::exit(127)
+}

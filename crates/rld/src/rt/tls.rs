@@ -1,0 +1,237 @@
+//! Thread-local storage at run time: the main thread's static TLS block, TCB and DTV, the
+//! slotinfo bookkeeping libc and libthread_db read, and `__tls_get_addr` / TLSDESC.
+//!
+//! Invariants: the main thread's block and DTV are allocated once and never freed (libc never
+//! frees the initial DTV: it compares against `GL(dl_initial_dtv)`); the thread pointer is set
+//! exactly once, before any relocation runs (IFUNC resolvers may read the stack guard); init
+//! images are copied after relocation, since they may contain relocated pointers.
+
+use alloc::alloc::{Layout, alloc_zeroed};
+use core::arch::{asm, naked_asm};
+
+use rld_glibc::GlibcBuild;
+use rld_tls::{StaticTls, TLS_TCB_SIZE};
+
+use super::abi::Raw;
+
+/// DTV slots allocated beyond the highest module id (glibc's `DTV_SURPLUS`).
+pub const DTV_SURPLUS: usize = 14;
+/// Extra slotinfo entries in the first chunk (glibc's `TLS_SLOTINFO_SURPLUS`).
+pub const SLOTINFO_SURPLUS: usize = 62;
+
+/// One module with a PT_TLS segment, in module-id order.
+#[derive(Clone, Copy, Debug)]
+pub struct TlsModule {
+    pub modid: usize,
+    /// Address of the initialisation image (relocated) and its length (`p_filesz`).
+    pub init_addr: usize,
+    pub init_len: usize,
+    pub blocksize: usize,
+    /// `l_tls_offset`: the block lives at `tp - offset`.
+    pub offset: usize,
+    /// The module's glibc link_map.
+    pub link_map: usize,
+}
+
+/// What `setup_main_thread` built.
+pub struct MainThread {
+    pub tp: usize,
+    pub dtv: *mut u64,
+    pub slotinfo: usize,
+}
+
+fn alloc_bytes(size: usize, align: usize) -> Option<*mut u8> {
+    let layout = Layout::from_size_align(size.max(1), align).ok()?;
+    // SAFETY: non-zero size.
+    let p = unsafe { alloc_zeroed(layout) };
+    (!p.is_null()).then_some(p)
+}
+
+/// Allocates the main thread's static block + TCB + DTV and the slotinfo list, fills the
+/// TCB header, publishes everything in `_rtld_global(_ro)`, and installs the thread pointer.
+///
+/// # Safety
+/// Called once, single-threaded, before any code of the program runs; `gl` / `glro` are
+/// rld's `_rtld_global` / `_rtld_global_ro`; `random` points at AT_RANDOM's 16 bytes (or 0).
+pub unsafe fn setup_main_thread(
+    b: &GlibcBuild,
+    gl: Raw,
+    glro: Raw,
+    st: &StaticTls,
+    modules: &[TlsModule],
+    random: usize,
+) -> Option<MainThread> {
+    let max_modid = modules.iter().map(|m| m.modid).max().unwrap_or(0);
+
+    // Static block: [aligned, aligned + size), TCB at its top.
+    let size = st.size as usize;
+    let align = st.align as usize;
+    let block = alloc_bytes(size, align)?;
+    let tp = block as usize + size - TLS_TCB_SIZE as usize;
+
+    // DTV: dtv[-1].counter = length, dtv[0].counter = generation, dtv[1..] modules.
+    let dtv_len = max_modid + DTV_SURPLUS;
+    let dtv_elem = b.dtv_t.size;
+    let dtv_alloc = alloc_bytes((dtv_len + 2) * dtv_elem, 16)? as *mut u64;
+    // SAFETY: dtv_alloc has dtv_len + 2 elements of 16 bytes.
+    let dtv = unsafe {
+        dtv_alloc.write(dtv_len as u64);
+        dtv_alloc.add(2)
+    };
+
+    // Slotinfo: first chunk has max_modid + 1 + surplus entries; entry m = {gen 1, map}.
+    let nelem = max_modid + 1 + SLOTINFO_SURPLUS;
+    let si_head = b.dtv_slotinfo_list.size;
+    let si_elem = b.dtv_slotinfo.size;
+    let slotinfo = alloc_bytes(si_head + nelem * si_elem, 16)?;
+    // SAFETY: freshly allocated, sized above, never freed.
+    let list = unsafe { Raw::new(slotinfo, si_head + nelem * si_elem) };
+    list.put(b.dtv_slotinfo_list.len, nelem as u64);
+    let generation = if modules.is_empty() { 0 } else { 1 };
+    for m in modules {
+        let e = Raw {
+            base: slotinfo.wrapping_add(b.dtv_slotinfo_list.slotinfo.offset + m.modid * si_elem),
+            size: si_elem,
+        };
+        if b.dtv_slotinfo_list.slotinfo.offset + (m.modid + 1) * si_elem <= list.size {
+            e.put(b.dtv_slotinfo.generation, generation);
+            e.put(b.dtv_slotinfo.map, m.link_map as u64);
+        }
+    }
+    for m in modules {
+        // SAFETY: modid <= max_modid < dtv_len.
+        unsafe {
+            dtv.add(2 * m.modid).write((tp - m.offset) as u64);
+            dtv.add(2 * m.modid + 1).write(0);
+        }
+    }
+    // SAFETY: dtv[0] exists.
+    unsafe { dtv.write(generation) };
+
+    // TCB header (the rest of struct pthread stays zero).
+    // SAFETY: [tp, tp + TLS_TCB_SIZE) lies inside our block.
+    let tcb = unsafe { Raw::new(tp as *mut u8, TLS_TCB_SIZE as usize) };
+    let h = &b.tcbhead_t;
+    tcb.put(h.tcb, tp as u64);
+    tcb.put(h.dtv, dtv as u64);
+    tcb.put(h.self_ptr, tp as u64);
+    if random != 0 {
+        // SAFETY: the kernel's AT_RANDOM points at 16 readable bytes.
+        let (g, p) = unsafe {
+            (
+                (random as *const u64).read_unaligned(),
+                (random as *const u64).add(1).read_unaligned(),
+            )
+        };
+        tcb.put(h.stack_guard, g & !0xff);
+        tcb.put(h.pointer_guard, p);
+    }
+
+    let g = &b.rtld_global;
+    gl.put(g.dl_tls_max_dtv_idx, max_modid as u64);
+    gl.put(g.dl_tls_dtv_slotinfo_list, slotinfo as u64);
+    gl.put(g.dl_tls_static_nelem, max_modid as u64);
+    gl.put(g.dl_tls_static_used, st.used);
+    gl.put(g.dl_tls_static_optional, st.optional);
+    gl.put(g.dl_initial_dtv, dtv as u64);
+    gl.put(g.dl_tls_generation, generation);
+    let r = &b.rtld_global_ro;
+    glro.put(r.dl_tls_static_size, st.size);
+    glro.put(r.dl_tls_static_align, st.align);
+    glro.put(r.dl_tls_static_surplus, st.surplus);
+
+    // SAFETY: tp points at a TCB whose header is filled; from here on %fs belongs to the
+    // program and rld never reads it for its own purposes.
+    unsafe { crate::sys::arch_prctl(crate::sys::ARCH_SET_FS, tp) }.ok()?;
+    Some(MainThread {
+        tp,
+        dtv,
+        slotinfo: slotinfo as usize,
+    })
+}
+
+/// Copies each module's init image into the main thread's block and clears the rest.
+///
+/// # Safety
+/// After relocation; `tp` is the main thread pointer from `setup_main_thread`.
+pub unsafe fn init_static_blocks(tp: usize, modules: &[TlsModule]) {
+    for m in modules {
+        let dest = (tp - m.offset) as *mut u8;
+        let n = m.init_len.min(m.blocksize);
+        // SAFETY: the block [tp - offset, tp - offset + blocksize) was laid out by rld-tls
+        // inside the static area; the image is in the module's mapped segments.
+        unsafe {
+            core::ptr::copy_nonoverlapping(m.init_addr as *const u8, dest, n);
+            core::ptr::write_bytes(dest.add(n), 0, m.blocksize - n);
+        }
+    }
+}
+
+/// The thread pointer of the calling thread.
+#[inline(always)]
+pub fn thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: reads %fs:0, the TCB self pointer, after setup_main_thread.
+    unsafe { asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags)) };
+    tp
+}
+
+/// `__tls_get_addr(tls_index *ti)`: address of `ti_offset` within module `ti_module`'s block.
+/// Fast path in asm (callers may have a misaligned stack, as glibc tolerates); anything else
+/// goes to `tls_get_addr_slow` with the stack realigned.
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __tls_get_addr() {
+    naked_asm!(
+        "mov rax, fs:8",                 // dtv
+        "mov rdx, [rip + {generation}]",
+        "cmp [rax], rdx",
+        "jne 2f",
+        "mov rsi, [rdi]",                // module id
+        "shl rsi, 4",
+        "mov rax, [rax + rsi]",          // dtv[m].val
+        "cmp rax, -1",
+        "je 2f",
+        "add rax, [rdi + 8]",
+        "ret",
+        "2:",
+        "push rbp",
+        "mov rbp, rsp",
+        "and rsp, -16",
+        "call {slow}",
+        "mov rsp, rbp",
+        "pop rbp",
+        "ret",
+        generation = sym TLS_GENERATION,
+        slow = sym tls_get_addr_slow,
+    )
+}
+
+/// Mirror of `GL(dl_tls_generation)` for the asm fast path (which cannot use build-specific
+/// offsets); updated together with it.
+#[unsafe(no_mangle)]
+pub static mut TLS_GENERATION: u64 = 0;
+
+extern "C" fn tls_get_addr_slow(ti: *const [usize; 2]) -> usize {
+    // Modules loaded at start-up all have static blocks, so the fast path always hits until
+    // dlopen exists; a miss is a loader bug, reported loudly rather than guessed around.
+    let _ = ti;
+    crate::rt::fatal(format_args!(
+        "__tls_get_addr: module without a TLS block (dynamic TLS is not implemented yet)"
+    ))
+}
+
+/// TLSDESC resolver for a variable in static TLS: the descriptor's argument is already the
+/// offset from the thread pointer.
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _dl_tlsdesc_return() {
+    naked_asm!("mov rax, [rax + 8]", "ret")
+}
+
+/// TLSDESC resolver for an undefined weak TLS symbol: yields address 0 (+ addend).
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _dl_tlsdesc_undefweak() {
+    naked_asm!("mov rax, [rax + 8]", "sub rax, fs:0", "ret")
+}
