@@ -83,3 +83,6 @@ pub fn cache_sysconf(cf: &CpuFeatures) -> [i64; 15] {
         l[0], -1, l[1], l[2], l[3], l[4], l[5], l[6], l[7], l[8], l[9], l[10], l[11], -1, -1,
     ]
 }
+
+#[cfg(test)]
+mod tests;
