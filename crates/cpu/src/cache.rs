@@ -162,18 +162,18 @@ fn intel_check_word<S: CpuidSource>(
                 name = Sc::L2Size as u32 + (name - Sc::L3Size as u32);
                 folded = Sc::L2Size as u32;
             }
-            if let Ok(i) = INTEL_02.binary_search_by_key(&byte, |e| e.0) {
-                if let Some(&(_, assoc, line, rel, size)) = INTEL_02.get(i) {
-                    if rel == folded {
-                        return match name - folded {
-                            0 => size as i64,
-                            1 => assoc as i64,
-                            _ => line as i64,
-                        };
-                    }
-                    if rel == Sc::L2Size as u32 {
-                        ctx.has_level_2 = true;
-                    }
+            if let Ok(i) = INTEL_02.binary_search_by_key(&byte, |e| e.0)
+                && let Some(&(_, assoc, line, rel, size)) = INTEL_02.get(i)
+            {
+                if rel == folded {
+                    return match name - folded {
+                        0 => size as i64,
+                        1 => assoc as i64,
+                        _ => line as i64,
+                    };
+                }
+                if rel == Sc::L2Size as u32 {
+                    ctx.has_level_2 = true;
                 }
             }
         }
@@ -577,15 +577,16 @@ pub(crate) fn init_cacheinfo<S: CpuidSource>(
     if let Some(v) = tun.x86_shared_cache_size.filter(|&v| v != 0) {
         shared = v as i64;
     }
-    if let Some(v) = tun.x86_non_temporal_threshold {
-        if v > nt_min && v <= nt_max {
-            nt = v;
-        }
+    if let Some(v) = tun.x86_non_temporal_threshold
+        && v > nt_min
+        && v <= nt_max
+    {
+        nt = v;
     }
-    if let Some(v) = tun.x86_rep_movsb_threshold {
-        if v > movsb_min {
-            movsb = v;
-        }
+    if let Some(v) = tun.x86_rep_movsb_threshold
+        && v > movsb_min
+    {
+        movsb = v;
     }
     let stosb = match tun.x86_rep_stosb_threshold {
         Some(v) if v >= 1 => v,

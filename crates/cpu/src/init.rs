@@ -413,22 +413,10 @@ fn intel_preferences(cf: &mut CpuFeatures, fms: &mut Fms) {
             cf.set(ft::RTM_ALWAYS_ABORT);
         };
         match fms.model {
-            0x55 => {
-                if fms.stepping <= 5 {
-                    disable_tsx(cf)
-                }
-            }
-            0x8e | 0x9e => {
-                if fms.stepping <= 0xc {
-                    disable_tsx(cf)
-                }
-            }
+            0x55 if fms.stepping <= 5 => disable_tsx(cf),
+            0x8e | 0x9e if fms.stepping <= 0xc => disable_tsx(cf),
             0x4e | 0x5e => disable_tsx(cf),
-            0x3f => {
-                if fms.stepping < 4 {
-                    cf.unset(ft::RTM)
-                }
-            }
+            0x3f if fms.stepping < 4 => cf.unset(ft::RTM),
             0x3c | 0x45 | 0x46 => cf.unset(ft::RTM),
             _ => {}
         }
