@@ -304,7 +304,7 @@ fn main() {
         };
         let hex = |s: String| -> String {
             assert!(
-                s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()),
+                s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()),
                 "bad hex {s}"
             );
             let bytes: Vec<String> = (0..s.len())

@@ -276,12 +276,12 @@ impl<'a> Tunables<'a> {
     ) -> Result<(Self, Vec<EnvEdit>), TooManyTunables> {
         let mut t = Tunables::new(descs)?;
         let mut edits = Vec::new();
-        if opts.secure && opts.suid_debug {
-            if let Some(id) = descs.iter().position(|d| d.name == "glibc.malloc.check") {
-                if let Some(s) = t.state.get_mut(id) {
-                    s.security = SecurityLevel::None;
-                }
-            }
+        if opts.secure
+            && opts.suid_debug
+            && let Some(id) = descs.iter().position(|d| d.name == "glibc.malloc.check")
+            && let Some(s) = t.state.get_mut(id)
+        {
+            s.security = SecurityLevel::None;
         }
         // Indices of the entries still present: secure-mode erasure shifts the array.
         let mut live: Vec<usize> = (0..env.len()).collect();

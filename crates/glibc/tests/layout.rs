@@ -11,7 +11,9 @@ fn data_dir(b: &GlibcBuild) -> PathBuf {
         .join(b.package_version)
 }
 
-fn all_layouts(b: &GlibcBuild) -> Vec<(&'static str, usize, Vec<(&'static str, Member)>)> {
+type Layouts = Vec<(&'static str, usize, Vec<(&'static str, Member)>)>;
+
+fn all_layouts(b: &GlibcBuild) -> Layouts {
     macro_rules! l {
         ($($f:ident),*) => { vec![$((stringify!($f), b.$f.size, b.$f.members())),*] };
     }
