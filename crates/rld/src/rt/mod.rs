@@ -6,6 +6,7 @@
 //! that strings them together (`run`) lands next.
 
 pub mod abi;
+pub mod exports;
 pub mod jump;
 pub mod map;
 pub mod tls;
@@ -15,3 +16,12 @@ pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
     eprint!("rld: {}\n", args);
     crate::out::exit(127)
 }
+
+/// The glibc build rld is serving, once detected (None before, or in --list mode).
+pub fn build() -> Option<&'static rld_glibc::GlibcBuild> {
+    let p = BUILD.get();
+    // SAFETY: BUILD only ever holds null or a pointer to an entry of rld_glibc::BUILDS.
+    (p != 0).then(|| unsafe { &*(p as *const rld_glibc::GlibcBuild) })
+}
+
+static BUILD: exports::Word = exports::Word(core::cell::UnsafeCell::new(0));
