@@ -195,8 +195,13 @@ fn get_common_indices<S: CpuidSource>(
     }
     let max = cf.max_cpuid;
     if max >= 7 {
-        cf.features[l::L7].cpuid = src.cpuid(7, 0);
-        cf.features[l::L7_ECX_1].cpuid = src.cpuid(7, 1);
+        let l7 = src.cpuid(7, 0);
+        cf.features[l::L7].cpuid = l7;
+        // Sub-leaves above 7.0:EAX (max sub-leaf) are architecturally all-zero:
+        // skip the trapping CPUID glibc would spend on them.
+        if l7[0] >= 1 {
+            cf.features[l::L7_ECX_1].cpuid = src.cpuid(7, 1);
+        }
     }
     if max >= 0xd {
         cf.features[l::LD_ECX_1].cpuid = src.cpuid(0xd, 1);
@@ -306,10 +311,13 @@ fn xsave_sizes<S: CpuidSource>(cf: &mut CpuFeatures, src: &mut S) {
     }
     // Compacted layout: x87 (160) and SSE (256) are fixed, the extended
     // components follow from offset 576, each 64-aligned if CPUID says so.
+    // A 0xD sub-leaf n >= 2 is invalid, and reads as all zeros, unless 0xD.0:EAX or
+    // 0xD.1:ECX has bit n set (SDM vol. 2A, CPUID leaf 0DH): no need to execute it.
+    let valid = xsave_valid_subleaves(src, cf);
     let mut prev_off: u32 = 576;
     let mut prev_size: u32 = 0;
     for i in 2..32u32 {
-        let (size, ecx) = if STATE_SAVE_MASK & (1 << i) != 0 {
+        let (size, ecx) = if STATE_SAVE_MASK & valid & (1 << i) != 0 {
             let r = src.cpuid(0xd, i);
             (r[0], r[2])
         } else {
@@ -333,6 +341,11 @@ fn xsave_sizes<S: CpuidSource>(cf: &mut CpuFeatures, src: &mut S) {
         cf.xsave_state_size = align_up(total.wrapping_add(STATE_SAVE_OFFSET), 64) as u64;
         cf.set(ft::XSAVEC);
     }
+}
+
+/// XSAVE state components (bits 0-31) whose 0xD sub-leaf carries information.
+fn xsave_valid_subleaves<S: CpuidSource>(src: &mut S, cf: &CpuFeatures) -> u32 {
+    src.cpuid(0xd, 0)[0] | cf.features[l::LD_ECX_1].cpuid[2]
 }
 
 /// glibc's `get_isa_level`: x86-64 baseline/v2/v3/v4 from usable bits.
