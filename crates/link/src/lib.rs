@@ -9,6 +9,8 @@ extern crate std;
 pub mod error;
 pub mod hash;
 pub mod lookup;
+#[cfg(test)]
+mod lookup_tests;
 pub mod object;
 pub mod order;
 pub mod plan;

@@ -44,7 +44,6 @@ pub struct Built {
     symbolic: bool,
 }
 
-pub const VER_LOCAL: u16 = 0;
 pub const VER_GLOBAL: u16 = 1;
 
 impl Fake {
@@ -140,7 +139,7 @@ impl Fake {
             idx[h] = pos as u32 + 1;
         }
         let mut strtab = alloc::vec![0u8];
-        let mut add_str = |s: &[u8], st: &mut Vec<u8>| -> u32 {
+        let add_str = |s: &[u8], st: &mut Vec<u8>| -> u32 {
             let o = st.len() as u32;
             st.extend_from_slice(s);
             st.push(0);
@@ -187,7 +186,12 @@ impl Fake {
             }
             t
         } else {
-            let symoffset = 1 + self.syms.iter().filter(|s| s.shndx == SHN_UNDEF).count() as u32;
+            // Undefined symbols are unhashed unless they carry a canonical PLT address (as in ld).
+            let symoffset = 1 + self
+                .syms
+                .iter()
+                .filter(|s| s.shndx == SHN_UNDEF && s.value == 0)
+                .count() as u32;
             let shift = 6u32;
             let mut bloom = [0u64; 2];
             let mut buckets = [0u32; 3];
