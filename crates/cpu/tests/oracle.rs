@@ -155,6 +155,18 @@ fn our_run(tun: Option<&str>, extra: Env) -> (CpuFeatures, rld_cpu::CpuInfo<'sta
 unsafe extern "C" {
     #[link_name = "getauxval"]
     fn libc_getauxval(t: u64) -> u64;
+    fn sched_setaffinity(pid: i32, size: usize, mask: *const u64) -> i32;
+    fn sched_getcpu() -> i32;
+}
+
+/// CPUID.1:EBX[31:24] is the initial APIC ID of the CPU that executed it: run our
+/// CPUIDs and glibc's child (which inherits the mask) on the same CPU.
+fn pin_to_current_cpu() {
+    let cpu = unsafe { sched_getcpu() }.max(0) as usize % 1024;
+    let mut mask = [0u64; 16];
+    mask[cpu / 64] = 1 << (cpu % 64);
+    let rc = unsafe { sched_setaffinity(0, core::mem::size_of_val(&mask), mask.as_ptr()) };
+    assert_eq!(rc, 0, "sched_setaffinity");
 }
 
 fn field_diff(a: &CpuFeatures, b: &CpuFeatures) -> String {
@@ -168,6 +180,7 @@ fn field_diff(a: &CpuFeatures, b: &CpuFeatures) -> String {
 }
 
 fn check(tun: Option<&str>, extra: Env) {
+    pin_to_current_cpu();
     let g = run_glibc(tun, extra);
     let (cf, info, forwarded, executed) = our_run(tun, extra);
     let theirs_bytes: [u8; CPU_FEATURES_SIZE] = unhex(&g["features"]).try_into().unwrap();
