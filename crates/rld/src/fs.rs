@@ -1,7 +1,6 @@
 // File access for the loader: open read-only, identify (dev, ino), map whole files.
 // Invariants: a `Mapping` owns its pages exclusively (PROT_READ, MAP_PRIVATE) and unmaps
 // them on drop, so slices borrowed from it can never outlive the mapping.
-// WIRE: implement rld-search's `Fs` trait for `LoaderFs` once that trait lands.
 
 use core::ffi::CStr;
 
@@ -105,5 +104,75 @@ impl LoaderFs {
     /// access(path, F_OK) == 0, as glibc tests /etc/suid-debug and ld.so.preload.
     pub fn exists(&self, path: &CStr) -> bool {
         sys::access(path, 0).is_ok()
+    }
+}
+
+/// A path as the kernel wants it: the bytes plus a NUL.
+fn c_path(path: &[u8]) -> Result<alloc::vec::Vec<u8>, i32> {
+    if path.contains(&0) {
+        return Err(rld_search::fs::errno::EINVAL);
+    }
+    let mut v = alloc::vec::Vec::with_capacity(path.len() + 1);
+    v.extend_from_slice(path);
+    v.push(0);
+    Ok(v)
+}
+
+fn cstr(v: &[u8]) -> &CStr {
+    // c_path guarantees exactly one NUL, at the end.
+    CStr::from_bytes_with_nul(v).unwrap_or(c"")
+}
+
+fn errno(e: Errno) -> i32 {
+    e.raw_os_error()
+}
+
+impl rld_search::fs::FileHandle for File {
+    fn stat(&self) -> Result<rld_search::fs::FileStat, i32> {
+        let s = File::stat(self).map_err(errno)?;
+        Ok(rld_search::fs::FileStat {
+            dev: s.dev,
+            ino: s.ino,
+            mode: s.mode,
+            size: s.size,
+        })
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, i32> {
+        self.pread(buf, offset).map_err(errno)
+    }
+}
+
+impl rld_search::fs::Fs for LoaderFs {
+    type File = File;
+    type Bytes = Mapping;
+
+    fn open(&self, path: &[u8]) -> Result<File, i32> {
+        File::open(cstr(&c_path(path)?)).map_err(errno)
+    }
+    fn stat(&self, path: &[u8]) -> Result<rld_search::fs::FileStat, i32> {
+        let s = sys::stat(cstr(&c_path(path)?)).map_err(errno)?;
+        Ok(rld_search::fs::FileStat {
+            dev: s.dev,
+            ino: s.ino,
+            mode: s.mode,
+            size: s.size,
+        })
+    }
+    fn access(&self, path: &[u8], mode: rld_search::fs::Access) -> bool {
+        let Ok(p) = c_path(path) else { return false };
+        let m = match mode {
+            rld_search::fs::Access::Exists => 0,
+            rld_search::fs::Access::Read => 4,
+        };
+        sys::access(cstr(&p), m).is_ok()
+    }
+    fn read_whole(&self, path: &[u8]) -> Result<Mapping, i32> {
+        Ok(map_file(cstr(&c_path(path)?)).map_err(errno)?.data)
+    }
+    fn getcwd(&self) -> Result<alloc::vec::Vec<u8>, i32> {
+        let mut buf = alloc::vec![0u8; 4096];
+        let n = sys::getcwd(&mut buf).map_err(errno)?;
+        buf.truncate(n);
+        Ok(buf)
     }
 }

@@ -199,6 +199,29 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat> {
     })
 }
 
+/// stat(2) (follows symlinks).
+pub fn stat(path: &CStr) -> Result<FileStat> {
+    let st = rustix::fs::stat(path)?;
+    Ok(FileStat {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        size: st.st_size as u64,
+        mode: st.st_mode,
+    })
+}
+
+/// getcwd(2) into `buf`; returns the length without the NUL.
+pub fn getcwd(buf: &mut [u8]) -> Result<usize> {
+    let r: isize;
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    unsafe {
+        asm!("syscall", inlateout("rax") 79isize => r, in("rdi") buf.as_mut_ptr(),
+             in("rsi") buf.len(), lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    let n = check(r)?;
+    Ok(n.saturating_sub(1))
+}
+
 /// access(path, mode) with raw F_OK/R_OK/W_OK/X_OK bits.
 pub fn access(path: &CStr, mode: u32) -> Result<()> {
     rustix::fs::access(path, rustix::fs::Access::from_bits_retain(mode))

@@ -1,0 +1,1021 @@
+//! Oracle tests: every fixture (tests/fixtures) and a table of real programs run under glibc's loader
+//! and under the loader under test; stdout, stderr and exit status must match after normalisation.
+//!
+//! Invariants: glibc's `/lib64/ld-linux-x86-64.so.2` is always the oracle; `RLD_ORACLE_SELFTEST=1`
+//! makes glibc the loader under test too, so every test must pass then (proves the tests are right).
+//! Names: `m3_*` run unmodified programs; `m4_*` need threads, dlopen, C++ exceptions or lazy binding.
+//!
+//! Modes compared pairwise (same argv[0], same cwd, same environment on both sides):
+//! - explicit: `LOADER ./prog ARGS` against `/lib64/ld-linux-x86-64.so.2 ./prog ARGS`;
+//! - PT_INTERP: a copy of the program whose PT_INTERP names a symlink to the loader under test,
+//!   against a copy whose PT_INTERP names a symlink to glibc's loader (same path length, patched in
+//!   place: no relinking and no patchelf needed). Copies live in `pt-r/` and `pt-g/` next to the
+//!   fixture libraries; executables have RUNPATH `$ORIGIN:$ORIGIN/..` so both find the same libs.
+//!
+//! The build directory `/tmp/rldt-<pid>` is kept after the run for debugging; stale ones of dead
+//! processes are removed at the next run.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const GLIBC_LD: &str = "/lib64/ld-linux-x86-64.so.2";
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn selftest() -> bool {
+    std::env::var("RLD_ORACLE_SELFTEST").is_ok_and(|v| v == "1")
+}
+
+/// The loader under test: rld, or glibc's loader itself in self-test mode.
+fn loader() -> PathBuf {
+    if selftest() { PathBuf::from(GLIBC_LD) } else { PathBuf::from(env!("CARGO_BIN_EXE_rld")) }
+}
+
+fn repo_root() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    p.canonicalize().unwrap_or(p)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build directory and fixtures
+// ---------------------------------------------------------------------------------------------
+
+struct World {
+    /// `/tmp/rldt-<pid>`: short, so `<root>/g` and `<root>/r` fit in a PT_INTERP of glibc's length.
+    root: PathBuf,
+    /// Built fixtures (the Makefile's output).
+    out: PathBuf,
+    /// Symlink to glibc's loader and to the loader under test, used as PT_INTERP strings.
+    interp_g: PathBuf,
+    interp_r: PathBuf,
+}
+
+static WORLD: OnceLock<Result<World, String>> = OnceLock::new();
+
+fn world() -> &'static World {
+    match WORLD.get_or_init(build_world) {
+        Ok(w) => w,
+        Err(e) => panic!("fixture build failed (every oracle test fails with this):\n{e}"),
+    }
+}
+
+fn remove_stale_roots() {
+    let Ok(rd) = fs::read_dir("/tmp") else { return };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("rldt-") {
+            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+fn build_world() -> Result<World, String> {
+    remove_stale_roots();
+    let root = PathBuf::from(format!("/tmp/rldt-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    let out = root.join("out");
+    fs::create_dir_all(&out).map_err(|e| format!("mkdir {}: {e}", out.display()))?;
+    let interp_g = root.join("g");
+    let interp_r = root.join("r");
+    symlink(GLIBC_LD, &interp_g).map_err(|e| e.to_string())?;
+    let lut = loader();
+    let lut_abs = if lut.is_absolute() { lut } else { std::env::current_dir().unwrap_or_default().join(lut) };
+    symlink(&lut_abs, &interp_r).map_err(|e| e.to_string())?;
+
+    let src = repo_root().join("tests/fixtures");
+    let t0 = Instant::now();
+    let o = Command::new("make")
+        .arg("-s")
+        .arg("-j2")
+        .arg("-f")
+        .arg(src.join("Makefile"))
+        .arg(format!("SRC={}", src.display()))
+        .current_dir(&out)
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .output()
+        .map_err(|e| format!("cannot run make: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "make in {} failed ({}):\n{}{}",
+            out.display(),
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    eprintln!("oracle_run: fixtures built in {:.1}s into {}", t0.elapsed().as_secs_f64(), out.display());
+
+    let w = World { root, out, interp_g, interp_r };
+    for d in ["pt-g", "pt-r"] {
+        fs::create_dir_all(w.out.join(d)).map_err(|e| e.to_string())?;
+    }
+    for e in fs::read_dir(&w.out).map_err(|e| e.to_string())?.flatten() {
+        let p = e.path();
+        if !p.is_file() || p.extension() == Some(OsStr::new("so")) {
+            continue;
+        }
+        let Ok(bytes) = fs::read(&p) else { continue };
+        if interp_range(&bytes).is_none() {
+            continue;
+        }
+        let name = e.file_name();
+        write_with_interp(&bytes, &w.interp_g, &w.out.join("pt-g").join(&name))?;
+        write_with_interp(&bytes, &w.interp_r, &w.out.join("pt-r").join(&name))?;
+    }
+    Ok(w)
+}
+
+/// File range of PT_INTERP's string (p_offset, p_filesz) of a little-endian ELF64 file.
+fn interp_range(b: &[u8]) -> Option<(usize, usize)> {
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 || b[5] != 1 {
+        return None;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u64_at = |o: usize| -> Option<usize> {
+        Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?) as usize)
+    };
+    let phoff = u64_at(0x20)?;
+    let phentsize = u16_at(0x36);
+    let phnum = u16_at(0x38);
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let ty = u32::from_le_bytes(b.get(ph..ph + 4)?.try_into().ok()?);
+        if ty == 3 {
+            return Some((u64_at(ph + 8)?, u64_at(ph + 32)?));
+        }
+    }
+    None
+}
+
+/// Writes a copy of the ELF image `bytes` whose PT_INTERP string is `interp` (NUL padded).
+fn write_with_interp(bytes: &[u8], interp: &Path, dest: &Path) -> Result<(), String> {
+    let (off, size) = interp_range(bytes).ok_or("no PT_INTERP")?;
+    let s = interp.as_os_str().as_encoded_bytes();
+    if s.len() + 1 > size || off + size > bytes.len() {
+        return Err(format!("PT_INTERP of {} too small for {}", dest.display(), interp.display()));
+    }
+    let mut v = bytes.to_vec();
+    v[off..off + size].fill(0);
+    v[off..off + s.len()].copy_from_slice(s);
+    fs::write(dest, &v).map_err(|e| format!("write {}: {e}", dest.display()))?;
+    fs::set_permissions(dest, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, PartialEq)]
+struct Outcome {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// "exit N", "signal N" or "timeout".
+    status: String,
+}
+
+#[derive(Clone)]
+struct Cmd {
+    argv: Vec<String>,
+    cwd: PathBuf,
+    env: Vec<(String, String)>,
+    stdin: Vec<u8>,
+}
+
+impl Cmd {
+    fn shell_line(&self) -> String {
+        let q = |s: &str| {
+            if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=+,:@".contains(c)) {
+                s.to_string()
+            } else {
+                format!("'{}'", s.replace('\'', "'\\''"))
+            }
+        };
+        let mut l = format!("cd {} && env -i", q(&self.cwd.to_string_lossy()));
+        for (k, v) in &self.env {
+            let _ = write!(l, " {}", q(&format!("{k}={v}")));
+        }
+        for a in &self.argv {
+            let _ = write!(l, " {}", q(a));
+        }
+        if !self.stdin.is_empty() {
+            l.push_str(" < (stdin given by the test)");
+        }
+        l
+    }
+
+    fn run(&self) -> Outcome {
+        let mut c = Command::new(&self.argv[0]);
+        c.args(&self.argv[1..]).current_dir(&self.cwd).env_clear();
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = match c.spawn() {
+            Ok(ch) => ch,
+            Err(e) => {
+                return Outcome { stdout: vec![], stderr: format!("spawn failed: {e}").into_bytes(), status: "spawn error".into() };
+            }
+        };
+        let mut sin = child.stdin.take();
+        let input = self.stdin.clone();
+        let tin = std::thread::spawn(move || {
+            if let Some(s) = sin.as_mut() {
+                let _ = s.write_all(&input);
+            }
+        });
+        let mut so = child.stdout.take();
+        let mut se = child.stderr.take();
+        let to = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(s) = so.as_mut() {
+                let _ = s.read_to_end(&mut v);
+            }
+            v
+        });
+        let te = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(s) = se.as_mut() {
+                let _ = s.read_to_end(&mut v);
+            }
+            v
+        });
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => {
+                    break match (st.code(), st.signal()) {
+                        (Some(c), _) => format!("exit {c}"),
+                        (None, Some(s)) => format!("signal {s}"),
+                        _ => "unknown".into(),
+                    };
+                }
+                Ok(None) if start.elapsed() > TIMEOUT => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break "timeout".into();
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => break format!("wait error {e}"),
+            }
+        };
+        let _ = tin.join();
+        let stdout = to.join().unwrap_or_default();
+        let stderr = te.join().unwrap_or_default();
+        Outcome { stdout, stderr, status }
+    }
+}
+
+/// Replaces what legitimately differs between the two sides: the loader's own paths and the
+/// PT_INTERP copy directories.
+fn normalize(b: &[u8], subst: &[(String, &str)]) -> String {
+    let mut s = String::from_utf8_lossy(b).into_owned();
+    let mut subst: Vec<&(String, &str)> = subst.iter().filter(|(k, _)| !k.is_empty()).collect();
+    subst.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+    for (k, v) in subst {
+        s = s.replace(k.as_str(), v);
+    }
+    s
+}
+
+fn loader_names(l: &Path) -> Vec<String> {
+    let mut v = vec![l.to_string_lossy().into_owned()];
+    if let Ok(c) = l.canonicalize() {
+        v.push(c.to_string_lossy().into_owned());
+    }
+    v
+}
+
+fn subst_for(side_loader: &Path, extra: &[(String, &'static str)]) -> Vec<(String, &'static str)> {
+    let w = world();
+    let mut v: Vec<(String, &'static str)> = extra.to_vec();
+    for n in loader_names(side_loader) {
+        v.push((n, "<LOADER>"));
+    }
+    v.push((w.interp_g.to_string_lossy().into_owned(), "<LOADER>"));
+    v.push((w.interp_r.to_string_lossy().into_owned(), "<LOADER>"));
+    for d in ["pt-g", "pt-r"] {
+        v.push((w.out.join(d).to_string_lossy().into_owned(), "<OUT>/<PT>"));
+    }
+    for d in ["real-g", "real-r"] {
+        v.push((w.root.join(d).to_string_lossy().into_owned(), "<REAL>/<PT>"));
+    }
+    v.push((w.out.to_string_lossy().into_owned(), "<OUT>"));
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diff and report
+// ---------------------------------------------------------------------------------------------
+
+/// Unified diff (3 lines of context) of two texts, LCS based; enough for test outputs.
+fn unified_diff(a: &str, b: &str, la: &str, lb: &str) -> String {
+    let a: Vec<&str> = a.lines().collect();
+    let b: Vec<&str> = b.lines().collect();
+    if a.len() * b.len() > 4_000_000 {
+        return format!("(too long to diff: {} vs {} lines)\n", a.len(), b.len());
+    }
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    // ops: (' ', ai, bj) | ('-', ai, _) | ('+', _, bj)
+    let mut ops: Vec<(char, usize, usize)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            ops.push((' ', i, j));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            ops.push(('+', i, j));
+            j += 1;
+        } else {
+            ops.push(('-', i, j));
+            i += 1;
+        }
+    }
+    let mut out = format!("--- {la}\n+++ {lb}\n");
+    let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, o)| o.0 != ' ').map(|(k, _)| k).collect();
+    let mut k = 0;
+    while k < changed.len() {
+        let start = changed[k].saturating_sub(3);
+        let mut end = changed[k] + 3;
+        while k + 1 < changed.len() && changed[k + 1] <= end + 3 {
+            k += 1;
+            end = changed[k] + 3;
+        }
+        let end = end.min(ops.len() - 1);
+        let (a0, b0) = (ops[start].1, ops[start].2);
+        let acount = ops[start..=end].iter().filter(|o| o.0 != '+').count();
+        let bcount = ops[start..=end].iter().filter(|o| o.0 != '-').count();
+        let _ = writeln!(out, "@@ -{},{} +{},{} @@", a0 + 1, acount, b0 + 1, bcount);
+        for o in &ops[start..=end] {
+            let line = if o.0 == '+' { b[o.2] } else { a[o.1] };
+            let _ = writeln!(out, "{}{}", o.0, line);
+        }
+        k += 1;
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq)]
+enum Modes {
+    /// Explicit and PT_INTERP.
+    Both,
+    ExplicitOnly,
+}
+
+/// One program run to compare. `prog` is a fixture name (relative to the build dir).
+#[derive(Clone)]
+struct Case {
+    label: String,
+    prog: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// Loader options placed before the program in explicit mode (e.g. `--preload X`).
+    loader_opts: Vec<String>,
+    modes: Modes,
+}
+
+fn case(prog: &str, args: &[&str]) -> Case {
+    Case {
+        label: format!("{prog} {}", args.join(" ")).trim().to_string(),
+        prog: prog.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: vec![],
+        loader_opts: vec![],
+        modes: Modes::Both,
+    }
+}
+
+impl Case {
+    fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self.label = format!("{k}={v} {}", self.label);
+        self
+    }
+    fn explicit_only(mut self) -> Self {
+        self.modes = Modes::ExplicitOnly;
+        self
+    }
+    fn loader_opt(mut self, o: &str) -> Self {
+        self.loader_opts.push(o.into());
+        self.label = format!("[{o}] {}", self.label);
+        self
+    }
+}
+
+fn base_env() -> Vec<(String, String)> {
+    vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()), ("LC_ALL".into(), "C".into())]
+}
+
+/// What glibc did for one case, per mode, for further assertions by the test.
+struct Oracle {
+    explicit: Outcome,
+    interp: Option<Outcome>,
+}
+
+impl Oracle {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.explicit.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.explicit.stderr).into_owned()
+    }
+}
+
+struct Pair {
+    mode: &'static str,
+    oracle: Cmd,
+    lut: Cmd,
+    oracle_loader: PathBuf,
+    lut_loader: PathBuf,
+}
+
+fn pairs_for(c: &Case) -> Vec<Pair> {
+    let w = world();
+    let mut env = base_env();
+    env.extend(c.env.iter().cloned());
+    let mk = |argv: Vec<String>, cwd: PathBuf| Cmd { argv, cwd, env: env.clone(), stdin: vec![] };
+    let prog_rel = format!("./{}", c.prog);
+    let explicit = |ld: &Path| {
+        let mut v = vec![ld.to_string_lossy().into_owned()];
+        v.extend(c.loader_opts.iter().cloned());
+        v.push(prog_rel.clone());
+        v.extend(c.args.iter().cloned());
+        v
+    };
+    let mut p = vec![Pair {
+        mode: "explicit",
+        oracle: mk(explicit(Path::new(GLIBC_LD)), w.out.clone()),
+        lut: mk(explicit(&loader()), w.out.clone()),
+        oracle_loader: GLIBC_LD.into(),
+        lut_loader: loader(),
+    }];
+    if c.modes == Modes::Both {
+        let direct = || {
+            let mut v = vec![prog_rel.clone()];
+            v.extend(c.args.iter().cloned());
+            v
+        };
+        p.push(Pair {
+            mode: "PT_INTERP",
+            oracle: mk(direct(), w.out.join("pt-g")),
+            lut: mk(direct(), w.out.join("pt-r")),
+            oracle_loader: GLIBC_LD.into(),
+            lut_loader: loader(),
+        });
+    }
+    p
+}
+
+/// Runs one pair; returns glibc's outcome and a failure report if the loader under test differs.
+fn compare_pair(label: &str, p: &Pair) -> (Outcome, Option<String>) {
+    let o = p.oracle.run();
+    let r = p.lut.run();
+    let so = subst_for(&p.oracle_loader, &[]);
+    let sr = subst_for(&p.lut_loader, &[]);
+    let (oo, ro) = (normalize(&o.stdout, &so), normalize(&r.stdout, &sr));
+    let (oe, re) = (normalize(&o.stderr, &so), normalize(&r.stderr, &sr));
+    if oo == ro && oe == re && o.status == r.status {
+        return (o, None);
+    }
+    let mut rep = format!(
+        "=== {label} — mode {}\n  oracle: {}\n  tested: {}\n",
+        p.mode,
+        p.oracle.shell_line(),
+        p.lut.shell_line()
+    );
+    if o.status != r.status {
+        let _ = writeln!(rep, "  status: oracle {} / tested {}", o.status, r.status);
+    }
+    if oo != ro {
+        rep.push_str("  stdout differs:\n");
+        rep.push_str(&indent(&unified_diff(&oo, &ro, "glibc", "tested")));
+    }
+    if oe != re {
+        rep.push_str("  stderr differs:\n");
+        rep.push_str(&indent(&unified_diff(&oe, &re, "glibc", "tested")));
+    }
+    (o, Some(rep))
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// Runs every case in every mode, collects all differences, panics with the full report.
+/// Returns glibc's outcomes (explicit and PT_INTERP) for assertions on what the fixture showed.
+fn check(cases: &[Case]) -> Vec<Oracle> {
+    let mut failures = Vec::new();
+    let mut oracles = Vec::new();
+    for c in cases {
+        let mut explicit = None;
+        let mut interp = None;
+        for p in pairs_for(c) {
+            let (o, f) = compare_pair(&c.label, &p);
+            if let Some(f) = f {
+                failures.push(f);
+            }
+            if p.mode == "explicit" { explicit = Some(o) } else { interp = Some(o) }
+        }
+        oracles.push(Oracle { explicit: explicit.unwrap_or_else(|| unreachable!()), interp });
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{} of the runs differ from glibc (loader under test: {}):\n{}",
+            failures.len(),
+            loader().display(),
+            failures.join("\n")
+        );
+    }
+    oracles
+}
+
+/// Asserts something glibc showed, so a fixture that stops exercising its feature is noticed.
+#[track_caller]
+fn expect_in(o: &Oracle, needle: &str) {
+    let all = format!("{}{}", o.stdout(), o.stderr());
+    assert!(all.contains(needle), "glibc's output lacks {needle:?}; fixture broken?\n--- output:\n{all}");
+    if let Some(i) = &o.interp {
+        let all = format!("{}{}", String::from_utf8_lossy(&i.stdout), String::from_utf8_lossy(&i.stderr));
+        assert!(all.contains(needle), "glibc's PT_INTERP output lacks {needle:?}\n--- output:\n{all}");
+    }
+}
+
+#[track_caller]
+fn expect_status(o: &Oracle, status: &str) {
+    assert_eq!(o.explicit.status, status, "glibc's status; stderr: {}", o.stderr());
+}
+
+fn tool_output(argv: &[&str]) -> String {
+    let o = Command::new(argv[0]).args(&argv[1..]).current_dir(&world().out).output();
+    match o {
+        Ok(o) => format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+        Err(e) => panic!("cannot run {argv:?}: {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// m3: unmodified programs
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn m3_hello() {
+    let o = check(&[case("hello", &[]), case("hello", &["with", "args"])]);
+    expect_in(&o[0], "hello, world\n");
+    expect_status(&o[0], "exit 3");
+}
+
+#[test]
+fn m3_bind_now_and_lazy() {
+    let flags = tool_output(&["readelf", "-dW", "hellolib_now", "libgreetnow.so"]);
+    assert!(flags.matches("BIND_NOW").count() + flags.matches("NOW").count() >= 2, "no BIND_NOW flags:\n{flags}");
+    let o = check(&[
+        case("hellolib_now", &[]),
+        case("hellolib_lazy", &["lazy"]),
+        case("hellolib_lazy", &["env"]).env("LD_BIND_NOW", "1"),
+        case("hellolib_now", &["env"]).env("LD_BIND_NOW", "1"),
+        case("hellolib_lazy", &["empty-env"]).env("LD_BIND_NOW", ""),
+    ]);
+    expect_in(&o[0], "greetings, world (41)\ngreetings, again (42)\n");
+    expect_in(&o[1], "greetings, lazy (41)");
+}
+
+#[test]
+fn m3_malloc_interposition() {
+    let o = check(&[case("interpose", &[])]);
+    expect_in(&o[0], "strdup: +1 malloc, in exe arena: yes");
+    expect_in(&o[0], "FILE in arena yes");
+    expect_in(&o[0], "stdout buffer via exe malloc: yes");
+    expect_in(&o[0], "totals positive: malloc 1 calloc 1 realloc 1 free 1");
+}
+
+#[test]
+fn m3_preload() {
+    let w = world();
+    let pre = w.out.join("libpre.so").to_string_lossy().into_owned();
+    let o = check(&[
+        case("preload", &[]),
+        case("preload", &["abs"]).env("LD_PRELOAD", &pre),
+        // A bare name is searched like a DT_NEEDED entry (the program's RUNPATH finds it).
+        case("preload", &["bare"]).env("LD_PRELOAD", "libpre.so"),
+        case("preload", &["missing"]).env("LD_PRELOAD", "libnope.so"),
+        case("preload", &["list"]).env("LD_PRELOAD", &format!("libnope.so {pre}:libplib.so")),
+        case("preload", &["opt"]).loader_opt("--preload").loader_opt(&pre).explicit_only(),
+    ]);
+    expect_in(&o[0], "called puts\nplib_value=1 plib_name=plib");
+    expect_in(&o[1], "[preloaded puts] called puts\nplib_value=42");
+    expect_in(&o[2], "plib_value=42");
+    expect_in(&o[3], "ERROR: ld.so: object 'libnope.so' from LD_PRELOAD cannot be preloaded");
+    expect_in(&o[5], "[preloaded puts] called puts\nplib_value=42");
+}
+
+#[test]
+fn m3_versioned_symbols() {
+    let syms = tool_output(&["readelf", "--dyn-syms", "-W", "libv.so"]);
+    assert!(syms.contains("foo@VERS_1") && syms.contains("foo@@VERS_2"), "libv.so versions:\n{syms}");
+    let o = check(&[case("vers_old", &[]), case("vers_new", &[]), case("vers_plain", &[])]);
+    expect_in(&o[0], "foo -> foo_old (foo@VERS_1)");
+    expect_in(&o[1], "foo -> foo_new (foo@@VERS_2)");
+    // glibc binds an unversioned reference to the first non-base version (index 2), hidden or not.
+    expect_in(&o[2], "foo -> foo_old (foo@VERS_1)");
+}
+
+#[test]
+fn m3_weak_symbols() {
+    let o = check(&[
+        case("weak_ab", &[]),
+        case("weak_ba", &[]),
+        case("weak_ab", &["dynweak"]).env("LD_DYNAMIC_WEAK", "1"),
+    ]);
+    expect_in(&o[0], "wfun -> weak definition in libweak_a\nwvar = 1");
+    expect_in(&o[1], "wfun -> strong definition in libweak_b\nwvar = 2");
+    for x in &o[..2] {
+        expect_in(x, "optional_fn: absent\noptional_var: absent\nnever_defined_fn: absent\nnever_defined_var: absent");
+    }
+}
+
+#[test]
+fn m3_copy_relocations() {
+    let r = tool_output(&["readelf", "-rW", "copyreloc_nopie"]);
+    assert!(r.contains("R_X86_64_COPY"), "no R_X86_64_COPY in copyreloc_nopie:\n{r}");
+    let o = check(&[case("copyreloc_nopie", &[]), case("copyreloc_pie", &[])]);
+    for x in &o {
+        expect_in(x, "initial: table[0]=1 table[15]=16 origin=(3,4,origin) names=alpha,beta,gamma");
+        expect_in(x, "lib sum after exe wrote table[0]=100: 235");
+        expect_in(x, "same table object: yes, same origin object: yes");
+    }
+}
+
+#[test]
+fn m3_ifunc() {
+    let r = tool_output(&["readelf", "--dyn-syms", "-W", "libifunc.so"]);
+    assert!(r.contains("IFUNC"), "no IFUNC symbol in libifunc.so:\n{r}");
+    let o = check(&[case("ifunc_pie", &[]), case("ifunc_nopie", &[])]);
+    for x in &o {
+        expect_in(x, "&cpu_kind equal in exe and lib: yes");
+        expect_in(x, "resolver ran yes");
+    }
+}
+
+#[test]
+fn m3_tls() {
+    let o = check(&[case("tls", &[]), case("tls_gnu2", &[])]);
+    for x in &o {
+        expect_in(x, "[main] gd: init=22 zero=0 al64=64 aligned=1 buf=tls buffer same-addr=111");
+        expect_in(x, "[main again] after bump: exe=233/14 gd=24/10 desc=24/10 ie=24/10");
+    }
+    let r = tool_output(&["readelf", "-rW", "libtls_desc.so", "libtls_gd.so", "libtls_ie.so"]);
+    for k in ["R_X86_64_TLSDESC", "R_X86_64_DTPMOD64", "R_X86_64_TPOFF64"] {
+        assert!(r.contains(k), "no {k} in the TLS libraries:\n{r}");
+    }
+}
+
+#[test]
+fn m3_init_fini_order() {
+    let o = check(&[case("ctors", &[]), case("ctors", &["_exit"])]);
+    expect_status(&o[0], "exit 4");
+    expect_in(&o[0], "exe .preinit_array (argv ok)\nchain_c DT_INIT\n");
+    expect_in(&o[0], "exe main\nexe atexit 2\nexe atexit 1\nexe .fini_array\n");
+    expect_status(&o[1], "exit 5");
+    let d = tool_output(&["readelf", "-dW", "ctors", "libchain_a.so"]);
+    for k in ["(INIT)", "(FINI)", "(PREINIT_ARRAY)", "(INIT_ARRAY)", "(FINI_ARRAY)"] {
+        assert!(d.contains(k), "no {k}:\n{d}");
+    }
+}
+
+#[test]
+fn m3_relr() {
+    for f in ["relr", "librelr.so"] {
+        let d = tool_output(&["readelf", "-dW", f]);
+        assert!(d.contains("(RELR)"), "no DT_RELR in {f}:\n{d}");
+    }
+    let o = check(&[case("relr", &[])]);
+    expect_in(&o[0], "lib table address agrees: yes, fns[0] null: yes");
+}
+
+#[test]
+fn m3_error_missing_library() {
+    let o = check(&[case("missing", &[])]);
+    expect_status(&o[0], "exit 127");
+    expect_in(
+        &o[0],
+        "./missing: error while loading shared libraries: libmissing.so: cannot open shared object file: No such file or directory\n",
+    );
+}
+
+#[test]
+fn m3_error_undefined_symbol_now() {
+    let o = check(&[case("undef_now", &[]), case("undef_lazy", &["call"]).env("LD_BIND_NOW", "1")]);
+    for x in &o {
+        expect_status(x, "exit 127");
+        assert!(!x.stdout().contains("started"), "must fail before main");
+    }
+    expect_in(&o[0], "./undef_now: symbol lookup error: ./undef_now: undefined symbol: gone_fn\n");
+}
+
+#[test]
+fn m3_error_version_not_found() {
+    let o = check(&[case("vers_v3", &[])]);
+    // glibc exits 1 (not 127) for a missing version.
+    expect_status(&o[0], "exit 1");
+    expect_in(&o[0], "libv.so: version `VERS_3' not found (required by ./vers_v3)\n");
+}
+
+#[test]
+fn m3_error_not_elf_and_wrong_class() {
+    let o = check(&[
+        case("notelf.txt", &[]).explicit_only(),
+        case("libwc.so", &[]).explicit_only(),
+        case("does-not-exist", &[]).explicit_only(),
+        case("wrongclass", &[]),
+    ]);
+    expect_in(&o[0], "./notelf.txt: error while loading shared libraries: ./notelf.txt: file too short\n");
+    expect_in(&o[1], "wrong ELF class: ELFCLASS32");
+    expect_in(&o[2], "./does-not-exist: cannot open shared object file: No such file or directory");
+    expect_in(&o[3], "./wrongclass: error while loading shared libraries: libwc.so: wrong ELF class: ELFCLASS32\n");
+    for x in &o {
+        expect_status(x, "exit 127");
+    }
+}
+
+#[test]
+fn m3_cxx() {
+    let nm = tool_output(&["nm", "-D", "libcxx_a.so"]);
+    assert!(nm.lines().any(|l| l.contains(" u ")), "no STB_GNU_UNIQUE (u) symbol in libcxx_a.so:\n{nm}");
+    let o = check(&[case("cxx", &[])]);
+    expect_in(&o[0], "libcxx_a static object constructed\nexe static object constructed\niostream works: 42 2.5\n");
+    expect_in(&o[0], "shared_counter=111 same object in exe and lib: yes");
+    expect_in(&o[0], "same type_info object: yes");
+    expect_in(&o[0], "exe static object destroyed\nlibcxx_a static object destroyed\n");
+}
+
+#[test]
+fn m3_env_args() {
+    let o = check(&[
+        case("envargs", &[]),
+        case("envargs", &["one", "two words", ""]).env("RLDT_A", "alpha").env("RLDT_EMPTY", "").env("RLDT_Z", "z=z"),
+    ]);
+    expect_in(&o[1], "argc=4\nargv[0]=./envargs\nargv[1]=one\nargv[2]=two words\nargv[3]=\nargv[4]=(null)\n");
+    expect_in(&o[1], "AT_PHDR matches main object: yes\nAT_PHNUM matches: yes\nAT_ENTRY is _start: yes\n");
+    // glibc rewrites AT_EXECFN to the program in explicit mode.
+    expect_in(&o[1], "AT_EXECFN=./envargs\n");
+    expect_status(&o[1], "exit 4");
+}
+
+#[test]
+fn m3_dl_iterate_phdr() {
+    let o = check(&[case("phdrs", &[])]);
+    expect_in(&o[0], "#0 name=\"\"");
+    expect_in(&o[0], "name=\"linux-vdso.so.1\"");
+    expect_in(&o[0], "name=\"<PT_INTERP string>\"");
+}
+
+#[test]
+fn m3_vdso_time() {
+    let o = check(&[case("vdsotime", &[])]);
+    expect_in(&o[0], "monotonic non-decreasing: yes\nrealtime vs gettimeofday within 1s: yes\ntime() vs gettimeofday within 1s: yes\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// m3: real programs of this machine
+// ---------------------------------------------------------------------------------------------
+
+struct Real {
+    name: &'static str,
+    /// Candidate paths; the first existing dynamically linked ELF is used.
+    paths: &'static [&'static str],
+    args: &'static [&'static str],
+    stdin: &'static [u8],
+}
+
+const REAL: &[Real] = &[
+    Real { name: "ls", paths: &["/usr/bin/ls"], args: &["-la", "/usr/share/doc/coreutils"], stdin: b"" },
+    Real { name: "cat", paths: &["/usr/bin/cat"], args: &["/etc/os-release"], stdin: b"" },
+    Real { name: "sort", paths: &["/usr/bin/sort"], args: &["input.txt"], stdin: b"" },
+    Real { name: "sort-stdin", paths: &["/usr/bin/sort"], args: &["-n", "-r"], stdin: b"3\n10\n2\n" },
+    Real { name: "grep", paths: &["/usr/bin/grep"], args: &["-c", "7"], stdin: b"" },
+    Real { name: "sed", paths: &["/usr/bin/sed"], args: &["-e", "s/[0-4]/#/g", "-n", "-e", "1,50p", "input.txt"], stdin: b"" },
+    Real { name: "awk", paths: &["/usr/bin/gawk", "/usr/bin/mawk", "/usr/bin/original-awk"], args: &["{s+=$2} END {print NR, s}", "input.txt"], stdin: b"" },
+    Real { name: "tar", paths: &["/usr/bin/tar"], args: &["-tvf", "archive.tar"], stdin: b"" },
+    Real { name: "gzip-c", paths: &["/usr/bin/gzip"], args: &["-c", "input.txt"], stdin: b"" },
+    Real { name: "gzip-dc", paths: &["/usr/bin/gzip"], args: &["-dc", "input.txt.gz"], stdin: b"" },
+    Real { name: "bash", paths: &["/usr/bin/bash", "/bin/bash"], args: &["-c", "echo $((6*7)); echo $BASH_VERSION >/dev/null"], stdin: b"" },
+    Real { name: "perl", paths: &["/usr/bin/perl"], args: &["-e", "print 42, \"\\n\"; printf(\"%.3f\\n\", atan2(1,1)*4)"], stdin: b"" },
+    Real { name: "python3", paths: &["/usr/bin/python3.11", "/usr/bin/python3"], args: &["-c", "import json, hashlib; print(1, json.dumps([1]), hashlib.sha256(b'x').hexdigest()[:8])"], stdin: b"" },
+    Real { name: "git-usr", paths: &["/usr/bin/git"], args: &["--version"], stdin: b"" },
+    Real { name: "git-local", paths: &["/usr/local/bin/git"], args: &["--version"], stdin: b"" },
+    Real { name: "find", paths: &["/usr/bin/find"], args: &["/usr/include", "-name", "stdio.h"], stdin: b"" },
+    Real { name: "date", paths: &["/usr/bin/date"], args: &["-d", "@0", "-u"], stdin: b"" },
+    Real { name: "sha256sum", paths: &["/usr/bin/sha256sum"], args: &["input.txt"], stdin: b"" },
+    Real { name: "xz-c", paths: &["/usr/bin/xz"], args: &["-c", "-T1", "input.txt"], stdin: b"" },
+    Real { name: "xz-dc", paths: &["/usr/bin/xz"], args: &["-dc", "input.txt.xz"], stdin: b"" },
+    Real { name: "diff", paths: &["/usr/bin/diff"], args: &["-u", "input.txt", "input2.txt"], stdin: b"" },
+];
+
+fn is_dynamic_elf(p: &Path) -> bool {
+    fs::read(p).is_ok_and(|b| interp_range(&b).is_some())
+}
+
+fn prepare_real_workdir(dir: &Path) {
+    fs::create_dir_all(dir).expect("mkdir work");
+    let mut text = String::new();
+    let mut x: u64 = 12345;
+    for i in 0..3000 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let _ = writeln!(text, "line{:05} {} {:x}", (x >> 33) % 100000, (x >> 40) % 1000, i);
+    }
+    fs::write(dir.join("input.txt"), &text).expect("write input");
+    let text2 = text.replacen("line", "LINE", 3);
+    fs::write(dir.join("input2.txt"), text2).expect("write input2");
+    let sh = |cmd: &str| {
+        let st = Command::new("sh").arg("-c").arg(cmd).current_dir(dir).status();
+        assert!(st.is_ok_and(|s| s.success()), "setup command failed: {cmd}");
+    };
+    sh("gzip -c input.txt > input.txt.gz && xz -c input.txt > input.txt.xz || true");
+    sh("touch -d @1000000000 input.txt input2.txt && tar --owner=0 --group=0 --mtime=@1000000000 -cf archive.tar input.txt input2.txt");
+}
+
+#[test]
+fn m3_real_programs() {
+    let w = world();
+    let work = w.root.join("real-work");
+    prepare_real_workdir(&work);
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for (idx, r) in REAL.iter().enumerate() {
+        let Some(path) = r.paths.iter().map(Path::new).find(|p| p.exists()) else {
+            eprintln!("m3_real_programs: skip {}: none of {:?} installed", r.name, r.paths);
+            continue;
+        };
+        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if !is_dynamic_elf(&real) {
+            eprintln!("m3_real_programs: skip {}: {} is not a dynamically linked ELF", r.name, real.display());
+            continue;
+        }
+        let mut env = base_env();
+        env.push(("HOME".into(), work.to_string_lossy().into_owned()));
+        let mk = |argv: Vec<String>| Cmd { argv, cwd: work.clone(), env: env.clone(), stdin: r.stdin.to_vec() };
+        let args: Vec<String> = r.args.iter().map(|s| s.to_string()).collect();
+        let p0 = path.to_string_lossy().into_owned();
+        let explicit = |ld: &Path| {
+            let mut v = vec![ld.to_string_lossy().into_owned(), p0.clone()];
+            v.extend(args.iter().cloned());
+            v
+        };
+        let bytes = fs::read(&real).expect("read program");
+        let fname = real.file_name().expect("file name");
+        let mut copies = Vec::new();
+        for (side, interp) in [("real-g", &w.interp_g), ("real-r", &w.interp_r)] {
+            let d = w.root.join(side).join(idx.to_string());
+            fs::create_dir_all(&d).expect("mkdir");
+            let dest = d.join(fname);
+            write_with_interp(&bytes, interp, &dest).expect("patch PT_INTERP");
+            let mut v = vec![dest.to_string_lossy().into_owned()];
+            v.extend(args.iter().cloned());
+            copies.push(v);
+        }
+        let pairs = [
+            Pair {
+                mode: "explicit",
+                oracle: mk(explicit(Path::new(GLIBC_LD))),
+                lut: mk(explicit(&loader())),
+                oracle_loader: GLIBC_LD.into(),
+                lut_loader: loader(),
+            },
+            Pair {
+                mode: "PT_INTERP (copy)",
+                oracle: mk(copies[0].clone()),
+                lut: mk(copies[1].clone()),
+                oracle_loader: GLIBC_LD.into(),
+                lut_loader: loader(),
+            },
+        ];
+        for p in &pairs {
+            let (o, f) = compare_pair(r.name, p);
+            if let Some(f) = f {
+                failures.push(f);
+            }
+            if p.mode == "explicit" && o.status != "exit 0" && r.name != "diff" {
+                failures.push(format!(
+                    "=== {}: glibc itself failed ({}): {}",
+                    r.name,
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr)
+                ));
+            }
+        }
+        ran += 1;
+    }
+    eprintln!("m3_real_programs: {ran} programs compared");
+    assert!(ran >= 10, "too few real programs found ({ran})");
+    assert!(failures.is_empty(), "{} real-program runs differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// m3: gdb sees libraries loaded by the loader (r_debug / _dl_debug_state protocol)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn m3_gdb_breakpoint_in_library() {
+    if Command::new("gdb").arg("--version").output().is_err() {
+        eprintln!("m3_gdb_breakpoint_in_library: skip: gdb not installed");
+        return;
+    }
+    let w = world();
+    let gdb = |cwd: PathBuf, args: Vec<String>| {
+        let mut argv: Vec<String> = ["gdb", "-nx", "--batch"].iter().map(|s| s.to_string()).collect();
+        for e in ["set debuginfod enabled off", "set breakpoint pending on", "break puts", "run", "bt", "continue"] {
+            argv.push("-ex".into());
+            argv.push(e.into());
+        }
+        argv.push("--args".into());
+        argv.extend(args);
+        let mut env = base_env();
+        env.push(("HOME".into(), w.root.to_string_lossy().into_owned()));
+        let c = Cmd { argv: vec!["/usr/bin/env".into()].into_iter().chain(argv).collect(), cwd, env, stdin: vec![] };
+        (c.shell_line(), c.run())
+    };
+    let runs = [
+        gdb(w.out.clone(), vec![loader().to_string_lossy().into_owned(), "./hello".into()]),
+        gdb(w.out.join("pt-r"), vec!["./hello".into()]),
+    ];
+    let mut bad = Vec::new();
+    for (line, o) in &runs {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        let stopped = text.lines().any(|l| l.starts_with("Breakpoint 1, ") && l.contains("puts"));
+        let exited = text.contains("exited with code 03");
+        if !stopped || !exited {
+            bad.push(format!("=== {line}\n  stopped in puts: {stopped}, exited with code 03: {exited}\n{}", indent(&text)));
+        }
+    }
+    assert!(bad.is_empty(), "gdb did not stop in puts:\n{}", bad.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// m4: threads, C++ exceptions, lazy binding specifics
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn m4_tls_threads() {
+    let o = check(&[case("tls_thread", &[])]);
+    expect_in(&o[0], "[thread] exe: init=33 zero=0 al64=L aligned=1 big=exe tls");
+    expect_in(&o[0], "[thread] desc: init=22 zero=0 al64=64 aligned=1 buf=tls buffer same-addr=111");
+    expect_in(&o[0], "[main after thread] after bump: exe=233/14 gd=24/10 desc=24/10 ie=24/10");
+}
+
+#[test]
+fn m4_cxx_exception() {
+    let o = check(&[case("cxx_exc", &[])]);
+    expect_in(&o[0], "caught runtime_error: thrown in libcxx_a: boom\ncaught int 7 thrown in exe\n");
+}
+
+#[test]
+fn m4_lazy_undefined_symbol() {
+    let o = check(&[case("undef_lazy", &[]), case("undef_lazy", &["call"])]);
+    expect_status(&o[0], "exit 0");
+    expect_in(&o[1], "started, present=2\n");
+    expect_in(&o[1], "./undef_lazy: symbol lookup error: ./undef_lazy: undefined symbol: gone_fn\n");
+    expect_status(&o[1], "exit 127");
+}
+
+#[test]
+fn m4_lazy_undefined_versioned_symbol() {
+    let o = check(&[case("vers_baz", &[]), case("vers_baz", &["call"])]);
+    expect_status(&o[0], "exit 0");
+    expect_in(&o[1], "./vers_baz: symbol lookup error: ./vers_baz: undefined symbol: baz, version VERS_2\n");
+    expect_status(&o[1], "exit 127");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness's own pieces
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn harness_diff_and_normalize() {
+    let d = unified_diff("a\nb\nc\n", "a\nB\nc\n", "x", "y");
+    assert!(d.contains("-b\n+B\n"), "{d}");
+    let n = normalize(b"/x/ld.so: /x/ld.so.real", &[("/x/ld.so".into(), "<L>"), ("/x/ld.so.real".into(), "<R>")]);
+    assert_eq!(n, "<L>: <R>");
+    let m: BTreeMap<&str, &str> = BTreeMap::new();
+    assert!(m.is_empty());
+}
