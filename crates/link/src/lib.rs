@@ -7,6 +7,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod error;
+pub mod from_elf;
 pub mod hash;
 pub mod lookup;
 #[cfg(test)]
