@@ -33,10 +33,14 @@ pub mod consts;
 pub mod dynamic;
 pub mod error;
 pub mod file;
+pub mod hash;
 pub mod header;
 pub mod memory;
 pub mod note;
+pub mod reloc;
 pub mod strtab;
+pub mod symbols;
+pub mod version;
 
 /// The only byte order this crate reads.
 pub use object::LittleEndian;
@@ -49,10 +53,16 @@ pub(crate) const LE: LittleEndian = LittleEndian;
 pub use dynamic::{DynEntry, Dynamic, DynamicInfo, L_INFO_COUNT, l_info_index};
 pub use error::{Error, Result, SkipReason, VerifyError};
 pub use file::{ElfFile, ProgramHeader, ProgramHeaderExt, load_extent};
+pub use hash::{GnuHash, HashTable, SymbolKey, SysvHash, gnu_hash, sysv_hash};
 pub use header::{Header, verify_ehdr, verify_header};
 pub use memory::{FileMemory, MappedImage, Memory};
 pub use note::{GnuProperties, GnuProperty, Note, NoteIter, Notes};
+pub use reloc::{Rela, RelaEntry, RelaTable, RelrIter, RelrTable};
 pub use strtab::StringTable;
+pub use symbols::{DynamicSymbols, Sym, SymExt, SymbolTable};
+pub use version::{
+    Verdef, VerdefIter, Vernaux, Verneed, VerneedIter, VersionEntry, VersionTable, VersymTable,
+};
 
 #[cfg(test)]
 mod tests;

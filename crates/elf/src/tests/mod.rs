@@ -12,3 +12,4 @@ mod util;
 
 mod dynamic_tests;
 mod header_tests;
+mod tables_tests;
