@@ -1,0 +1,242 @@
+//! Private reader for the dynamic-section facts the graph needs (NEEDED, SONAME, RPATH/RUNPATH,
+//! FLAGS_1, version needs/defs), read through `FileHandle::read_at`; stands in until rld-elf has them.
+
+use alloc::vec::Vec;
+use rld_search::fs::{FileHandle, read_full};
+use rld_search::verify::{ElfHeader, PT_DYNAMIC, PT_INTERP, PT_LOAD};
+
+pub const DT_NULL: u64 = 0;
+pub const DT_NEEDED: u64 = 1;
+pub const DT_STRTAB: u64 = 5;
+pub const DT_STRSZ: u64 = 10;
+pub const DT_SONAME: u64 = 14;
+pub const DT_RPATH: u64 = 15;
+pub const DT_RUNPATH: u64 = 29;
+pub const DT_FLAGS_1: u64 = 0x6fff_fffb;
+pub const DT_VERDEF: u64 = 0x6fff_fffc;
+pub const DT_VERNEED: u64 = 0x6fff_fffe;
+pub const DT_AUXILIARY: u64 = 0x7fff_fffd;
+pub const DT_FILTER: u64 = 0x7fff_ffff;
+pub const DF_1_NODEFLIB: u64 = 0x800;
+pub const DF_1_PIE: u64 = 0x0800_0000;
+pub const VER_FLG_BASE: u16 = 1;
+pub const VER_FLG_WEAK: u16 = 2;
+
+/// One required version (`Vernaux`) of one needed file (`Verneed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionNeed {
+    pub file: Vec<u8>,
+    pub name: Vec<u8>,
+    pub hash: u32,
+    pub weak: bool,
+}
+
+/// A defined version (`Verdef`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionDef {
+    pub version: u16,
+    pub hash: u32,
+    pub name: Vec<u8>,
+}
+
+/// The dynamic facts of one object (glibc's `l_info` subset), strings resolved.
+#[derive(Clone, Debug, Default)]
+pub struct DynInfo {
+    pub has_dynamic: bool,
+    pub needed: Vec<Vec<u8>>,
+    pub soname: Option<Vec<u8>>,
+    /// Already dropped when a RUNPATH exists, as glibc does.
+    pub rpath: Option<Vec<u8>>,
+    pub runpath: Option<Vec<u8>>,
+    pub flags_1: u64,
+    pub has_filter: bool,
+    pub verneed: Option<Vec<VersionNeed>>,
+    /// `None`: no DT_VERDEF.
+    pub verdef: Option<Vec<VersionDef>>,
+    /// Verneed records with an unsupported `vn_version` (glibc: fatal).
+    pub bad_verneed_version: Option<u16>,
+    pub interp: Option<Vec<u8>>,
+}
+
+struct Reader<'h, H: FileHandle + ?Sized> {
+    h: &'h H,
+    hdr: &'h ElfHeader,
+}
+
+impl<H: FileHandle + ?Sized> Reader<'_, H> {
+    fn vaddr_to_off(&self, v: u64) -> Option<u64> {
+        self.hdr
+            .phdrs
+            .iter()
+            .find(|p| p.p_type == PT_LOAD && v >= p.p_vaddr && v - p.p_vaddr < p.p_filesz)
+            .map(|p| v - p.p_vaddr + p.p_offset)
+    }
+
+    fn bytes(&self, off: u64, len: usize) -> Option<Vec<u8>> {
+        let mut b = alloc::vec![0u8; len];
+        match read_full(self.h, off, &mut b) {
+            Ok(n) if n == len => Some(b),
+            _ => None,
+        }
+    }
+
+    fn cstr(&self, off: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut pos = off;
+        let mut chunk = [0u8; 128];
+        loop {
+            let n = match self.h.read_at(pos, &mut chunk) {
+                Ok(n) if n > 0 => n,
+                _ => return out,
+            };
+            let got = chunk.get(..n).unwrap_or(&[]);
+            if let Some(z) = got.iter().position(|&c| c == 0) {
+                out.extend_from_slice(got.get(..z).unwrap_or(&[]));
+                return out;
+            }
+            out.extend_from_slice(got);
+            pos += n as u64;
+            if out.len() > 1 << 16 {
+                return out;
+            }
+        }
+    }
+}
+
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    b.get(o..o + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .unwrap_or(0)
+}
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    b.get(o..o + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .unwrap_or(0)
+}
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    u32_at(b, o) as u64 | ((u32_at(b, o + 4) as u64) << 32)
+}
+
+/// Read the dynamic facts of an object from its file.
+pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo {
+    let r = Reader { h, hdr };
+    let mut info = DynInfo::default();
+    if let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP) {
+        if let Some(mut s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize) {
+            if let Some(z) = s.iter().position(|&c| c == 0) {
+                s.truncate(z);
+            }
+            info.interp = Some(s);
+        }
+    }
+    // glibc uses the first PT_DYNAMIC with a non-zero size.
+    let Some(dynp) = hdr.phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {
+        return info;
+    };
+    if dynp.p_filesz == 0 {
+        return info;
+    }
+    info.has_dynamic = true;
+    let Some(dynb) = r.bytes(dynp.p_offset, dynp.p_filesz.min(1 << 20) as usize) else {
+        return info;
+    };
+    let mut entries: Vec<(u64, u64)> = Vec::new();
+    for i in 0..dynb.len() / 16 {
+        let tag = u64_at(&dynb, i * 16);
+        let val = u64_at(&dynb, i * 16 + 8);
+        if tag == DT_NULL {
+            break;
+        }
+        entries.push((tag, val));
+    }
+    let last = |t: u64| entries.iter().rev().find(|e| e.0 == t).map(|e| e.1);
+    let strtab = last(DT_STRTAB).and_then(|v| r.vaddr_to_off(v));
+    let s = |off: u64| -> Vec<u8> {
+        match strtab {
+            Some(base) => r.cstr(base + off),
+            None => Vec::new(),
+        }
+    };
+    for &(tag, val) in &entries {
+        match tag {
+            DT_NEEDED => info.needed.push(s(val)),
+            DT_FILTER | DT_AUXILIARY => info.has_filter = true,
+            _ => {}
+        }
+    }
+    info.soname = last(DT_SONAME).map(s);
+    info.runpath = last(DT_RUNPATH).map(s);
+    info.rpath = if info.runpath.is_some() {
+        None
+    } else {
+        last(DT_RPATH).map(s)
+    };
+    info.flags_1 = last(DT_FLAGS_1).unwrap_or(0);
+    if let Some(off) = last(DT_VERNEED).and_then(|v| r.vaddr_to_off(v)) {
+        let mut needs = Vec::new();
+        let mut ent = off;
+        for _ in 0..4096 {
+            let Some(vn) = r.bytes(ent, 16) else { break };
+            let vn_version = u16_at(&vn, 0);
+            if vn_version != 1 {
+                info.bad_verneed_version = Some(vn_version);
+                break;
+            }
+            let cnt = u16_at(&vn, 2);
+            let file = s(u32_at(&vn, 4) as u64);
+            let mut aux = ent + u32_at(&vn, 8) as u64;
+            for _ in 0..cnt.max(1) {
+                let Some(a) = r.bytes(aux, 16) else { break };
+                let hash = u32_at(&a, 0);
+                let flags = u16_at(&a, 4);
+                let name = s(u32_at(&a, 8) as u64);
+                needs.push(VersionNeed {
+                    file: file.clone(),
+                    name,
+                    hash,
+                    weak: flags & VER_FLG_WEAK != 0,
+                });
+                let next = u32_at(&a, 12);
+                if next == 0 {
+                    break;
+                }
+                aux += next as u64;
+            }
+            let next = u32_at(&vn, 12);
+            if next == 0 {
+                break;
+            }
+            ent += next as u64;
+        }
+        info.verneed = Some(needs);
+    }
+    if let Some(off) = last(DT_VERDEF).and_then(|v| r.vaddr_to_off(v)) {
+        let mut defs = Vec::new();
+        let mut ent = off;
+        for _ in 0..65536 {
+            let Some(vd) = r.bytes(ent, 20) else { break };
+            let version = u16_at(&vd, 0);
+            let hash = u32_at(&vd, 8);
+            let aux = u32_at(&vd, 12) as u64;
+            let name = r
+                .bytes(ent + aux, 8)
+                .map(|a| s(u32_at(&a, 0) as u64))
+                .unwrap_or_default();
+            defs.push(VersionDef {
+                version,
+                hash,
+                name,
+            });
+            if version != 1 {
+                break;
+            }
+            let next = u32_at(&vd, 16);
+            if next == 0 {
+                break;
+            }
+            ent += next as u64;
+        }
+        info.verdef = Some(defs);
+    }
+    info
+}

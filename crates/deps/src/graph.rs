@@ -1,0 +1,752 @@
+//! The initial link-map list, built the way glibc 2.36's `dl_main` + `_dl_map_object_deps` do:
+//! main, ld.so, vDSO, preloads, then breadth-first DT_NEEDED; dedup by name, soname, then dev:ino.
+
+use crate::elfdyn::{DF_1_NODEFLIB, DF_1_PIE, DynInfo, read_dyn_info};
+use alloc::string::String;
+use alloc::vec::Vec;
+use rld_search::dst::{DstContext, Origin};
+use rld_search::fs::{FileHandle, FileId, Fs};
+use rld_search::search::{FoundVia, Request, SearchError, SearchPath, Searcher};
+use rld_search::secure;
+use rld_search::verify::{ET_DYN, ET_EXEC, ElfHeader, PT_DYNAMIC, PT_LOAD, Verified, verify};
+
+/// Index of an object in `LoadGraph::objects` (creation order).
+pub type ObjId = usize;
+
+/// How ld.so was asked to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Load and run.
+    Normal,
+    /// `ld.so --list`: missing libraries are fatal.
+    List,
+    /// `LD_TRACE_LOADED_OBJECTS` (ldd): missing libraries are listed as "not found";
+    /// `program_too` (value > 1) also lists the main program.
+    Trace { program_too: bool },
+}
+
+/// What kind of object a link-map entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Main,
+    /// The dynamic loader itself (never loaded from disk as a library).
+    Rtld,
+    Vdso,
+    Library,
+    /// Not found in trace mode (glibc's `l_faked`).
+    Missing,
+}
+
+/// Why an object is in the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The program given on the command line (or by the kernel).
+    Program,
+    /// Always present.
+    Builtin,
+    /// Preloaded; the string says from where ("LD_PRELOAD", "--preload", "/etc/ld.so.preload").
+    Preload(&'static str),
+    /// DT_NEEDED of `by`, found by `via` (None when missing).
+    Needed { by: ObjId, via: Option<FoundVia> },
+}
+
+/// One link-map entry.
+#[derive(Debug)]
+pub struct Object<H> {
+    pub kind: Kind,
+    /// glibc `l_libname`: first the name it was requested by, then aliases (SONAME, other names).
+    pub names: Vec<Vec<u8>>,
+    /// glibc `l_name`: the path it was opened from ("" for the main program).
+    pub path: Vec<u8>,
+    pub reason: Reason,
+    /// glibc `l_loader`: whose DT_NEEDED (or preload) loaded it.
+    pub loader: Option<ObjId>,
+    /// (0,0) for the main program, ld.so and the vDSO, as in glibc.
+    pub file_id: FileId,
+    pub header: ElfHeader,
+    pub dynamic: DynInfo,
+    /// `l_origin`.
+    pub origin: Option<Vec<u8>>,
+    /// Objects its DT_NEEDED entries resolved to, in order.
+    pub deps: Vec<ObjId>,
+    /// The open file, for the runtime to map.
+    pub file: Option<H>,
+    rpath: Option<SearchPath>,
+    runpath: Option<SearchPath>,
+}
+
+impl<H> Object<H> {
+    pub fn soname(&self) -> Option<&[u8]> {
+        self.dynamic.soname.as_deref()
+    }
+    fn name_matches(&self, name: &[u8]) -> bool {
+        self.path == name || self.names.iter().any(|n| n == name)
+    }
+}
+
+/// A fatal loader error: glibc prints `PROG: error while loading shared libraries: OBJ: MSG[: strerror]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fatal {
+    pub objname: Vec<u8>,
+    pub errno: i32,
+    pub msg: String,
+}
+
+/// Non-fatal messages glibc prints on stderr while building the list, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Diag {
+    /// `ERROR: ld.so: object 'NAME' from WHERE cannot be preloaded (MSG): ignored.`
+    PreloadFailed {
+        name: Vec<u8>,
+        from: &'static str,
+        msg: String,
+    },
+    /// `PROG: OBJ: MSG` from the version check.
+    Version { objname: Vec<u8>, msg: String },
+}
+
+/// Inputs besides the filesystem and search configuration.
+#[derive(Clone, Debug)]
+pub struct LoadConfig {
+    /// The program as named on the command line (glibc's `rtld_progname`, also `_dl_argv[0]`).
+    pub program: Vec<u8>,
+    pub mode: Mode,
+    /// How ld.so itself was invoked (its `l_name`), e.g. `/lib64/ld-linux-x86-64.so.2`.
+    pub rtld_name: Vec<u8>,
+    /// ld.so's SONAME.
+    pub rtld_soname: Vec<u8>,
+    /// Where to read ld.so's own ELF data from (for version checks); usually `rtld_name`.
+    pub rtld_file: Option<Vec<u8>>,
+    /// vDSO SONAME if the kernel provided one.
+    pub vdso: Option<Vec<u8>>,
+    pub preload_env: Option<Vec<u8>>,
+    pub preload_arg: Option<Vec<u8>>,
+    /// Path of the system preload file (`/etc/ld.so.preload`), None to skip.
+    pub preload_file: Option<Vec<u8>>,
+    /// `--inhibit-rpath LIST`.
+    pub inhibit_rpath: Option<Vec<u8>>,
+    /// `LD_ORIGIN_PATH`-style fallback or /proc/self/exe dir for a kernel-loaded main program.
+    pub exe_origin: Option<Vec<u8>>,
+}
+
+impl LoadConfig {
+    /// Defaults for `ld.so --list PROGRAM` on Debian 12.
+    pub fn list(program: &[u8]) -> Self {
+        LoadConfig {
+            program: program.to_vec(),
+            mode: Mode::List,
+            rtld_name: b"/lib64/ld-linux-x86-64.so.2".to_vec(),
+            rtld_soname: b"ld-linux-x86-64.so.2".to_vec(),
+            rtld_file: None,
+            vdso: Some(b"linux-vdso.so.1".to_vec()),
+            preload_env: None,
+            preload_arg: None,
+            preload_file: Some(b"/etc/ld.so.preload".to_vec()),
+            inhibit_rpath: None,
+            exe_origin: None,
+        }
+    }
+}
+
+/// The result: every object in glibc's link-map order, plus the symbol search list.
+#[derive(Debug)]
+pub struct LoadGraph<H> {
+    pub objects: Vec<Object<H>>,
+    /// The link-map list (`_ns_loaded` chain) after ld.so is put at its place: what `--list` prints.
+    pub chain: Vec<ObjId>,
+    /// The main program's search list (BFS order, no missing objects).
+    pub searchlist: Vec<ObjId>,
+    pub main: ObjId,
+    pub rtld: ObjId,
+    pub vdso: Option<ObjId>,
+    pub preloads: Vec<ObjId>,
+    pub diags: Vec<Diag>,
+    /// The main program has no PT_DYNAMIC (static, not PIE).
+    pub main_is_static: bool,
+}
+
+/// `strerror` as glibc's rtld has it (only a few messages built in).
+pub fn rtld_strerror(errno: i32, out: &mut String) {
+    use core::fmt::Write;
+    let s = match errno {
+        12 => "Cannot allocate memory",
+        22 => "Invalid argument",
+        2 => "No such file or directory",
+        1 => "Operation not permitted",
+        5 => "Input/output error",
+        13 => "Permission denied",
+        _ => {
+            let _ = write!(out, "Error {errno}");
+            return;
+        }
+    };
+    out.push_str(s);
+}
+
+fn origin_of(realname: &[u8], cwd: impl FnOnce() -> Option<Vec<u8>>) -> Option<Vec<u8>> {
+    if realname.is_empty() {
+        return None;
+    }
+    let mut full = if realname.first() == Some(&b'/') {
+        realname.to_vec()
+    } else {
+        let mut c = cwd()?;
+        if c.last() != Some(&b'/') {
+            c.push(b'/');
+        }
+        c.extend_from_slice(realname);
+        c
+    };
+    let slash = full.iter().rposition(|&c| c == b'/')?;
+    full.truncate(if slash == 0 { 1 } else { slash });
+    Some(full)
+}
+
+struct Builder<'s, 'f, F: Fs> {
+    s: &'s mut Searcher<'f, F>,
+    cfg: &'s LoadConfig,
+    objects: Vec<Object<F::File>>,
+    chain: Vec<ObjId>,
+    diags: Vec<Diag>,
+    cwd: Option<Option<Vec<u8>>>,
+}
+
+fn fatal_from(name: &[u8], e: &SearchError) -> Fatal {
+    match e {
+        SearchError::Fatal { errno, path, msg } => Fatal {
+            objname: path.clone(),
+            errno: *errno,
+            msg: String::from(*msg),
+        },
+        _ => {
+            let (errno, msg) = e.message();
+            Fatal {
+                objname: name.to_vec(),
+                errno,
+                msg: String::from(msg),
+            }
+        }
+    }
+}
+
+impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
+    fn cwd(&mut self) -> Option<Vec<u8>> {
+        if self.cwd.is_none() {
+            self.cwd = Some(self.s.fs.getcwd().ok());
+        }
+        self.cwd.clone().flatten()
+    }
+
+    fn dst_ctx<'a>(&'a self, id: ObjId, trusted: &'a [&'a [u8]]) -> DstContext<'a> {
+        let o = self.objects.get(id);
+        let origin = match o.and_then(|o| o.origin.as_deref()) {
+            Some(p) => Origin::Known(p),
+            None => Origin::Unknown,
+        };
+        DstContext {
+            origin,
+            platform: self.s.config.platform.as_deref(),
+            lib: &self.s.config.dst_lib,
+            secure: self.s.config.secure,
+            is_executable: o.is_some_and(|o| o.kind == Kind::Main),
+            trusted_dirs: trusted,
+        }
+    }
+
+    /// glibc's `decompose_rpath` for one object (done lazily in glibc; results are the same).
+    fn decompose_paths(&mut self, id: ObjId) {
+        let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
+        let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
+        let Some(o) = self.objects.get(id) else {
+            return;
+        };
+        let inhibited = match &self.cfg.inhibit_rpath {
+            Some(list) if !self.s.config.secure => {
+                list.split(|&c| c == b':').any(|w| w == o.path.as_slice())
+            }
+            _ => false,
+        };
+        if inhibited {
+            return;
+        }
+        let rpath = o.dynamic.rpath.clone();
+        let runpath = o.dynamic.runpath.clone();
+        let ctx = self.dst_ctx(id, &trusted);
+        let rp = rpath.and_then(|r| SearchPath::decompose(&r, b":", &ctx));
+        let ru = runpath.and_then(|r| SearchPath::decompose(&r, b":", &ctx));
+        if let Some(o) = self.objects.get_mut(id) {
+            o.rpath = rp;
+            o.runpath = ru;
+        }
+    }
+
+    fn find_loaded(&mut self, name: &[u8]) -> Option<ObjId> {
+        for &id in &self.chain {
+            let Some(o) = self.objects.get_mut(id) else {
+                continue;
+            };
+            if o.kind == Kind::Missing {
+                continue;
+            }
+            if o.name_matches(name) {
+                return Some(id);
+            }
+            if o.soname() == Some(name) {
+                // glibc records the SONAME as a new name on first match.
+                let n = name.to_vec();
+                if !o.names.contains(&n) {
+                    o.names.push(n);
+                }
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// glibc's `_dl_map_object` + `_dl_map_object_from_fd` (without mapping).
+    fn map_object(
+        &mut self,
+        loader: Option<ObjId>,
+        name: &[u8],
+        trace: bool,
+        secure_open: bool,
+        reason: Reason,
+    ) -> Result<ObjId, Fatal> {
+        if let Some(id) = self.find_loaded(name) {
+            return Ok(id);
+        }
+        let main = self.chain.first().copied();
+        let requester = loader.or(main);
+        // RPATH chain: requester and its loaders, then the main program, unless the requester has RUNPATH.
+        let mut rpaths: Vec<(usize, SearchPath)> = Vec::new();
+        let mut runpath: Option<(usize, SearchPath)> = None;
+        if let Some(l) = loader {
+            let has_runpath = self
+                .objects
+                .get(l)
+                .is_some_and(|o| o.dynamic.runpath.is_some());
+            if !has_runpath {
+                let mut did_main = false;
+                let mut cur = Some(l);
+                let mut guard = 0;
+                while let Some(c) = cur {
+                    guard += 1;
+                    if guard > self.objects.len() + 1 {
+                        break;
+                    }
+                    let Some(o) = self.objects.get(c) else { break };
+                    if let Some(rp) = &o.rpath {
+                        rpaths.push((c, rp.clone()));
+                        did_main |= Some(c) == main;
+                    }
+                    cur = o.loader;
+                }
+                if !did_main {
+                    if let Some(m) = main {
+                        if let Some(rp) = self.objects.get(m).and_then(|o| o.rpath.clone()) {
+                            rpaths.push((m, rp));
+                        }
+                    }
+                }
+            }
+            runpath = self
+                .objects
+                .get(l)
+                .and_then(|o| o.runpath.clone().map(|r| (l, r)));
+        }
+        let nodeflib = requester
+            .and_then(|r| self.objects.get(r))
+            .is_some_and(|o| o.dynamic.flags_1 & DF_1_NODEFLIB != 0);
+        let rp_refs: Vec<(usize, &SearchPath)> = rpaths.iter().map(|(i, p)| (*i, p)).collect();
+        let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
+        let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
+        let dst = loader.map(|l| self.dst_ctx(l, &trusted));
+        // dst_ctx borrows self immutably; copy what we need before the mutable search.
+        let dst_owned = dst.map(|d| (d.origin, d.is_executable));
+        let origin_buf: Option<Vec<u8>> = match dst_owned {
+            Some((Origin::Known(o), _)) => Some(o.to_vec()),
+            _ => None,
+        };
+        let platform = self.s.config.platform.clone();
+        let lib = self.s.config.dst_lib.clone();
+        let secure = self.s.config.secure;
+        let dst_ctx = dst_owned.map(|(_, exe)| DstContext {
+            origin: match &origin_buf {
+                Some(o) => Origin::Known(o),
+                None => Origin::Unknown,
+            },
+            platform: platform.as_deref(),
+            lib: &lib,
+            secure,
+            is_executable: exe,
+            trusted_dirs: &trusted,
+        });
+        let req = Request {
+            name,
+            rpaths: &rp_refs,
+            runpath: runpath.as_ref().map(|(i, p)| (*i, p)),
+            nodeflib,
+            secure_open,
+            paths_ready: main.is_some(),
+            dst: dst_ctx,
+        };
+        let found = match self.s.search(&req) {
+            Ok(f) => f,
+            Err(e @ SearchError::NotFound { .. }) if trace => {
+                let _ = e;
+                let id = self.objects.len();
+                self.objects.push(Object {
+                    kind: Kind::Missing,
+                    names: alloc::vec![name.to_vec()],
+                    path: name.to_vec(),
+                    reason: match reason {
+                        Reason::Needed { by, .. } => Reason::Needed { by, via: None },
+                        r => r,
+                    },
+                    loader,
+                    file_id: FileId::default(),
+                    header: ElfHeader::default(),
+                    dynamic: DynInfo::default(),
+                    origin: None,
+                    deps: Vec::new(),
+                    file: None,
+                    rpath: None,
+                    runpath: None,
+                });
+                self.chain.push(id);
+                return Ok(id);
+            }
+            Err(e) => return Err(fatal_from(name, &e)),
+        };
+        let is_main = main.is_none();
+        let file_id = if is_main {
+            FileId::default()
+        } else {
+            let st = found.file.stat().map_err(|e| Fatal {
+                objname: name.to_vec(),
+                errno: e,
+                msg: String::from("cannot stat shared object"),
+            })?;
+            FileId {
+                dev: st.dev,
+                ino: st.ino,
+            }
+        };
+        if !is_main {
+            for &id in &self.chain {
+                let Some(o) = self.objects.get_mut(id) else {
+                    continue;
+                };
+                if o.file_id != FileId::default() && o.file_id == file_id {
+                    let n = name.to_vec();
+                    if !o.names.contains(&n) {
+                        o.names.push(n);
+                    }
+                    return Ok(id);
+                }
+            }
+        }
+        let hdr = found.header;
+        let lose = |msg: &str| {
+            Err(Fatal {
+                objname: name.to_vec(),
+                errno: 0,
+                msg: String::from(msg),
+            })
+        };
+        let mut has_dyn = false;
+        let mut empty_dyn = false;
+        let mut nload = 0;
+        for p in &hdr.phdrs {
+            match p.p_type {
+                PT_DYNAMIC => {
+                    if p.p_filesz == 0 {
+                        empty_dyn = true;
+                    } else {
+                        has_dyn = true;
+                    }
+                }
+                PT_LOAD => {
+                    if (p.p_vaddr.wrapping_sub(p.p_offset)) & 4095 != 0 {
+                        return lose("ELF load command address/offset not page-aligned");
+                    }
+                    nload += 1;
+                }
+                _ => {}
+            }
+        }
+        if nload == 0 {
+            return lose("object file has no loadable segments");
+        }
+        if hdr.e_type != ET_DYN && !is_main {
+            return lose("cannot dynamically load executable");
+        }
+        if (!has_dyn && hdr.e_type == ET_DYN) || empty_dyn {
+            return lose("object file has no dynamic section");
+        }
+        let dynamic = read_dyn_info(&found.file, &hdr);
+        if dynamic.flags_1 & DF_1_PIE != 0 && !is_main {
+            return lose("cannot dynamically load position-independent executable");
+        }
+        let _ = ET_EXEC;
+        let origin = origin_of(&found.path, || self.cwd());
+        let id = self.objects.len();
+        let via = found.via;
+        let reason = match reason {
+            Reason::Needed { by, .. } => Reason::Needed { by, via: Some(via) },
+            r => r,
+        };
+        self.objects.push(Object {
+            kind: if is_main { Kind::Main } else { Kind::Library },
+            names: alloc::vec![name.to_vec()],
+            path: found.path,
+            reason,
+            loader,
+            file_id,
+            header: hdr,
+            dynamic,
+            origin,
+            deps: Vec::new(),
+            file: Some(found.file),
+            rpath: None,
+            runpath: None,
+        });
+        self.chain.push(id);
+        self.decompose_paths(id);
+        Ok(id)
+    }
+
+    fn builtin(
+        &mut self,
+        kind: Kind,
+        names: Vec<Vec<u8>>,
+        path: Vec<u8>,
+        dynamic: DynInfo,
+        header: ElfHeader,
+        file: Option<F::File>,
+    ) -> ObjId {
+        let id = self.objects.len();
+        self.objects.push(Object {
+            kind,
+            names,
+            path,
+            reason: Reason::Builtin,
+            loader: None,
+            file_id: FileId::default(),
+            header,
+            dynamic,
+            origin: None,
+            deps: Vec::new(),
+            file,
+            rpath: None,
+            runpath: None,
+        });
+        id
+    }
+
+    fn preload(&mut self, main: ObjId, name: &[u8], from: &'static str) {
+        let before = self.objects.len();
+        match self.map_object(Some(main), name, false, true, Reason::Preload(from)) {
+            Ok(_) => {
+                let _ = before;
+            }
+            Err(f) => self.diags.push(Diag::PreloadFailed {
+                name: name.to_vec(),
+                from,
+                msg: f.msg,
+            }),
+        }
+    }
+}
+
+/// Build the initial link-map list for `cfg.program`.
+pub fn build<F: Fs>(
+    searcher: &mut Searcher<'_, F>,
+    cfg: &LoadConfig,
+) -> Result<LoadGraph<F::File>, Fatal> {
+    let mut b = Builder {
+        s: searcher,
+        cfg,
+        objects: Vec::new(),
+        chain: Vec::new(),
+        diags: Vec::new(),
+        cwd: None,
+    };
+    let trace = matches!(cfg.mode, Mode::Trace { .. });
+    // The main program: opened before search paths exist (only a path or the cache can find it).
+    let main = b.map_object(None, &cfg.program, false, false, Reason::Program)?;
+    let main_is_static = b.objects.get(main).is_some_and(|o| !o.dynamic.has_dynamic);
+    if let Some(m) = b.objects.get_mut(main) {
+        m.path = Vec::new();
+    }
+    // ld.so: known by the program's PT_INTERP (or how it was invoked) and its SONAME.
+    let interp = b.objects.get(main).and_then(|m| m.dynamic.interp.clone());
+    let mut rnames = alloc::vec![interp.unwrap_or_else(|| cfg.rtld_name.clone())];
+    if rnames.first() != Some(&cfg.rtld_soname) {
+        rnames.push(cfg.rtld_soname.clone());
+    }
+    let (rdyn, rhdr, rfile) = {
+        let p = cfg
+            .rtld_file
+            .clone()
+            .unwrap_or_else(|| cfg.rtld_name.clone());
+        match b.s.fs.open(&p) {
+            Ok(h) => match verify(&h) {
+                Ok(Verified::Usable(hdr)) => (read_dyn_info(&h, &hdr), hdr, Some(h)),
+                _ => (DynInfo::default(), ElfHeader::default(), None),
+            },
+            Err(_) => (DynInfo::default(), ElfHeader::default(), None),
+        }
+    };
+    let rtld = b.builtin(Kind::Rtld, rnames, cfg.rtld_name.clone(), rdyn, rhdr, rfile);
+    b.chain.push(rtld);
+    let vdso = cfg.vdso.clone().map(|v| {
+        let id = b.builtin(
+            Kind::Vdso,
+            alloc::vec![v.clone()],
+            v,
+            DynInfo::default(),
+            ElfHeader::default(),
+            None,
+        );
+        b.chain.push(id);
+        id
+    });
+    if let Some(m) = b.objects.get_mut(main) {
+        if m.origin.is_none() {
+            m.origin = cfg.exe_origin.clone();
+        }
+    }
+    b.decompose_paths(main);
+    let first_preload = b.chain.len();
+    let secure = b.s.config.secure;
+    if let Some(list) = &cfg.preload_env {
+        for n in secure::split_preload_list(list, secure) {
+            b.preload(main, &n, "LD_PRELOAD");
+        }
+    }
+    if let Some(list) = &cfg.preload_arg {
+        for n in secure::split_preload_list(list, secure) {
+            b.preload(main, &n, "--preload");
+        }
+    }
+    if let Some(pf) = &cfg.preload_file {
+        if b.s.fs.access(pf, rld_search::fs::Access::Read) {
+            if let Ok(bytes) = b.s.fs.read_whole(pf) {
+                for n in secure::parse_preload_file(&bytes) {
+                    b.preload(main, &n, "/etc/ld.so.preload");
+                }
+            }
+        }
+    }
+    let preloads: Vec<ObjId> = b.chain.get(first_preload..).unwrap_or(&[]).to_vec();
+
+    // Breadth-first DT_NEEDED (glibc's `_dl_map_object_deps`).
+    let mut queue: Vec<ObjId> = alloc::vec![main];
+    queue.extend(preloads.iter().copied());
+    let mut reserved: Vec<bool> = Vec::new();
+    let mark = |r: &mut Vec<bool>, id: ObjId| {
+        if r.len() <= id {
+            r.resize(id + 1, false);
+        }
+        if let Some(x) = r.get_mut(id) {
+            *x = true;
+        }
+    };
+    for &q in &queue {
+        mark(&mut reserved, q);
+    }
+    let mut qi = 0;
+    while let Some(&l) = queue.get(qi) {
+        qi += 1;
+        let needed = b
+            .objects
+            .get(l)
+            .map(|o| o.dynamic.needed.clone())
+            .unwrap_or_default();
+        let mut deps = Vec::new();
+        for raw in needed {
+            let name = if rld_search::dst::dst_count(&raw) != 0 {
+                if secure {
+                    return Err(Fatal {
+                        objname: raw,
+                        errno: 0,
+                        msg: String::from("DST not allowed in SUID/SGID programs"),
+                    });
+                }
+                let trusted_owned: Vec<Vec<u8>> = b.s.config.system_dirs.clone();
+                let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
+                let e = rld_search::dst::substitute(&raw, &b.dst_ctx(l, &trusted));
+                if e.is_empty() {
+                    continue;
+                }
+                e
+            } else {
+                raw
+            };
+            let dep = b.map_object(
+                Some(l),
+                &name,
+                trace,
+                false,
+                Reason::Needed { by: l, via: None },
+            )?;
+            if !reserved.get(dep).copied().unwrap_or(false) {
+                queue.push(dep);
+                mark(&mut reserved, dep);
+            }
+            deps.push(dep);
+        }
+        if let Some(o) = b.objects.get_mut(l) {
+            o.deps = deps;
+        }
+    }
+    let searchlist: Vec<ObjId> = queue
+        .iter()
+        .copied()
+        .filter(|&id| !(trace && b.objects.get(id).is_some_and(|o| o.kind == Kind::Missing)))
+        .collect();
+
+    // Put ld.so where the search list has it (or drop it from the chain when nobody needs it).
+    b.chain.retain(|&id| id != rtld);
+    if let Some(i) = searchlist
+        .iter()
+        .skip(1)
+        .position(|&id| id == rtld)
+        .map(|p| p + 1)
+    {
+        let prev = searchlist.get(i - 1).copied();
+        let prev_pos = prev.and_then(|p| b.chain.iter().position(|&c| c == p));
+        let pos = match prev_pos {
+            Some(pp) => {
+                let mut at = pp + 1;
+                // At run time glibc keeps the vDSO right after ld.so's predecessor when it sits there.
+                if cfg.mode == Mode::Normal {
+                    if let Some(v) = vdso {
+                        if b.chain.get(at) == Some(&v) && searchlist.get(i + 1) != Some(&v) {
+                            at += 1;
+                        }
+                    }
+                }
+                at
+            }
+            None => b.chain.len(),
+        };
+        let pos = pos.min(b.chain.len());
+        b.chain.insert(pos, rtld);
+    }
+
+    let mut g = LoadGraph {
+        objects: b.objects,
+        chain: b.chain,
+        searchlist,
+        main,
+        rtld,
+        vdso,
+        preloads,
+        diags: b.diags,
+        main_is_static,
+    };
+    crate::version::check_all(&mut g, trace, &cfg.program)?;
+    Ok(g)
+}

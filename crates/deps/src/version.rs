@@ -1,0 +1,106 @@
+//! glibc's `_dl_check_all_versions` as run by `dl_main` (verbose): every required symbol version
+//! must be defined by the needed object; complaints are collected as diagnostics, not printed.
+
+use crate::graph::{Diag, Fatal, Kind, LoadGraph, ObjId};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+fn dso_filename<'a>(path: &'a [u8], progname: &'a [u8]) -> &'a [u8] {
+    if path.is_empty() { progname } else { path }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn find_needed<H>(g: &LoadGraph<H>, requester: ObjId, file: &[u8]) -> Option<ObjId> {
+    let matches = |id: ObjId| {
+        g.objects
+            .get(id)
+            .is_some_and(|o| o.path == file || o.names.iter().any(|n| n == file))
+    };
+    if let Some(&id) = g.chain.iter().find(|&&id| matches(id)) {
+        return Some(id);
+    }
+    if requester == g.main {
+        return g.searchlist.iter().copied().find(|&id| matches(id));
+    }
+    None
+}
+
+/// Check every object in list order; push `Diag::Version` entries onto `g.diags`.
+pub fn check_all<H>(g: &mut LoadGraph<H>, trace: bool, progname: &[u8]) -> Result<(), Fatal> {
+    let mut diags: Vec<Diag> = Vec::new();
+    for &l in &g.chain {
+        let Some(o) = g.objects.get(l) else { continue };
+        if o.kind == Kind::Missing {
+            continue;
+        }
+        let requester_name = dso_filename(&o.path, progname);
+        if let Some(v) = o.dynamic.bad_verneed_version {
+            return Err(Fatal {
+                objname: requester_name.to_vec(),
+                errno: 0,
+                msg: format!("unsupported version {v} of Verneed record"),
+            });
+        }
+        let Some(needs) = &o.dynamic.verneed else {
+            continue;
+        };
+        for need in needs {
+            let Some(nid) = find_needed(g, l, &need.file) else {
+                continue;
+            };
+            let Some(n) = g.objects.get(nid) else {
+                continue;
+            };
+            if trace && n.kind == Kind::Missing {
+                continue;
+            }
+            let objname = dso_filename(&n.path, progname).to_vec();
+            let req = lossy(requester_name);
+            let Some(defs) = &n.dynamic.verdef else {
+                if n.kind != Kind::Vdso {
+                    diags.push(Diag::Version {
+                        objname,
+                        msg: format!("no version information available (required by {req})"),
+                    });
+                }
+                continue;
+            };
+            let mut ok = false;
+            let mut bad_version = None;
+            for d in defs {
+                if d.version != 1 {
+                    bad_version = Some(d.version);
+                    break;
+                }
+                if d.hash == need.hash && d.name == need.name {
+                    ok = true;
+                    break;
+                }
+            }
+            let s = lossy(&need.name);
+            if let Some(v) = bad_version {
+                diags.push(Diag::Version {
+                    objname,
+                    msg: format!("unsupported version {v} of Verdef record"),
+                });
+            } else if ok {
+            } else if need.weak {
+                diags.push(Diag::Version {
+                    objname,
+                    msg: format!("weak version `{s}' not found (required by {req})"),
+                });
+            } else {
+                diags.push(Diag::Version {
+                    objname,
+                    msg: format!("version `{s}' not found (required by {req})"),
+                });
+            }
+        }
+    }
+    g.diags.extend(diags);
+    Ok(())
+}
