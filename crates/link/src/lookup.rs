@@ -345,6 +345,7 @@ impl<'a> Namespace<'a> {
 
     /// glibc's `do_lookup_x` over one scope starting at `start`. Returns true when the search
     /// is finished (a global/unique definition, or a weak one without LD_DYNAMIC_WEAK).
+    #[allow(clippy::too_many_arguments)]
     fn do_lookup_x(
         &mut self,
         req: &Request,
@@ -376,6 +377,8 @@ impl<'a> Namespace<'a> {
                 self.check_protected(req, undef, id, class);
             }
             match sym.bind() {
+                // LD_DYNAMIC_WEAK: remember the first weak one but keep searching.
+                #[allow(clippy::collapsible_match)]
                 STB_WEAK if self.dynamic_weak => {
                     if st.result.is_none() {
                         st.result = Some((id, idx));

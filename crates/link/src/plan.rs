@@ -196,7 +196,7 @@ impl BindingPlan {
 
     /// Inverse of [`BindingPlan::serialize`]; None on any malformation.
     pub fn deserialize(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return None;
         }
         let mut it = bytes

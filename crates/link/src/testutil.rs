@@ -17,6 +17,7 @@ struct FSym {
     versym: u16,
 }
 
+#[allow(clippy::type_complexity)]
 pub struct Fake {
     name: Vec<u8>,
     kind: ObjKind,
@@ -28,6 +29,7 @@ pub struct Fake {
     pub symbolic: bool,
 }
 
+#[allow(clippy::type_complexity)]
 pub struct Built {
     name: Vec<u8>,
     kind: ObjKind,
