@@ -200,6 +200,11 @@ fn check_program(argv: &[&str], iters: u32) {
         std::hint::black_box(plan(&mut ns, &order));
     }
     let plan_only = t.elapsed() / iters;
+    let t = Instant::now();
+    for _ in 0..iters {
+        std::hint::black_box(views(&loaded, exe));
+    }
+    std::println!("views alone: {:?}", t.elapsed() / iters);
     let mut nm = Namespace::new(views(&loaded, exe), (0..g.scope.len() as ObjId).collect());
     nm.use_memo = false;
     let t = Instant::now();
