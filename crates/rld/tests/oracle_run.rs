@@ -107,6 +107,7 @@ fn build_world() -> Result<World, String> {
         .arg("-f")
         .arg(src.join("Makefile"))
         .arg(format!("SRC={}", src.display()))
+        .arg(format!("LOADER={}", lut_abs.display()))
         .current_dir(&out)
         .env_remove("MAKEFLAGS")
         .env_remove("MFLAGS")
@@ -337,7 +338,7 @@ fn subst_for(side_loader: &Path, extra: &[(String, &'static str)]) -> Vec<(Strin
     }
     v.push((w.interp_g.to_string_lossy().into_owned(), "<LOADER>"));
     v.push((w.interp_r.to_string_lossy().into_owned(), "<LOADER>"));
-    for d in ["pt-g", "pt-r"] {
+    for d in ["pt-g", "pt-r", "ld-g", "ld-r"] {
         v.push((w.out.join(d).to_string_lossy().into_owned(), "<OUT>/<PT>"));
     }
     for d in ["real-g", "real-r"] {
@@ -983,6 +984,39 @@ fn m3_dl_iterate_phdr() {
     expect_in(&o[0], "#0 name=\"\"");
     expect_in(&o[0], "name=\"linux-vdso.so.1\"");
     expect_in(&o[0], "name=\"<PT_INTERP string>\"");
+}
+
+/// The brief's own PT_INTERP set-up: programs linked with `-Wl,--dynamic-linker=<loader>` (ld-r/)
+/// against the same programs linked with glibc's path (ld-g/).
+#[test]
+fn m3_linked_dynamic_linker() {
+    let w = world();
+    let mut failures = Vec::new();
+    for (prog, args) in [("hello", vec![]), ("envargs", vec!["x", "y"])] {
+        let mk = |dir: &str| Cmd {
+            argv: std::iter::once(format!("./{prog}"))
+                .chain(args.iter().map(|s| s.to_string()))
+                .collect(),
+            cwd: w.out.join(dir),
+            env: base_env(),
+            stdin: vec![],
+        };
+        let p = Pair {
+            mode: "PT_INTERP (linked with -Wl,--dynamic-linker; ld-g/ vs ld-r/)",
+            oracle: mk("ld-g"),
+            lut: mk("ld-r"),
+            oracle_loader: GLIBC_LD.into(),
+            lut_loader: loader(),
+        };
+        let (o, f) = compare_pair(prog, &p);
+        failures.extend(f);
+        if prog == "hello" {
+            assert_eq!(o.status, "exit 3");
+        } else {
+            assert!(String::from_utf8_lossy(&o.stdout).contains("AT_ENTRY is _start: yes"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
