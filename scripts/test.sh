@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --workspace
-cargo test --release --workspace -- --include-ignored
+cargo test --release --workspace
