@@ -1056,7 +1056,8 @@ const REAL: &[Real] = &[
     Real {
         name: "sort",
         paths: &["/usr/bin/sort"],
-        args: &["input.txt"],
+        // One thread: threads are m4.
+        args: &["--parallel=1", "input.txt"],
         stdin: b"",
     },
     Real {
@@ -1116,10 +1117,7 @@ const REAL: &[Real] = &[
     Real {
         name: "python3",
         paths: &["/usr/bin/python3.11", "/usr/bin/python3"],
-        args: &[
-            "-c",
-            "import json, hashlib; print(1, json.dumps([1]), hashlib.sha256(b'x').hexdigest()[:8])",
-        ],
+        args: &["-c", "import sys; print(1, sys.version_info[0])"],
         stdin: b"",
     },
     Real {
@@ -1209,25 +1207,50 @@ fn prepare_real_workdir(dir: &Path) {
     );
 }
 
+/// Real programs that dlopen (Python C extensions, Perl XS modules): m4.
+const REAL_DLOPEN: &[Real] = &[
+    Real {
+        name: "python3-extensions",
+        paths: &["/usr/bin/python3.11", "/usr/bin/python3"],
+        args: &[
+            "-c",
+            "import json, hashlib; print(json.dumps([1]), hashlib.sha256(b'x').hexdigest()[:8])",
+        ],
+        stdin: b"",
+    },
+    Real {
+        name: "perl-posix",
+        paths: &["/usr/bin/perl"],
+        args: &["-MPOSIX", "-e", "print POSIX::floor(2.5), \"\\n\""],
+        stdin: b"",
+    },
+];
+
 #[test]
 fn m3_real_programs() {
+    run_real_table("m3_real_programs", REAL, 10);
+}
+
+#[test]
+fn m4_real_programs_dlopen() {
+    run_real_table("m4_real_programs_dlopen", REAL_DLOPEN, 1);
+}
+
+fn run_real_table(test: &str, table: &[Real], min: usize) {
     let w = world();
-    let work = w.root.join("real-work");
+    let work = w.root.join("real-work").join(test);
     prepare_real_workdir(&work);
     let mut failures = Vec::new();
     let mut ran = 0;
-    for (idx, r) in REAL.iter().enumerate() {
+    for (idx, r) in table.iter().enumerate() {
         let Some(path) = r.paths.iter().map(Path::new).find(|p| p.exists()) else {
-            eprintln!(
-                "m3_real_programs: skip {}: none of {:?} installed",
-                r.name, r.paths
-            );
+            eprintln!("{test}: skip {}: none of {:?} installed", r.name, r.paths);
             continue;
         };
         let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         if !is_dynamic_elf(&real) {
             eprintln!(
-                "m3_real_programs: skip {}: {} is not a dynamically linked ELF",
+                "{test}: skip {}: {} is not a dynamically linked ELF",
                 r.name,
                 real.display()
             );
@@ -1252,7 +1275,7 @@ fn m3_real_programs() {
         let fname = real.file_name().expect("file name");
         let mut copies = Vec::new();
         for (side, interp) in [("real-g", &w.interp_g), ("real-r", &w.interp_r)] {
-            let d = w.root.join(side).join(idx.to_string());
+            let d = w.root.join(side).join(test).join(idx.to_string());
             fs::create_dir_all(&d).expect("mkdir");
             let dest = d.join(fname);
             write_with_interp(&bytes, interp, &dest).expect("patch PT_INTERP");
@@ -1292,8 +1315,8 @@ fn m3_real_programs() {
         }
         ran += 1;
     }
-    eprintln!("m3_real_programs: {ran} programs compared");
-    assert!(ran >= 10, "too few real programs found ({ran})");
+    eprintln!("{test}: {ran} programs compared");
+    assert!(ran >= min, "too few real programs found ({ran})");
     assert!(
         failures.is_empty(),
         "{} real-program runs differ:\n{}",
