@@ -498,7 +498,8 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         };
         self.objects.push(Object {
             kind: if is_main { Kind::Main } else { Kind::Library },
-            names: alloc::vec![name.to_vec()],
+            // glibc ignores the requested name of the main program (`__RTLD_OPENEXEC`).
+            names: alloc::vec![if is_main { Vec::new() } else { name.to_vec() }],
             path: found.path,
             reason,
             loader,

@@ -5,7 +5,7 @@ use crate::graph::{LoadConfig, Mode};
 use crate::report::{ListReport, list_report};
 use rld_search::dst::{DstContext, Origin};
 use rld_search::hostfs::HostFs;
-use rld_search::hwcaps::{self, IsaLevel};
+use rld_search::hwcaps;
 use rld_search::search::{SearchConfig, SearchPath, Searcher};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -100,8 +100,53 @@ fn theirs(program: &str, o: &Opts, cwd: Option<&Path>) -> ListReport {
     }
 }
 
+/// HostFs seen from another working directory (tests must not chdir: they run in parallel).
+struct CwdFs(Option<PathBuf>);
+
+impl CwdFs {
+    fn p(&self, path: &[u8]) -> Vec<u8> {
+        match &self.0 {
+            Some(d) if path.first() != Some(&b'/') && !path.is_empty() => {
+                let mut v = d.as_os_str().as_bytes().to_vec();
+                v.push(b'/');
+                v.extend_from_slice(path);
+                v
+            }
+            _ => path.to_vec(),
+        }
+    }
+}
+
+impl rld_search::fs::Fs for CwdFs {
+    type File = rld_search::hostfs::HostFile;
+    type Bytes = Vec<u8>;
+    fn open(&self, path: &[u8]) -> Result<Self::File, i32> {
+        HostFs.open(&self.p(path))
+    }
+    fn stat(&self, path: &[u8]) -> Result<rld_search::fs::FileStat, i32> {
+        HostFs.stat(&self.p(path))
+    }
+    fn access(&self, path: &[u8], mode: rld_search::fs::Access) -> bool {
+        HostFs.access(&self.p(path), mode)
+    }
+    fn read_whole(&self, path: &[u8]) -> Result<Vec<u8>, i32> {
+        HostFs.read_whole(&self.p(path))
+    }
+    fn getcwd(&self) -> Result<Vec<u8>, i32> {
+        match &self.0 {
+            Some(d) => Ok(d.as_os_str().as_bytes().to_vec()),
+            None => HostFs.getcwd(),
+        }
+    }
+}
+
 fn mine(program: &str, o: &Opts) -> ListReport {
-    let fs = HostFs;
+    mine_in(program, o, None)
+}
+
+fn mine_in(program: &str, o: &Opts, cwd: Option<&Path>) -> ListReport {
+    use rld_search::fs::Fs;
+    let fs = CwdFs(cwd.map(|p| p.to_path_buf()));
     let mut cfg = host_config();
     cfg.inhibit_cache = o.inhibit_cache;
     let env = |k: &str| o.env.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
@@ -119,7 +164,7 @@ fn mine(program: &str, o: &Opts) -> ListReport {
     // LD_LIBRARY_PATH's $ORIGIN refers to the main program; decomposed once it is known.
     let mut s = Searcher::new(&fs, cfg);
     if let Some(lp) = lp {
-        let origin = program_origin(program);
+        let origin = program_origin(program, &fs.getcwd().unwrap());
         let trusted: Vec<&[u8]> = rld_search::search::DEBIAN_SYSTEM_DIRS.to_vec();
         let platform = s.config.platform.clone();
         let ctx = DstContext {
@@ -143,20 +188,25 @@ fn mine(program: &str, o: &Opts) -> ListReport {
     r
 }
 
-fn program_origin(program: &str) -> Option<Vec<u8>> {
+fn program_origin(program: &str, cwd: &[u8]) -> Option<Vec<u8>> {
     let full = if program.starts_with('/') {
         program.to_string()
     } else {
-        format!("{}/{}", std::env::current_dir().ok()?.display(), program)
+        format!("{}/{}", String::from_utf8_lossy(cwd), program)
     };
     let i = full.rfind('/')?;
     Some(full[..if i == 0 { 1 } else { i }].as_bytes().to_vec())
 }
 
-fn assert_same(program: &str, o: &Opts) {
-    let t = theirs(program, o, None);
-    let m = mine(program, o);
+fn assert_same(program: &str, o: &Opts) -> ListReport {
+    assert_same_in(program, o, None)
+}
+
+fn assert_same_in(program: &str, o: &Opts, cwd: Option<&Path>) -> ListReport {
+    let t = theirs(program, o, cwd);
+    let m = mine_in(program, o, cwd);
     assert_eq!(m, t, "program {program}");
+    t
 }
 
 // ---------- fixtures ----------
@@ -234,4 +284,507 @@ fn error_cases_match() {
     ] {
         assert_same(p, &Opts::default());
     }
+}
+
+// ---------- oracle over the whole system ----------
+
+fn is_elf(p: &Path) -> bool {
+    use std::io::Read;
+    let mut b = [0u8; 4];
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok()
+        && b == *b"\x7fELF"
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(md) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if md.is_dir() {
+            walk(&p, out);
+        } else if md.is_file() && is_elf(&p) {
+            out.push(p);
+        }
+    }
+}
+
+/// Compare with glibc on every ELF file under the given roots; returns (total, identical, ldd-static, diffs).
+fn oracle(roots: &[&str]) -> (usize, usize, usize, Vec<String>) {
+    let mut files = Vec::new();
+    for r in roots {
+        walk(Path::new(r), &mut files);
+    }
+    files.sort();
+    let total = files.len();
+    let nthreads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
+        * 2;
+    let chunks: Vec<Vec<PathBuf>> = (0..nthreads)
+        .map(|i| files.iter().skip(i).step_by(nthreads).cloned().collect())
+        .collect();
+    let handles: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            std::thread::spawn(move || {
+                let (mut same, mut stat, mut diffs) = (0usize, 0usize, Vec::new());
+                for f in chunk {
+                    let p = f.to_str().unwrap().to_string();
+                    let o = Opts::default();
+                    let t = theirs(&p, &o, None);
+                    let m = mine(&p, &o);
+                    if t.exit_code == 139 || t.exit_code == 128 + 11 {
+                        // glibc crashes mapping a static non-PIE program: compare with ldd's answer.
+                        let ldd = Command::new("ldd").arg(&p).output().unwrap();
+                        let le = String::from_utf8_lossy(&ldd.stderr).into_owned();
+                        if m.stderr == "\tnot a dynamic executable\n"
+                            && m.exit_code == 1
+                            && le.contains("not a dynamic executable")
+                            && m.stdout.is_empty()
+                        {
+                            stat += 1;
+                        } else {
+                            diffs.push(format!("== {p} (static?)\n-- mine: {m:?}\n-- ldd: {le:?}"));
+                        }
+                    } else if t == m {
+                        same += 1;
+                    } else {
+                        diffs.push(format!("== {p}\n-- mine:   {m:?}\n-- glibc:  {t:?}"));
+                    }
+                }
+                (same, stat, diffs)
+            })
+        })
+        .collect();
+    let (mut same, mut stat, mut diffs) = (0, 0, Vec::new());
+    for h in handles {
+        let (a, b, c) = h.join().unwrap();
+        same += a;
+        stat += b;
+        diffs.extend(c);
+    }
+    (total, same, stat, diffs)
+}
+
+/// Runs in a few seconds even in debug builds, so it is not `#[ignore]`d.
+#[test]
+fn oracle_every_system_elf_file() {
+    let roots = [
+        "/usr/bin",
+        "/usr/sbin",
+        "/usr/libexec",
+        "/usr/lib/x86_64-linux-gnu",
+    ];
+    let (total, same, stat, diffs) = oracle(&roots);
+    let _ = std::fs::write("/tmp/rld-deps-oracle-diffs.txt", diffs.join("\n"));
+    println!(
+        "oracle: {total} ELF files, {same} identical to ld.so --list, {stat} static non-PIE matching ldd, {} different",
+        diffs.len()
+    );
+    for d in diffs.iter().take(20) {
+        println!("{d}");
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differences (see /tmp/rld-deps-oracle-diffs.txt)",
+        diffs.len()
+    );
+}
+
+// ---------- fixture scenarios ----------
+
+const F: &str = "int f(void){return 0;}\n";
+const MAIN: &str = "int main(void){return 0;}\n";
+
+fn opts() -> Opts {
+    Opts::default()
+}
+fn trace() -> Opts {
+    Opts {
+        trace: Some(1),
+        ..Default::default()
+    }
+}
+
+fn needs(libs: &[&Path]) -> Vec<String> {
+    let mut v = vec!["-Wl,--no-as-needed".to_string()];
+    for l in libs {
+        v.push(format!("-L{}", l.parent().unwrap().display()));
+        v.push(format!("-l:{}", l.file_name().unwrap().to_str().unwrap()));
+    }
+    v
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(|s| s.as_str()).collect()
+}
+
+#[test]
+fn rpath_is_inherited_runpath_is_not() {
+    let d = tmpdir("rpath");
+    let b = lib(&d.join("B"), "libb.so", "libb.so", F, &[]);
+    let mut l = needs(&[&b]);
+    l.push(format!(
+        "-Wl,--disable-new-dtags,-rpath,{}",
+        d.join("B").display()
+    ));
+    let a = lib(&d.join("A"), "liba.so", "liba.so", F, &refs(&l));
+    // Program with RPATH=A:B finds liba through its RPATH and libb through its own RPATH
+    // (liba's RPATH would also do), while liba has RPATH only.
+    let mut l = needs(&[&a]);
+    l.push(format!(
+        "-Wl,--disable-new-dtags,-rpath,{}:{}",
+        d.join("A").display(),
+        d.join("C").display()
+    ));
+    let p1 = exe(&d, "p_rpath", MAIN, &refs(&l));
+    // libc2 in C needs libb without any path of its own: found through the program's RPATH chain? No: C
+    let r = assert_same(s(&p1), &opts());
+    assert!(
+        r.stdout.contains("liba.so =>") && r.stdout.contains("libb.so =>"),
+        "{}",
+        r.stdout
+    );
+    assert_same(s(&p1), &trace());
+
+    // libx (no paths) needs liby, only reachable through the program's RPATH (inherited) ...
+    let y = lib(&d.join("Y"), "liby.so", "liby.so", F, &[]);
+    let x = lib(&d.join("X"), "libx.so", "libx.so", F, &refs(&needs(&[&y])));
+    let mut l = needs(&[&x]);
+    l.push(format!(
+        "-Wl,--disable-new-dtags,-rpath,{}:{}",
+        d.join("X").display(),
+        d.join("Y").display()
+    ));
+    let p2 = exe(&d, "p_rpath_chain", MAIN, &refs(&l));
+    let r = assert_same(s(&p2), &opts());
+    assert!(r.stdout.contains("liby.so => "), "{}", r.stdout);
+    // ... but not through its RUNPATH.
+    let mut l = needs(&[&x]);
+    l.push(format!(
+        "-Wl,--enable-new-dtags,-rpath,{}:{}",
+        d.join("X").display(),
+        d.join("Y").display()
+    ));
+    let p3 = exe(&d, "p_runpath_chain", MAIN, &refs(&l));
+    let r = assert_same(s(&p3), &trace());
+    assert!(r.stdout.contains("liby.so => not found"), "{}", r.stdout);
+    let r = assert_same(s(&p3), &opts());
+    assert_eq!(r.exit_code, 127);
+    // A RUNPATH on the requester disables the RPATH chain entirely.
+    let y2 = lib(&d.join("Y2"), "liby.so", "liby.so", F, &[]);
+    let mut l = needs(&[&y2]);
+    l.push(format!(
+        "-Wl,--enable-new-dtags,-rpath,{}",
+        d.join("Y2").display()
+    ));
+    let x2 = lib(&d.join("X2"), "libx.so", "libx.so", F, &refs(&l));
+    let mut l = needs(&[&x2]);
+    l.push(format!(
+        "-Wl,--disable-new-dtags,-rpath,{}:{}",
+        d.join("X2").display(),
+        d.join("Y").display()
+    ));
+    let p4 = exe(&d, "p_runpath_wins", MAIN, &refs(&l));
+    let r = assert_same(s(&p4), &opts());
+    assert!(r.stdout.contains("/Y2/liby.so"), "{}", r.stdout);
+}
+
+#[test]
+fn origin_and_relative_program_paths() {
+    let d = tmpdir("origin");
+    let a = lib(&d.join("lib"), "libo.so", "libo.so", F, &[]);
+    let mut l = needs(&[&a]);
+    l.push("-Wl,-rpath,$ORIGIN/lib".to_string());
+    exe(&d, "p_origin", MAIN, &refs(&l));
+    let r = assert_same(s(&d.join("p_origin")), &opts());
+    assert!(r.stdout.contains("/lib/libo.so"), "{}", r.stdout);
+    let r = assert_same_in("./p_origin", &opts(), Some(&d));
+    assert!(r.stdout.contains("/./lib/libo.so"), "{}", r.stdout);
+    assert_same_in("p_origin", &trace(), Some(&d));
+    assert_same_in("../p_origin", &trace(), Some(&d.join("lib")));
+}
+
+#[test]
+fn library_path_order_empty_elements_and_cache_bypass() {
+    let d = tmpdir("llp");
+    let one = lib(&d.join("one"), "libl.so", "libl.so", F, &[]);
+    lib(&d.join("two"), "libl.so", "libl.so", F, &[]);
+    let p = exe(&d, "p_llp", MAIN, &refs(&needs(&[&one])));
+    for lp in [
+        format!("{}:{}", d.join("two").display(), d.join("one").display()),
+        format!("{};{}", d.join("one").display(), d.join("two").display()),
+        format!("/nonexistent::{}/", d.join("two").display()),
+        "$ORIGIN/one".to_string(),
+    ] {
+        let o = Opts {
+            env: vec![("LD_LIBRARY_PATH".into(), lp.clone())],
+            ..Default::default()
+        };
+        assert_same(s(&p), &o);
+        let o = Opts {
+            library_path_arg: Some(lp.clone()),
+            env: vec![("LD_LIBRARY_PATH".into(), "/nonexistent".into())],
+            ..Default::default()
+        };
+        assert_same(s(&p), &o);
+    }
+    // An empty element is the current directory.
+    let o = Opts {
+        env: vec![("LD_LIBRARY_PATH".into(), ":".into())],
+        ..Default::default()
+    };
+    let r = assert_same_in(s(&p), &o, Some(&d.join("two")));
+    assert!(r.stdout.contains("\tlibl.so (ADDR)"), "{}", r.stdout);
+    let o = Opts {
+        inhibit_cache: true,
+        ..Default::default()
+    };
+    assert_same("/usr/bin/ls", &o);
+}
+
+#[test]
+fn glibc_hwcaps_subdirectory_wins() {
+    if hwcaps::host_isa_level().0 < 2 {
+        return;
+    }
+    let d = tmpdir("hwcaps");
+    let base = lib(&d.join("dir"), "libh.so", "libh.so", F, &[]);
+    std::fs::create_dir_all(d.join("dir/glibc-hwcaps/x86-64-v2")).unwrap();
+    std::fs::copy(&base, d.join("dir/glibc-hwcaps/x86-64-v2/libh.so")).unwrap();
+    std::fs::create_dir_all(d.join("dir/tls")).unwrap();
+    std::fs::copy(&base, d.join("dir/tls/libh.so")).unwrap();
+    let mut l = needs(&[&base]);
+    l.push(format!("-Wl,-rpath,{}", d.join("dir").display()));
+    let p = exe(&d, "p_hw", MAIN, &refs(&l));
+    let r = assert_same(s(&p), &opts());
+    assert!(
+        r.stdout.contains("glibc-hwcaps/x86-64-v2/libh.so"),
+        "{}",
+        r.stdout
+    );
+    std::fs::remove_dir_all(d.join("dir/glibc-hwcaps")).unwrap();
+    let r = assert_same(s(&p), &opts());
+    assert!(r.stdout.contains("/dir/tls/libh.so"), "{}", r.stdout);
+}
+
+#[test]
+fn preloads_in_order_with_errors() {
+    let d = tmpdir("pre");
+    let p1 = lib(&d, "libp1.so", "libp1.so", F, &[]);
+    let p2 = lib(&d, "libp2.so", "libp2.so", F, &[]);
+    std::fs::write(d.join("libjunk.so"), vec![b'x'; 100]).unwrap();
+    let list = format!(
+        "{} libnonexistent.so:{} {}",
+        s(&p2),
+        s(&p1),
+        s(&d.join("libjunk.so"))
+    );
+    let o = Opts {
+        env: vec![("LD_PRELOAD".into(), list.clone())],
+        ..Default::default()
+    };
+    let r = assert_same("/usr/bin/ls", &o);
+    assert!(r.stderr.contains("cannot be preloaded"), "{}", r.stderr);
+    let o = Opts {
+        preload_arg: Some(list),
+        env: vec![("LD_PRELOAD".into(), s(&p1).into())],
+        ..Default::default()
+    };
+    assert_same("/usr/bin/ls", &o);
+    let o = Opts {
+        env: vec![("LD_PRELOAD".into(), "libz.so.1 libc.so.6".into())],
+        ..trace()
+    };
+    assert_same("/usr/bin/true", &o);
+    // Preloads of a program without dependencies are loaded but not listed.
+    let o = Opts {
+        env: vec![("LD_PRELOAD".into(), s(&p1).into())],
+        ..Default::default()
+    };
+    assert_same(LDSO, &o);
+}
+
+#[test]
+fn missing_cycles_duplicate_sonames_and_aliases() {
+    let d = tmpdir("graph");
+    // Cycle: libc1 <-> libc2 (link c2 first without c1, then c1 against c2, then c2 against c1).
+    let c2 = lib(&d, "libcy2.so", "libcy2.so", F, &[]);
+    let c1 = lib(&d, "libcy1.so", "libcy1.so", F, &refs(&needs(&[&c2])));
+    lib(&d, "libcy2.so", "libcy2.so", F, &refs(&needs(&[&c1])));
+    // Two files with one SONAME: DT_NEEDED "libdupb.so" leads to a file whose SONAME is
+    // "libdup.so", so the later DT_NEEDED "libdup.so" is satisfied by it, not by A/libdup.so.
+    let dup_a = lib(&d.join("A"), "libdup.so", "libdup.so", F, &[]);
+    let dup_b = lib(&d, "libdupb.so", "libdupb.so", F, &[]);
+    // Same file under two names (no SONAME, so DT_NEEDED keeps the file names).
+    let al = d.join("libal.so");
+    std::fs::write(d.join("al.c"), F).unwrap();
+    gcc(&["-shared", "-fPIC", "-o", s(&al), s(&d.join("al.c"))]);
+    std::os::unix::fs::symlink("libal.so", d.join("libal2.so")).unwrap();
+    let al2 = d.join("libal2.so");
+    // A library that will be missing, needed twice.
+    let gone = lib(&d, "libgone.so", "libgone.so", F, &[]);
+    let g2 = lib(&d, "libg2.so", "libg2.so", F, &refs(&needs(&[&gone])));
+    let mut l = needs(&[&c1, &dup_b, &dup_a, &al, &al2, &gone, &g2]);
+    l.push(format!(
+        "-Wl,--disable-new-dtags,-rpath,{}:{}",
+        d.display(),
+        d.join("A").display()
+    ));
+    let p = exe(&d, "p_graph", MAIN, &refs(&l));
+    lib(&d, "libdupb.so", "libdup.so", F, &[]);
+    std::fs::remove_file(&gone).unwrap();
+    let r = assert_same(s(&p), &trace());
+    assert_eq!(
+        r.stdout.matches("libgone.so => not found").count(),
+        2,
+        "{}",
+        r.stdout
+    );
+    assert_same(
+        s(&p),
+        &Opts {
+            trace: Some(2),
+            ..Default::default()
+        },
+    );
+    let r = assert_same(s(&p), &opts());
+    assert_eq!(r.exit_code, 127);
+    lib(&d, "libgone.so", "libgone.so", F, &[]);
+    let r = assert_same(s(&p), &opts());
+    let lines = |pat: &str| r.stdout.lines().filter(|l| l.contains(pat)).count();
+    assert_eq!(lines("libal"), 1, "{}", r.stdout);
+    assert_eq!(lines("libcy"), 2, "{}", r.stdout);
+    assert_eq!(
+        r.stdout.lines().filter(|l| l.contains("libdup")).count(),
+        1,
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn wrong_class_file_in_earlier_dir_is_skipped() {
+    let d = tmpdir("class");
+    let good = lib(&d.join("good"), "libw.so", "libw.so", F, &[]);
+    std::fs::create_dir_all(d.join("bad")).unwrap();
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[4] = 1; // ELFCLASS32
+    std::fs::write(d.join("bad/libw.so"), &bytes).unwrap();
+    let mut other_machine = std::fs::read(&good).unwrap();
+    other_machine[18] = 183; // EM_AARCH64
+    std::fs::create_dir_all(d.join("arm")).unwrap();
+    std::fs::write(d.join("arm/libw.so"), &other_machine).unwrap();
+    let p = exe(&d, "p_class", MAIN, &refs(&needs(&[&good])));
+    for lp in ["bad:arm:good", "bad", "arm", "bad:arm"] {
+        let lp: Vec<String> = lp
+            .split(':')
+            .map(|x| d.join(x).display().to_string())
+            .collect();
+        let o = Opts {
+            env: vec![("LD_LIBRARY_PATH".into(), lp.join(":"))],
+            ..Default::default()
+        };
+        assert_same(s(&p), &o);
+        assert_same(
+            s(&p),
+            &Opts {
+                trace: Some(1),
+                ..o
+            },
+        );
+    }
+}
+
+#[test]
+fn missing_symbol_versions_are_reported() {
+    let d = tmpdir("ver");
+    std::fs::write(
+        d.join("v2.map"),
+        "V1 { global: vf; local: *; };\nV2 { global: vg; } V1;\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("v1.map"), "V1 { global: vf; local: *; };\n").unwrap();
+    let body = "int vf(void){return 1;}\nint vg(void){return 2;}\n";
+    let new = lib(
+        &d.join("new"),
+        "libv.so",
+        "libv.so",
+        body,
+        &[&format!(
+            "-Wl,--version-script,{}",
+            d.join("v2.map").display()
+        )],
+    );
+    lib(
+        &d.join("old"),
+        "libv.so",
+        "libv.so",
+        body,
+        &[&format!(
+            "-Wl,--version-script,{}",
+            d.join("v1.map").display()
+        )],
+    );
+    lib(&d.join("none"), "libv.so", "libv.so", body, &[]);
+    let mut l = needs(&[&new]);
+    l.push(format!("-Wl,-rpath,{}", d.join("old").display()));
+    let p = exe(
+        &d,
+        "p_ver",
+        "int vg(void); int main(void){return vg();}\n",
+        &refs(&l),
+    );
+    let r = assert_same(s(&p), &opts());
+    assert!(r.stderr.contains("version `V2' not found"), "{}", r.stderr);
+    assert_same(s(&p), &trace());
+    let o = Opts {
+        env: vec![(
+            "LD_LIBRARY_PATH".into(),
+            d.join("none").display().to_string(),
+        )],
+        ..Default::default()
+    };
+    let r = assert_same(s(&p), &o);
+    assert!(
+        r.stderr.contains("no version information available"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn executable_kinds() {
+    let d = tmpdir("kinds");
+    let nopie = exe(&d, "p_nopie", MAIN, &["-no-pie"]);
+    let pie = exe(&d, "p_pie", MAIN, &["-pie"]);
+    let spie = exe(&d, "p_spie", MAIN, &["-static-pie"]);
+    for p in [&nopie, &pie, &spie] {
+        assert_same(s(p), &opts());
+        assert_same(s(p), &trace());
+    }
+    // A PIE or an ET_EXEC found for a DT_NEEDED is a fatal error, even when tracing.
+    let stub = lib(&d, "libexe.so", "libexe.so", F, &[]);
+    let mut l = needs(&[&stub]);
+    l.push(format!("-Wl,-rpath,{}", d.display()));
+    let user = exe(&d, "p_useexe", MAIN, &refs(&l));
+    for victim in [&pie, &nopie] {
+        std::fs::copy(victim, &stub).unwrap();
+        let r = assert_same(s(&user), &trace());
+        assert_eq!(r.exit_code, 127, "{}", r.stderr);
+    }
+    // Static non-PIE: glibc's ld.so crashes; rld answers like ldd.
+    let st = exe(&d, "p_static", MAIN, &["-static"]);
+    let m = mine(s(&st), &opts());
+    assert_eq!(
+        (m.stdout.as_str(), m.stderr.as_str(), m.exit_code),
+        ("", "\tnot a dynamic executable\n", 1)
+    );
 }
