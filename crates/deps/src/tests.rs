@@ -340,6 +340,16 @@ fn oracle(roots: &[&str]) -> (usize, usize, usize, Vec<String>) {
                     let o = Opts::default();
                     let t = theirs(&p, &o, None);
                     let m = mine(&p, &o);
+                    // ldd's mode (LD_TRACE_LOADED_OBJECTS) must agree too, except where glibc crashes.
+                    let tt = theirs(&p, &trace(), None);
+                    if tt.exit_code != 139 && tt.exit_code != 128 + 11 {
+                        let mt = mine(&p, &trace());
+                        if mt != tt {
+                            diffs.push(format!(
+                                "== {p} (trace)\n-- mine:   {mt:?}\n-- glibc:  {tt:?}"
+                            ));
+                        }
+                    }
                     if t.exit_code == 139 || t.exit_code == 128 + 11 {
                         // glibc crashes mapping a static non-PIE program: compare with ldd's answer.
                         let ldd = Command::new("ldd").arg(&p).output().unwrap();
@@ -787,4 +797,83 @@ fn executable_kinds() {
         (m.stdout.as_str(), m.stderr.as_str(), m.exit_code),
         ("", "\tnot a dynamic executable\n", 1)
     );
+}
+
+#[test]
+fn program_named_without_slash_is_found_only_through_the_cache() {
+    assert_same("libz.so.1", &opts());
+    assert_same("libc.so.6", &trace());
+    assert_same("ls", &opts());
+    assert_same(
+        "libz.so.1",
+        &Opts {
+            inhibit_cache: true,
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn needed_names_with_tokens_and_slashes() {
+    let d = tmpdir("dstneed");
+    // SONAMEs become DT_NEEDED strings verbatim, so they can carry DSTs and slashes.
+    let o = lib(&d.join("sub"), "libdst.so", "$ORIGIN/sub/libdst.so", F, &[]);
+    let l2 = lib(
+        &d.join("lib/x86_64-linux-gnu"),
+        "liblib.so",
+        "/nonexistent/../$LIB/liblib.so",
+        F,
+        &[],
+    );
+    let rel = lib(&d.join("rel"), "librel.so", "rel/librel.so", F, &[]);
+    let p = exe(&d, "p_dst", MAIN, &refs(&needs(&[&o, &l2, &rel])));
+    assert_same(s(&p), &trace());
+    assert_same_in("./p_dst", &trace(), Some(&d));
+    assert_same_in("./p_dst", &opts(), Some(&d));
+    assert_same_in(s(&p), &trace(), Some(&d.join("sub")));
+}
+
+#[test]
+fn nodeflib_skips_cache_and_default_dirs() {
+    let d = tmpdir("nodeflib");
+    // ld honours -z nodefaultlib only for shared objects: the flag applies to that object's lookups.
+    let n = lib(
+        &d,
+        "libnodef.so",
+        "libnodef.so",
+        F,
+        &["-Wl,-z,nodefaultlib", "-Wl,--no-as-needed", "-lz"],
+    );
+    let mut l = needs(&[&n]);
+    l.push(format!("-Wl,-rpath,{}", d.display()));
+    let p = exe(&d, "p_nodeflib", MAIN, &refs(&l));
+    let r = assert_same(s(&p), &trace());
+    assert!(r.stdout.contains("libz.so.1 => not found"), "{}", r.stdout);
+    let o = Opts {
+        env: vec![("LD_LIBRARY_PATH".into(), "/lib/x86_64-linux-gnu".into())],
+        ..Default::default()
+    };
+    assert_same(s(&p), &o);
+}
+
+#[test]
+fn secure_mode_filters() {
+    use rld_search::secure::*;
+    assert_eq!(
+        split_preload_list(b"a.so /x/b.so:c.so", true),
+        vec![b"a.so".to_vec(), b"c.so".to_vec()]
+    );
+    assert_eq!(
+        split_preload_list(b"a.so  /x/b.so::", false),
+        vec![b"a.so".to_vec(), b"/x/b.so".to_vec()]
+    );
+    assert_eq!(
+        parse_preload_file(b"# c\nlibx.so # y\n\tliby.so:libz.so"),
+        vec![
+            b"libx.so".to_vec(),
+            b"liby.so".to_vec(),
+            b"libz.so".to_vec()
+        ]
+    );
+    assert!(is_unsecure_envvar(b"LD_LIBRARY_PATH") && !is_unsecure_envvar(b"PATH"));
 }

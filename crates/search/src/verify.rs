@@ -1,6 +1,6 @@
 //! glibc's `open_verify`: decide from the ELF header whether a candidate file is usable, skippable
 //! (other class or machine: keep searching) or a fatal error (with glibc's exact message).
-//! Minimal private reader until rld-elf's header verification can be used here.
+//! The header rules are rld-elf's `verify_ehdr`; this module adds the reads through `FileHandle`.
 
 use crate::fs::{Errno, FileHandle, errno, read_full};
 use alloc::vec::Vec;
@@ -10,10 +10,6 @@ pub const ET_DYN: u16 = 3;
 pub const PT_LOAD: u32 = 1;
 pub const PT_DYNAMIC: u32 = 2;
 pub const PT_INTERP: u32 = 3;
-const EM_X86_64: u16 = 62;
-const ELFOSABI_GNU: u8 = 3;
-/// `LIBC_ABI_MAX` for glibc 2.36 x86-64 (DEFAULT, UNIQUE, IFUNC, ABSOLUTE).
-const LIBC_ABI_MAX: u8 = 4;
 const FILEBUF_SIZE: usize = 832;
 
 /// One program header (ELF64).
@@ -53,12 +49,6 @@ pub enum Verified {
     OtherMachine,
 }
 
-fn u16le(b: &[u8], o: usize) -> u16 {
-    match b.get(o..o + 2) {
-        Some(s) => u16::from_le_bytes([s[0], s[1]]),
-        None => 0,
-    }
-}
 fn u32le(b: &[u8], o: usize) -> u32 {
     match b.get(o..o + 4) {
         Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
@@ -74,9 +64,9 @@ fn fatal(errno: Errno, msg: &'static str) -> Result<Verified, VerifyError> {
 }
 
 /// Verify an opened file as glibc 2.36 does for x86-64.
-pub fn verify<H: FileHandle + ?Sized>(h: &H) -> Result<Verified, VerifyError> {
+pub fn verify<H: FileHandle + ?Sized>(file: &H) -> Result<Verified, VerifyError> {
     let mut buf = [0u8; FILEBUF_SIZE];
-    let len = match read_full(h, 0, &mut buf) {
+    let len = match read_full(file, 0, &mut buf) {
         Ok(n) => n,
         Err(e) if e != 0 => return fatal(e, "cannot read file data"),
         Err(_) => 0,
@@ -84,46 +74,20 @@ pub fn verify<H: FileHandle + ?Sized>(h: &H) -> Result<Verified, VerifyError> {
     if len < 64 {
         return fatal(0, "file too short");
     }
-    let id = &buf[..16];
-    let expected_sysv = [0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
-    let expected_gnu = [0x7f, b'E', b'L', b'F', 2, 1, 1, ELFOSABI_GNU];
-    let head_ok = id[..8] == expected_sysv || id[..8] == expected_gnu;
-    let abiver_ok = id[8] == 0 || (id[7] == ELFOSABI_GNU && id[8] < LIBC_ABI_MAX);
-    let pad_ok = id[9..16].iter().all(|&b| b == 0);
-    if !(head_ok && abiver_ok && pad_ok) {
-        if id[..4] != [0x7f, b'E', b'L', b'F'] {
-            return fatal(0, "invalid ELF header");
-        } else if id[4] != 2 {
+    // Header checks and their messages come from rld-elf (glibc's order); we only do the I/O.
+    let h = match rld_elf::verify_ehdr(buf.get(..len).unwrap_or(&[])) {
+        Ok(h) => h,
+        Err(rld_elf::VerifyError::Skip(rld_elf::SkipReason::OtherClass)) => {
             return Ok(Verified::OtherClass);
-        } else if id[5] != 1 {
-            return fatal(0, "ELF file data encoding not little-endian");
-        } else if id[6] != 1 {
-            return fatal(0, "ELF file version ident does not match current one");
-        } else if !(id[7] == 0 || id[7] == ELFOSABI_GNU) {
-            return fatal(0, "ELF file OS ABI invalid");
-        } else if !abiver_ok {
-            return fatal(0, "ELF file ABI version invalid");
-        } else if !pad_ok {
-            return fatal(0, "nonzero padding in e_ident");
-        } else {
-            return fatal(0, "internal error");
         }
-    }
-    if u32le(&buf, 20) != 1 {
-        return fatal(0, "ELF file version does not match current one");
-    }
-    if u16le(&buf, 18) != EM_X86_64 {
-        return Ok(Verified::OtherMachine);
-    }
-    let e_type = u16le(&buf, 16);
-    if e_type != ET_DYN && e_type != ET_EXEC {
-        return fatal(0, "only ET_DYN and ET_EXEC can be loaded");
-    }
-    if u16le(&buf, 54) != 56 {
-        return fatal(0, "ELF file's phentsize not the expected size");
-    }
-    let phoff = u64le(&buf, 32);
-    let phnum = u16le(&buf, 56) as usize;
+        Err(rld_elf::VerifyError::Skip(rld_elf::SkipReason::OtherMachine)) => {
+            return Ok(Verified::OtherMachine);
+        }
+        Err(rld_elf::VerifyError::Fatal(e)) => return fatal(0, e.message()),
+    };
+    let e_type = h.e_type;
+    let phoff = h.e_phoff;
+    let phnum = h.e_phnum as usize;
     let maplength = phnum * 56;
     let mut ph_bytes = alloc::vec![0u8; maplength];
     let in_buf = phoff
@@ -135,7 +99,7 @@ pub fn verify<H: FileHandle + ?Sized>(h: &H) -> Result<Verified, VerifyError> {
             ph_bytes.copy_from_slice(src);
         }
     } else {
-        match read_full(h, phoff, &mut ph_bytes) {
+        match read_full(file, phoff, &mut ph_bytes) {
             Ok(n) if n == maplength => {}
             Ok(_) => return fatal(0, "cannot read file data"),
             Err(e) => return fatal(e, "cannot read file data"),
