@@ -121,13 +121,13 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo {
     let r = Reader { h, hdr };
     let mut info = DynInfo::default();
-    if let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP) {
-        if let Some(mut s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize) {
-            if let Some(z) = s.iter().position(|&c| c == 0) {
-                s.truncate(z);
-            }
-            info.interp = Some(s);
+    if let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
+        && let Some(mut s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize)
+    {
+        if let Some(z) = s.iter().position(|&c| c == 0) {
+            s.truncate(z);
         }
+        info.interp = Some(s);
     }
     // glibc uses the first PT_DYNAMIC with a non-zero size.
     let Some(dynp) = hdr.phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {

@@ -341,12 +341,11 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
                     }
                     cur = o.loader;
                 }
-                if !did_main {
-                    if let Some(m) = main {
-                        if let Some(rp) = self.objects.get(m).and_then(|o| o.rpath.clone()) {
-                            rpaths.push((m, rp));
-                        }
-                    }
+                if !did_main
+                    && let Some(m) = main
+                    && let Some(rp) = self.objects.get(m).and_then(|o| o.rpath.clone())
+                {
+                    rpaths.push((m, rp));
                 }
             }
             runpath = self
@@ -613,10 +612,10 @@ pub fn build<F: Fs>(
         b.chain.push(id);
         id
     });
-    if let Some(m) = b.objects.get_mut(main) {
-        if m.origin.is_none() {
-            m.origin = cfg.exe_origin.clone();
-        }
+    if let Some(m) = b.objects.get_mut(main)
+        && m.origin.is_none()
+    {
+        m.origin = cfg.exe_origin.clone();
     }
     b.decompose_paths(main);
     let first_preload = b.chain.len();
@@ -631,13 +630,12 @@ pub fn build<F: Fs>(
             b.preload(main, &n, "--preload");
         }
     }
-    if let Some(pf) = &cfg.preload_file {
-        if b.s.fs.access(pf, rld_search::fs::Access::Read) {
-            if let Ok(bytes) = b.s.fs.read_whole(pf) {
-                for n in secure::parse_preload_file(&bytes) {
-                    b.preload(main, &n, "/etc/ld.so.preload");
-                }
-            }
+    if let Some(pf) = &cfg.preload_file
+        && b.s.fs.access(pf, rld_search::fs::Access::Read)
+        && let Ok(bytes) = b.s.fs.read_whole(pf)
+    {
+        for n in secure::parse_preload_file(&bytes) {
+            b.preload(main, &n, "/etc/ld.so.preload");
         }
     }
     let preloads: Vec<ObjId> = b.chain.get(first_preload..).unwrap_or(&[]).to_vec();
@@ -722,12 +720,12 @@ pub fn build<F: Fs>(
             Some(pp) => {
                 let mut at = pp + 1;
                 // At run time glibc keeps the vDSO right after ld.so's predecessor when it sits there.
-                if cfg.mode == Mode::Normal {
-                    if let Some(v) = vdso {
-                        if b.chain.get(at) == Some(&v) && searchlist.get(i + 1) != Some(&v) {
-                            at += 1;
-                        }
-                    }
+                if cfg.mode == Mode::Normal
+                    && let Some(v) = vdso
+                    && b.chain.get(at) == Some(&v)
+                    && searchlist.get(i + 1) != Some(&v)
+                {
+                    at += 1;
                 }
                 at
             }

@@ -46,7 +46,7 @@ pub fn write_diag<W: Write + ?Sized>(w: &mut W, progname: &[u8], d: &Diag) -> fm
         Diag::PreloadFailed { name, from, msg } => {
             w.write_str("ERROR: ld.so: object '")?;
             write_bytes(w, name)?;
-            write!(w, "' from {from} cannot be preloaded ({msg}): ignored.\n")
+            writeln!(w, "' from {from} cannot be preloaded ({msg}): ignored.")
         }
         Diag::Version { objname, msg } => {
             write_bytes(w, progname)?;

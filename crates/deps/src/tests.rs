@@ -15,6 +15,8 @@ use std::vec::Vec;
 use std::{format, println, vec};
 
 const LDSO: &str = "/lib64/ld-linux-x86-64.so.2";
+/// Exit status recorded when glibc's loader dies of a signal (SIGSEGV on static non-PIE programs).
+const CRASHED: i32 = 128 + 11;
 
 fn host_config() -> SearchConfig {
     let help = Command::new(LDSO).arg("--help").output().unwrap();
@@ -96,7 +98,7 @@ fn theirs(program: &str, o: &Opts, cwd: Option<&Path>) -> ListReport {
     ListReport {
         stdout: mask(&String::from_utf8_lossy(&out.stdout)),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        exit_code: out.status.code().unwrap_or(128 + 11),
+        exit_code: out.status.code().unwrap_or(CRASHED),
     }
 }
 
@@ -195,7 +197,7 @@ fn program_origin(program: &str, cwd: &[u8]) -> Option<Vec<u8>> {
         format!("{}/{}", String::from_utf8_lossy(cwd), program)
     };
     let i = full.rfind('/')?;
-    Some(full[..if i == 0 { 1 } else { i }].as_bytes().to_vec())
+    Some(full.as_bytes()[..if i == 0 { 1 } else { i }].to_vec())
 }
 
 fn assert_same(program: &str, o: &Opts) -> ListReport {
@@ -342,7 +344,7 @@ fn oracle(roots: &[&str]) -> (usize, usize, usize, Vec<String>) {
                     let m = mine(&p, &o);
                     // ldd's mode (LD_TRACE_LOADED_OBJECTS) must agree too, except where glibc crashes.
                     let tt = theirs(&p, &trace(), None);
-                    if tt.exit_code != 139 && tt.exit_code != 128 + 11 {
+                    if tt.exit_code != CRASHED {
                         let mt = mine(&p, &trace());
                         if mt != tt {
                             diffs.push(format!(
@@ -350,7 +352,7 @@ fn oracle(roots: &[&str]) -> (usize, usize, usize, Vec<String>) {
                             ));
                         }
                     }
-                    if t.exit_code == 139 || t.exit_code == 128 + 11 {
+                    if t.exit_code == CRASHED {
                         // glibc crashes mapping a static non-PIE program: compare with ldd's answer.
                         let ldd = Command::new("ldd").arg(&p).output().unwrap();
                         let le = String::from_utf8_lossy(&ldd.stderr).into_owned();

@@ -188,7 +188,7 @@ impl<'a> LdCache<'a> {
 
     fn load_extension(&self) -> Option<(usize, usize)> {
         let ext_off = u32_at(self.file, self.new_base + 32)? as usize;
-        if ext_off == 0 || ext_off % 4 != 0 {
+        if ext_off == 0 || !ext_off.is_multiple_of(4) {
             return None;
         }
         // glibc takes the extension offset relative to the start of the mapping.

@@ -42,10 +42,10 @@ pub fn glibc_hwcaps_names(
         if level.0 < needed {
             continue;
         }
-        if let Some(m) = mask {
-            if !split_list(m).any(|s| s == name.as_bytes()) {
-                continue;
-            }
+        if let Some(m) = mask
+            && !split_list(m).any(|s| s == name.as_bytes())
+        {
+            continue;
         }
         out.push(name.as_bytes().to_vec());
     }

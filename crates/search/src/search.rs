@@ -223,6 +223,9 @@ enum DirStatus {
     Nonexisting,
 }
 
+/// (path, file, header, dir, subdir) of a successful `open_path`.
+type Hit<H> = (Vec<u8>, H, ElfHeader, Vec<u8>, Vec<u8>);
+
 enum Probe<H> {
     Found(H, ElfHeader),
     Failed,
@@ -286,7 +289,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
         name: &[u8],
         dirs: &[Vec<u8>],
         secure_open: bool,
-    ) -> Result<Option<(Vec<u8>, F::File, ElfHeader, Vec<u8>, Vec<u8>)>, SearchError> {
+    ) -> Result<Option<Hit<F::File>>, SearchError> {
         let nsub = self.config.subdirs.prefixes.len();
         for dir in dirs {
             let mut here_any = false;
@@ -410,38 +413,38 @@ impl<'f, F: Fs> Searcher<'f, F> {
                     return Ok(found(f, Rule::Rpath { owner: *owner }));
                 }
             }
-            if let Some(lp) = self.config.library_path.clone() {
-                if let Some(f) = self.open_path(name, &lp.dirs, req.secure_open)? {
-                    return Ok(found(f, Rule::LibraryPath(self.config.library_path_source)));
-                }
+            if let Some(lp) = self.config.library_path.clone()
+                && let Some(f) = self.open_path(name, &lp.dirs, req.secure_open)?
+            {
+                return Ok(found(f, Rule::LibraryPath(self.config.library_path_source)));
             }
-            if let Some((owner, sp)) = req.runpath {
-                if let Some(f) = self.open_path(name, &sp.dirs, req.secure_open)? {
-                    return Ok(found(f, Rule::Runpath { owner }));
-                }
+            if let Some((owner, sp)) = req.runpath
+                && let Some(f) = self.open_path(name, &sp.dirs, req.secure_open)?
+            {
+                return Ok(found(f, Rule::Runpath { owner }));
             }
         }
-        if !(req.secure_open && self.config.secure) && !self.config.inhibit_cache {
-            if let Some(cached) = self.cache_lookup(name) {
-                let in_system = self
-                    .config
-                    .system_dirs
-                    .iter()
-                    .any(|d| cached.starts_with(d));
-                if !(req.nodeflib && in_system) {
-                    if let Probe::Found(h, hdr) = self.try_open(&cached)? {
-                        return Ok(Found {
-                            path: cached,
-                            file: h,
-                            header: hdr,
-                            via: FoundVia {
-                                rule: Rule::Cache,
-                                dir: Vec::new(),
-                                subdir: Vec::new(),
-                            },
-                        });
-                    }
-                }
+        if !(self.config.inhibit_cache || req.secure_open && self.config.secure)
+            && let Some(cached) = self.cache_lookup(name)
+        {
+            let in_system = self
+                .config
+                .system_dirs
+                .iter()
+                .any(|d| cached.starts_with(d));
+            if !(req.nodeflib && in_system)
+                && let Probe::Found(h, hdr) = self.try_open(&cached)?
+            {
+                return Ok(Found {
+                    path: cached,
+                    file: h,
+                    header: hdr,
+                    via: FoundVia {
+                        rule: Rule::Cache,
+                        dir: Vec::new(),
+                        subdir: Vec::new(),
+                    },
+                });
             }
         }
         if req.paths_ready && !req.nodeflib {
@@ -457,7 +460,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
     }
 }
 
-fn found<H>(f: (Vec<u8>, H, ElfHeader, Vec<u8>, Vec<u8>), rule: Rule) -> Found<H> {
+fn found<H>(f: Hit<H>, rule: Rule) -> Found<H> {
     let (path, file, header, dir, subdir) = f;
     Found {
         path,
