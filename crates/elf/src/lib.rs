@@ -33,6 +33,7 @@ pub mod consts;
 pub mod dynamic;
 pub mod error;
 pub mod file;
+pub mod fuzzing;
 pub mod hash;
 pub mod header;
 pub mod memory;

@@ -11,5 +11,7 @@
 mod util;
 
 mod dynamic_tests;
+mod fixture_tests;
+mod fuzz_tests;
 mod header_tests;
 mod tables_tests;
