@@ -749,3 +749,25 @@ pub fn build<F: Fs>(
     crate::version::check_all(&mut g, trace, &cfg.program)?;
     Ok(g)
 }
+
+/// `ld.so --verify PROGRAM` exit status (what ldd keys on): 1 when the program cannot be loaded
+/// or has no PT_DYNAMIC, 0 when it names an interpreter, 2 otherwise (e.g. static PIE).
+pub fn verify_status<F: Fs>(searcher: &mut Searcher<'_, F>, cfg: &LoadConfig) -> i32 {
+    let mut b = Builder {
+        s: searcher,
+        cfg,
+        objects: Vec::new(),
+        chain: Vec::new(),
+        diags: Vec::new(),
+        cwd: None,
+    };
+    let Ok(main) = b.map_object(None, &cfg.program, false, false, Reason::Program) else {
+        return 1;
+    };
+    match b.objects.get(main) {
+        Some(m) if !m.dynamic.has_dynamic => 1,
+        Some(m) if m.dynamic.interp.is_some() => 0,
+        Some(_) => 2,
+        None => 1,
+    }
+}

@@ -342,6 +342,22 @@ fn oracle(roots: &[&str]) -> (usize, usize, usize, Vec<String>) {
                     let o = Opts::default();
                     let t = theirs(&p, &o, None);
                     let m = mine(&p, &o);
+                    // `--verify` decides whether ldd traces at all.
+                    let tv = Command::new(LDSO)
+                        .args(["--verify", &p])
+                        .output()
+                        .unwrap()
+                        .status
+                        .code()
+                        .unwrap_or(CRASHED);
+                    let mv = {
+                        let fs = HostFs;
+                        let mut srch = Searcher::new(&fs, host_config());
+                        crate::graph::verify_status(&mut srch, &LoadConfig::list(p.as_bytes()))
+                    };
+                    if tv != mv {
+                        diffs.push(format!("== {p} (--verify) mine {mv} glibc {tv}"));
+                    }
                     // ldd's mode (LD_TRACE_LOADED_OBJECTS) must agree too, except where glibc crashes.
                     let tt = theirs(&p, &trace(), None);
                     if tt.exit_code != CRASHED {
