@@ -285,6 +285,23 @@ fn error_cases_match() {
         s(&d.join("short")),
     ] {
         assert_same(p, &Opts::default());
+        assert_same(p, &trace());
+        let tv = Command::new(LDSO)
+            .args(["--verify", p])
+            .output()
+            .unwrap()
+            .status
+            .code();
+        let fs = HostFs;
+        let mut srch = Searcher::new(&fs, host_config());
+        assert_eq!(
+            Some(crate::graph::verify_status(
+                &mut srch,
+                &LoadConfig::list(p.as_bytes())
+            )),
+            tv,
+            "{p}"
+        );
     }
 }
 
