@@ -10,6 +10,7 @@ extern crate alloc;
 
 mod fs;
 mod heap;
+mod list;
 mod mem;
 #[macro_use]
 mod out;
@@ -118,15 +119,24 @@ fn main(st: &mut startup::Startup) -> i32 {
         // WIRE: --help with a program: map it (for its RPATH/RUNPATH) then print help.
         Mode::Help => help(argv0, &cfg),
         Mode::List | Mode::Trace => {
-            // WIRE: rld-deps load order + `--list` report (rld-search for lookups, fs::LoaderFs).
-            eprint!("rld: --list not wired yet\n");
-            1
+            let program: &[u8] = match cfg.program_index.and_then(|i| args.get(i)) {
+                Some(p) => p,
+                // As PT_INTERP with LD_TRACE_LOADED_OBJECTS: the kernel's program.
+                None => st.aux.execfn.unwrap_or(argv0),
+            };
+            let mode = if cfg.mode == Mode::List {
+                rld_deps::Mode::List
+            } else {
+                rld_deps::Mode::Trace {
+                    program_too: cfg.trace_program,
+                }
+            };
+            list::list(&cfg, st, program, mode)
         }
-        Mode::Verify => {
-            // WIRE: rld-elf check of the program (exit 0 ok, 1 not dynamic/unsupported).
-            eprint!("rld: --verify not wired yet\n");
-            1
-        }
+        Mode::Verify => match cfg.program_index.and_then(|i| args.get(i)) {
+            Some(p) => list::verify(p),
+            None => 1,
+        },
         _ => {
             // WIRE: map program (explicit) / take kernel mapping (PT_INTERP), load deps,
             // relocate, TLS, init, jump to entry.

@@ -1,0 +1,177 @@
+//! `rld --list` against glibc's `ld.so --list` on every ELF file of this machine's program and
+//! library directories: identical stdout, stderr and exit status, load addresses masked.
+//! Also `LD_TRACE_LOADED_OBJECTS=1` and the system's `ldd` script driven by rld.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const LDSO: &str = "/lib64/ld-linux-x86-64.so.2";
+const RLD: &str = env!("CARGO_BIN_EXE_rld");
+
+fn mask(s: &[u8]) -> String {
+    let s = String::from_utf8_lossy(s);
+    let mut out = String::with_capacity(s.len());
+    let mut rest = &*s;
+    while let Some(i) = rest.find("(0x") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 3..];
+        let end = tail
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(tail.len());
+        if tail[end..].starts_with(')') {
+            out.push_str("(ADDR)");
+            rest = &tail[end + 1..];
+        } else {
+            out.push_str("(0x");
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn run(cmd: &mut Command) -> (String, String, Option<i32>) {
+    let o = cmd.output().expect("spawn");
+    (mask(&o.stdout), mask(&o.stderr), o.status.code())
+}
+
+fn elf_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            elf_files(&p, out);
+        } else if ft.is_file() {
+            let mut magic = [0u8; 4];
+            if let Ok(mut f) = std::fs::File::open(&p) {
+                use std::io::Read;
+                if f.read_exact(&mut magic).is_ok() && &magic == b"\x7fELF" {
+                    out.push(p);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn list_matches_glibc_on_every_elf_file() {
+    let mut files = Vec::new();
+    for d in [
+        "/usr/bin",
+        "/usr/sbin",
+        "/usr/libexec",
+        "/usr/lib/x86_64-linux-gnu",
+    ] {
+        elf_files(Path::new(d), &mut files);
+    }
+    files.sort();
+    let (mut same, mut static_exec, mut diffs) = (0, 0, Vec::new());
+    for f in &files {
+        let g = run(Command::new(LDSO).arg("--list").arg(f));
+        let r = run(Command::new(RLD).arg("--list").arg(f));
+        if g.2.is_none() {
+            // glibc's ld.so crashes on static non-PIE executables; rld answers like ldd.
+            assert_eq!(r.1, "\tnot a dynamic executable\n", "{}", f.display());
+            assert_eq!(r.2, Some(1), "{}", f.display());
+            static_exec += 1;
+        } else if g == r {
+            same += 1;
+        } else {
+            diffs.push(format!(
+                "{}:\n  glibc: {:?}\n  rld:   {:?}",
+                f.display(),
+                g,
+                r
+            ));
+        }
+    }
+    println!(
+        "{} ELF files: {} identical, {} static executables (glibc crashes, rld answers as ldd), {} different",
+        files.len(),
+        same,
+        static_exec,
+        diffs.len()
+    );
+    assert!(files.len() > 500, "expected a populated system");
+    assert!(diffs.is_empty(), "differences:\n{}", diffs.join("\n"));
+}
+
+#[test]
+fn trace_env_and_options_match_glibc() {
+    let cases: &[(&[(&str, &str)], &[&str])] = &[
+        (&[("LD_TRACE_LOADED_OBJECTS", "1")], &["/usr/bin/ls"]),
+        (&[("LD_TRACE_LOADED_OBJECTS", "2")], &["/usr/bin/true"]),
+        (&[], &["--list", "--inhibit-cache", "/usr/bin/ls"]),
+        (
+            &[],
+            &[
+                "--list",
+                "--library-path",
+                "/nonexistent:/usr/lib",
+                "/usr/bin/ls",
+            ],
+        ),
+        (&[("LD_LIBRARY_PATH", "/tmp")], &["--list", "/usr/bin/ls"]),
+        (&[], &["--list", "--preload", "libm.so.6", "/usr/bin/true"]),
+        (
+            &[("LD_PRELOAD", "libnope.so")],
+            &["--list", "/usr/bin/true"],
+        ),
+        (&[], &["--list", "/nonexistent"]),
+        (&[], &["--list", "/etc"]),
+        (&[], &["--list", "/etc/passwd"]),
+        (&[], &["--verify", "/usr/bin/ls"]),
+        (&[], &["--verify", LDSO]),
+        (&[], &["--verify", "/etc/passwd"]),
+    ];
+    for (env, args) in cases {
+        let mut g = Command::new(LDSO);
+        let mut r = Command::new(RLD);
+        for c in [&mut g, &mut r] {
+            c.args(*args)
+                .env_remove("LD_LIBRARY_PATH")
+                .env_remove("LD_PRELOAD");
+            for (k, v) in *env {
+                c.env(k, v);
+            }
+        }
+        let (g, r) = (run(&mut g), run(&mut r));
+        let r = (r.0, r.1.replace(RLD, LDSO), r.2);
+        assert_eq!(g, r, "env {env:?} args {args:?}");
+    }
+}
+
+#[test]
+fn system_ldd_script_works_with_rld() {
+    // ldd hard-codes its loader list; a copy pointing at rld drives it exactly as glibc's.
+    let dir = std::env::temp_dir().join(format!("rld-ldd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = std::fs::read_to_string("/usr/bin/ldd").unwrap();
+    let ours: String = script
+        .lines()
+        .map(|l| {
+            if l.starts_with("RTLDLIST=") {
+                format!("RTLDLIST=\"{RLD}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ldd = dir.join("ldd");
+    std::fs::write(&ldd, ours).unwrap();
+    for prog in [
+        "/usr/bin/ls",
+        "/usr/bin/curl",
+        "/etc/passwd",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+    ] {
+        let g = run(Command::new("bash").arg("/usr/bin/ldd").arg(prog));
+        let r = run(Command::new("bash").arg(&ldd).arg(prog));
+        assert_eq!(g, r, "ldd {prog}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
