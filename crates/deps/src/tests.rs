@@ -912,3 +912,72 @@ fn secure_mode_filters() {
     );
     assert!(is_unsecure_envvar(b"LD_LIBRARY_PATH") && !is_unsecure_envvar(b"PATH"));
 }
+
+/// HostFs where chosen paths fail to open with EACCES (tests run as root, where glibc's
+/// behaviour was recorded with `setpriv --reuid=65534`).
+struct DenyFs(Vec<Vec<u8>>);
+
+impl rld_search::fs::Fs for DenyFs {
+    type File = rld_search::hostfs::HostFile;
+    type Bytes = Vec<u8>;
+    fn open(&self, path: &[u8]) -> Result<Self::File, i32> {
+        if self.0.iter().any(|p| p == path) {
+            return Err(13);
+        }
+        HostFs.open(path)
+    }
+    fn stat(&self, path: &[u8]) -> Result<rld_search::fs::FileStat, i32> {
+        HostFs.stat(path)
+    }
+    fn access(&self, path: &[u8], mode: rld_search::fs::Access) -> bool {
+        HostFs.access(path, mode)
+    }
+    fn read_whole(&self, path: &[u8]) -> Result<Vec<u8>, i32> {
+        HostFs.read_whole(path)
+    }
+    fn getcwd(&self) -> Result<Vec<u8>, i32> {
+        HostFs.getcwd()
+    }
+}
+
+#[test]
+fn unreadable_files_report_like_glibc() {
+    let d = tmpdir("deny");
+    let prog = d.join("prog");
+    std::fs::copy("/bin/true", &prog).unwrap();
+    let fs = DenyFs(vec![prog.as_os_str().as_bytes().to_vec()]);
+    let mut srch = Searcher::new(&fs, host_config());
+    let r = list_report(
+        &mut srch,
+        &LoadConfig::list(prog.as_os_str().as_bytes()),
+        &|_| 0,
+    );
+    let p = s(&prog);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "{p}: error while loading shared libraries: {p}: cannot open shared object file: Permission denied\n"
+        )
+    );
+    assert_eq!((r.exit_code, r.stdout.as_str()), (127, ""));
+    // An unreadable candidate is passed over; the final errno comes from the last directory tried.
+    let a = lib(&d.join("ua"), "libua.so", "libua.so", F, &[]);
+    let m = exe(&d, "m_ua", MAIN, &refs(&needs(&[&a])));
+    let fs = DenyFs(vec![a.as_os_str().as_bytes().to_vec()]);
+    let mut srch = Searcher::new(&fs, host_config());
+    srch.config.library_path = Some(SearchPath {
+        dirs: vec![format!("{}/", d.join("ua").display()).into_bytes()],
+    });
+    let r = list_report(
+        &mut srch,
+        &LoadConfig::list(m.as_os_str().as_bytes()),
+        &|_| 0,
+    );
+    assert_eq!(
+        r.stderr,
+        format!(
+            "{}: error while loading shared libraries: libua.so: cannot open shared object file: No such file or directory\n",
+            s(&m)
+        )
+    );
+}
