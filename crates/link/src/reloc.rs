@@ -3,40 +3,16 @@
 
 use crate::lookup::{CLASS_COPY, CLASS_NORMAL, CLASS_PLT, TypeClass};
 
-pub const R_X86_64_NONE: u32 = 0;
-pub const R_X86_64_64: u32 = 1;
-pub const R_X86_64_PC32: u32 = 2;
-pub const R_X86_64_GOT32: u32 = 3;
-pub const R_X86_64_PLT32: u32 = 4;
-pub const R_X86_64_COPY: u32 = 5;
-pub const R_X86_64_GLOB_DAT: u32 = 6;
-pub const R_X86_64_JUMP_SLOT: u32 = 7;
-pub const R_X86_64_RELATIVE: u32 = 8;
-pub const R_X86_64_GOTPCREL: u32 = 9;
-pub const R_X86_64_32: u32 = 10;
-pub const R_X86_64_32S: u32 = 11;
-pub const R_X86_64_16: u32 = 12;
-pub const R_X86_64_PC16: u32 = 13;
-pub const R_X86_64_8: u32 = 14;
-pub const R_X86_64_PC8: u32 = 15;
-pub const R_X86_64_DTPMOD64: u32 = 16;
-pub const R_X86_64_DTPOFF64: u32 = 17;
-pub const R_X86_64_TPOFF64: u32 = 18;
-pub const R_X86_64_TLSGD: u32 = 19;
-pub const R_X86_64_TLSLD: u32 = 20;
-pub const R_X86_64_DTPOFF32: u32 = 21;
-pub const R_X86_64_GOTTPOFF: u32 = 22;
-pub const R_X86_64_TPOFF32: u32 = 23;
-pub const R_X86_64_PC64: u32 = 24;
-pub const R_X86_64_GOTOFF64: u32 = 25;
-pub const R_X86_64_GOTPC32: u32 = 26;
-pub const R_X86_64_SIZE32: u32 = 32;
-pub const R_X86_64_SIZE64: u32 = 33;
-pub const R_X86_64_GOTPC32_TLSDESC: u32 = 34;
-pub const R_X86_64_TLSDESC_CALL: u32 = 35;
-pub const R_X86_64_TLSDESC: u32 = 36;
-pub const R_X86_64_IRELATIVE: u32 = 37;
-pub const R_X86_64_RELATIVE64: u32 = 38;
+// The type numbers come from rld-elf, the one table of x86-64 relocation constants.
+pub use rld_elf::consts::{
+    R_X86_64_8, R_X86_64_16, R_X86_64_32, R_X86_64_32S, R_X86_64_64, R_X86_64_COPY,
+    R_X86_64_DTPMOD64, R_X86_64_DTPOFF32, R_X86_64_DTPOFF64, R_X86_64_GLOB_DAT, R_X86_64_GOT32,
+    R_X86_64_GOTOFF64, R_X86_64_GOTPC32, R_X86_64_GOTPC32_TLSDESC, R_X86_64_GOTPCREL,
+    R_X86_64_GOTTPOFF, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT, R_X86_64_NONE, R_X86_64_PC8,
+    R_X86_64_PC16, R_X86_64_PC32, R_X86_64_PC64, R_X86_64_PLT32, R_X86_64_RELATIVE,
+    R_X86_64_RELATIVE64, R_X86_64_SIZE32, R_X86_64_SIZE64, R_X86_64_TLSDESC, R_X86_64_TLSDESC_CALL,
+    R_X86_64_TLSGD, R_X86_64_TLSLD, R_X86_64_TPOFF32, R_X86_64_TPOFF64,
+};
 
 /// `elf_machine_type_class` for x86-64.
 #[inline]

@@ -37,7 +37,9 @@ fn no_fs_segment_references() {
     for l in d.lines() {
         if l.ends_with(">:") {
             func = l;
-        } else if l.contains("%fs") && !(func.contains("__tls_get_addr") || func.contains("_dl_tlsdesc_")) {
+        } else if l.contains("%fs")
+            && !(func.contains("__tls_get_addr") || func.contains("_dl_tlsdesc_"))
+        {
             hits.push(format!("{func} {l}"));
         }
     }
