@@ -127,6 +127,10 @@ pub struct LoadConfig {
     pub inhibit_rpath: Option<Vec<u8>>,
     /// `LD_ORIGIN_PATH`-style fallback or /proc/self/exe dir for a kernel-loaded main program.
     pub exe_origin: Option<Vec<u8>>,
+    /// The main program is already in memory (the kernel mapped it: rld is its PT_INTERP):
+    /// its header and dynamic facts, read from the mapped image. `program` is then only its
+    /// name; nothing is opened for it.
+    pub main_loaded: Option<(ElfHeader, DynInfo)>,
 }
 
 impl LoadConfig {
@@ -144,6 +148,7 @@ impl LoadConfig {
             preload_file: Some(b"/etc/ld.so.preload".to_vec()),
             inhibit_rpath: None,
             exe_origin: None,
+            main_loaded: None,
         }
     }
 }
@@ -574,7 +579,29 @@ pub fn build<F: Fs>(
     };
     let trace = matches!(cfg.mode, Mode::Trace { .. });
     // The main program: opened before search paths exist (only a path or the cache can find it).
-    let main = b.map_object(None, &cfg.program, false, false, Reason::Program)?;
+    let main = match &cfg.main_loaded {
+        Some((header, dynamic)) => {
+            let id = b.objects.len();
+            b.objects.push(Object {
+                kind: Kind::Main,
+                names: alloc::vec![Vec::new()],
+                path: cfg.program.clone(),
+                reason: Reason::Program,
+                loader: None,
+                file_id: FileId::default(),
+                header: header.clone(),
+                dynamic: dynamic.clone(),
+                origin: None,
+                deps: Vec::new(),
+                file: None,
+                rpath: None,
+                runpath: None,
+            });
+            b.chain.push(id);
+            id
+        }
+        None => b.map_object(None, &cfg.program, false, false, Reason::Program)?,
+    };
     let main_is_static = b.objects.get(main).is_some_and(|o| !o.dynamic.has_dynamic);
     if let Some(m) = b.objects.get_mut(main) {
         m.path = Vec::new();

@@ -57,7 +57,13 @@ impl LoadCmd {
         let zero = self.dataend;
         let zeroend = self.allocend;
         let zeropage = ((zero + page - 1) & !(page - 1)).min(zeroend);
-        let anon_end = (zeroend + page - 1) & !(page - 1);
+        // Anonymous pages only when the segment extends past the page holding `dataend`
+        // (glibc: `if (zeroend > zeropage)` with `zeropage` clamped to `zeroend`).
+        let anon_end = if zeroend > zeropage {
+            (zeroend + page - 1) & !(page - 1)
+        } else {
+            zeropage
+        };
         Some(Bss {
             zero,
             zeropage,

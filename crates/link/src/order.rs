@@ -18,6 +18,65 @@ pub fn reloc_order(initfini: &[ObjId], rtld: Option<ObjId>) -> Vec<ObjId> {
         .collect()
 }
 
+/// glibc 2.36's `_dl_sort_maps_dfs` (the default `glibc.rtld.dynamic_sort=2`): a reverse
+/// post-order of a depth-first walk over each map's `l_initfini` list, starting the walks
+/// from the end of `maps`. `initfini(m)` is that list (for a freshly loaded object: itself,
+/// then its DT_NEEDED objects in order; for the main program after start-up: the whole init
+/// order). With `force_first`, `maps[0]` stays first (the main program at start-up and in
+/// `_dl_fini` of the base namespace). Objects not in `maps` are not visited.
+/// For init order pass the search list; the result is `l_initfini`, run from the end.
+pub fn sort_maps_dfs<'d>(
+    maps: &[ObjId],
+    initfini: &dyn Fn(ObjId) -> &'d [ObjId],
+    force_first: bool,
+) -> Vec<ObjId> {
+    let n = maps.len();
+    let max = maps.iter().copied().max().map_or(0, |m| m as usize + 1);
+    // visited[o]: 0 = not in maps, 1 = to visit, 2 = visited.
+    let mut state = alloc::vec![0u8; max];
+    for &m in maps {
+        state[m as usize] = 1;
+    }
+    let mut rpo: Vec<ObjId> = alloc::vec![0; n];
+    let mut head = n;
+    // Iterative DFS (dependency chains can be deep); each frame is (object, next dep index).
+    let mut stack: Vec<(ObjId, usize)> = Vec::new();
+    for &root in maps.iter().rev() {
+        if state[root as usize] != 1 {
+            continue;
+        }
+        state[root as usize] = 2;
+        stack.push((root, 0));
+        while let Some(top) = stack.last_mut() {
+            let (m, i) = *top;
+            let deps = initfini(m);
+            if let Some(&d) = deps.get(i) {
+                top.1 += 1;
+                if state.get(d as usize) == Some(&1) {
+                    state[d as usize] = 2;
+                    stack.push((d, 0));
+                }
+            } else {
+                stack.pop();
+                head -= 1;
+                rpo[head] = m;
+            }
+        }
+        if head == 0 {
+            break;
+        }
+    }
+    if force_first
+        && let Some(&first) = maps.first()
+        && let Some(pos) = rpo.iter().position(|&m| m == first)
+        && pos != 0
+    {
+        rpo.copy_within(0..pos, 1);
+        rpo[0] = first;
+    }
+    rpo
+}
+
 /// The phases of `_dl_relocate_object` for one object, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -92,6 +151,20 @@ pub const PHASES: [Phase; 7] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn dfs_sort() {
+        // exe(0) needs a(1), b(2); a needs c(3); b needs a; c needs nothing.
+        let deps: [&[ObjId]; 4] = [&[0, 1, 2], &[1, 3], &[2, 1], &[3]];
+        let f = |m: ObjId| deps[m as usize];
+        let init = sort_maps_dfs(&[0, 1, 2, 3], &f, true);
+        // Walk from c (nothing), then b -> a -> c visited; rpo: exe, b, a, c.
+        assert_eq!(init, [0, 2, 1, 3]);
+        // A cycle a <-> b is tolerated.
+        let deps: [&[ObjId]; 3] = [&[0, 1], &[1, 2], &[2, 1]];
+        let f = |m: ObjId| deps[m as usize];
+        assert_eq!(sort_maps_dfs(&[0, 1, 2], &f, true), [0, 2, 1]);
+    }
+
     #[test]
     fn order_and_ranges() {
         // initfini: exe(0), libselinux(1), libpcre(3), libc(2), ld.so(4) -> libc-first order.

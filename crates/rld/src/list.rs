@@ -23,6 +23,11 @@ fn search_config(cfg: &Config<'_>, st: &Startup) -> SearchConfig {
         minsigstksz: (st.aux.minsigstksz != 0).then_some(st.aux.minsigstksz as u64),
     };
     let (_, info) = rld_cpu::compute(&mut cpuid, &rld_cpu::Tunables::default(), &aux);
+    search_config_from(cfg, &info)
+}
+
+/// Search settings from already computed CPU facts.
+pub fn search_config_from(cfg: &Config<'_>, info: &rld_cpu::CpuInfo<'_>) -> SearchConfig {
     let mut hwcap_names: Vec<&[u8]> = Vec::new();
     if info.hwcap & rld_cpu::HWCAP_X86_64 != 0 {
         hwcap_names.push(b"x86_64");
@@ -38,7 +43,7 @@ fn search_config(cfg: &Config<'_>, st: &Startup) -> SearchConfig {
 }
 
 /// The directory of `program` made absolute: `$ORIGIN` of the main program.
-fn program_origin(program: &[u8], cwd: &[u8]) -> Option<Vec<u8>> {
+pub fn program_origin(program: &[u8], cwd: &[u8]) -> Option<Vec<u8>> {
     let mut full = Vec::new();
     if !program.starts_with(b"/") {
         full.extend_from_slice(cwd);
@@ -54,28 +59,8 @@ fn program_origin(program: &[u8], cwd: &[u8]) -> Option<Vec<u8>> {
 pub fn list(cfg: &Config<'_>, st: &Startup, program: &[u8], mode: Mode) -> i32 {
     let fs = LoaderFs;
     let sc = search_config(cfg, st);
-    let platform = sc.platform.clone();
     let mut s = Searcher::new(&fs, sc);
-    if let Some(lp) = cfg.library_path {
-        let cwd = fs.getcwd().unwrap_or_default();
-        let origin = program_origin(program, &cwd);
-        let trusted: Vec<&[u8]> = DEBIAN_SYSTEM_DIRS.to_vec();
-        let ctx = DstContext {
-            origin: match &origin {
-                Some(o) => Origin::Known(o),
-                None => Origin::Unknown,
-            },
-            platform: platform.as_deref(),
-            lib: DEBIAN_DST_LIB,
-            secure: cfg.secure,
-            is_executable: true,
-            trusted_dirs: &trusted,
-        };
-        s.config.library_path = SearchPath::decompose(lp, b":;", &ctx);
-        if cfg.library_path_source == Some(rld::cli::LibraryPathSource::Option) {
-            s.config.library_path_source = LibraryPathSource::CommandLine;
-        }
-    }
+    apply_library_path(&mut s, cfg, program);
     let mut lc = LoadConfig::list(program);
     lc.mode = mode;
     lc.preload_env = cfg.preload_env.map(<[u8]>::to_vec);
@@ -98,6 +83,32 @@ pub fn list(cfg: &Config<'_>, st: &Startup, program: &[u8], mode: Mode) -> i32 {
         crate::out::stderr().write_bytes(r.stderr.as_bytes());
     }
     r.exit_code
+}
+
+/// `LD_LIBRARY_PATH` / `--library-path`, with `$ORIGIN` of the program.
+pub fn apply_library_path(s: &mut Searcher<'_, LoaderFs>, cfg: &Config<'_>, program: &[u8]) {
+    let fs = LoaderFs;
+    let platform = s.config.platform.clone();
+    if let Some(lp) = cfg.library_path {
+        let cwd = fs.getcwd().unwrap_or_default();
+        let origin = program_origin(program, &cwd);
+        let trusted: Vec<&[u8]> = DEBIAN_SYSTEM_DIRS.to_vec();
+        let ctx = DstContext {
+            origin: match &origin {
+                Some(o) => Origin::Known(o),
+                None => Origin::Unknown,
+            },
+            platform: platform.as_deref(),
+            lib: DEBIAN_DST_LIB,
+            secure: cfg.secure,
+            is_executable: true,
+            trusted_dirs: &trusted,
+        };
+        s.config.library_path = SearchPath::decompose(lp, b":;", &ctx);
+        if cfg.library_path_source == Some(rld::cli::LibraryPathSource::Option) {
+            s.config.library_path_source = LibraryPathSource::CommandLine;
+        }
+    }
 }
 
 /// `--verify`: 0 for a dynamically linked object with an interpreter, 2 for one without

@@ -137,12 +137,7 @@ fn main(st: &mut startup::Startup) -> i32 {
             Some(p) => list::verify(p),
             None => 1,
         },
-        _ => {
-            // WIRE: map program (explicit) / take kernel mapping (PT_INTERP), load deps,
-            // relocate, TLS, init, jump to entry.
-            eprint!("rld: running programs is not implemented yet\n");
-            127
-        }
+        _ => rt::run::run(&cfg, st, explicit),
     }
 }
 

@@ -185,4 +185,49 @@ impl Startup {
         }
         self.env.truncate(w);
     }
+
+    /// glibc's `_dl_start_args_adjust`: drops the first `n` arguments (rld and its options)
+    /// by moving argv's tail, envp and auxv down by `n` words; argc shrinks by `n`.
+    ///
+    /// # Safety
+    /// The initial stack is intact (only `unsetenv` edits before this); nobody holds
+    /// pointers into the moved vectors.
+    pub unsafe fn skip_args(&mut self, n: usize) {
+        if n == 0 || n > self.args.len() {
+            return;
+        }
+        // SAFETY: the System V initial stack: argc, argv[], NULL, envp[], NULL, auxv pairs
+        // ending with AT_NULL; everything moved stays inside it.
+        unsafe {
+            let mut end = self.auxv_ptr;
+            while (*end)[0] != AT_NULL {
+                end = end.add(1);
+            }
+            let end = end.add(1) as *mut usize;
+            let first = self.sp.add(1);
+            let count = end.offset_from(first.add(n)) as usize;
+            core::ptr::copy(first.add(n), first, count);
+            *self.sp -= n;
+            self.envp_ptr = self.envp_ptr.sub(n);
+            self.auxv_ptr = (self.auxv_ptr as *mut usize).sub(n) as *mut [usize; 2];
+        }
+        self.args.drain(..n);
+    }
+
+    /// Sets the value of aux vector entry `ty` (if present).
+    ///
+    /// # Safety
+    /// The aux vector is on the initial stack and writable.
+    pub unsafe fn set_aux(&mut self, ty: usize, v: usize) {
+        let mut a = self.auxv_ptr;
+        // SAFETY: terminated by AT_NULL.
+        unsafe {
+            while (*a)[0] != AT_NULL {
+                if (*a)[0] == ty {
+                    (*a)[1] = v;
+                }
+                a = a.add(1);
+            }
+        }
+    }
 }

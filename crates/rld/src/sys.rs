@@ -321,3 +321,27 @@ pub fn strerror(e: Errno) -> &'static str {
         _ => "Unknown error",
     }
 }
+
+/// readlink(path) into `buf`; returns the length (not NUL-terminated).
+pub fn readlink(path: &CStr, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf; path is NUL-terminated.
+    check(unsafe {
+        syscall4(
+            89,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+        )
+    })
+}
+
+/// execve(2); returns only on failure.
+///
+/// # Safety
+/// `argv` and `envp` are NULL-terminated arrays of NUL-terminated strings.
+pub unsafe fn execve(path: &CStr, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: forwarded caller contract.
+    let r = unsafe { syscall4(59, path.as_ptr() as usize, argv as usize, envp as usize, 0) };
+    Errno::from_raw_os_error(-r as i32)
+}

@@ -29,6 +29,8 @@ pub struct Phdr {
 pub struct ElfHeader {
     pub e_type: u16,
     pub e_entry: u64,
+    /// File offset of the program headers (to find them in the mapped image).
+    pub e_phoff: u64,
     pub phdrs: Vec<Phdr>,
 }
 
@@ -122,6 +124,7 @@ pub fn verify<H: FileHandle + ?Sized>(file: &H) -> Result<Verified, VerifyError>
     Ok(Verified::Usable(ElfHeader {
         e_type,
         e_entry: u64le(&buf, 24),
+        e_phoff: phoff,
         phdrs,
     }))
 }

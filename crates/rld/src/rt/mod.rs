@@ -2,13 +2,19 @@
 //! objects, building glibc's data structures, TLS, applying relocations, running
 //! constructors and entering the program — plus the services libc calls back into.
 //!
-//! Work in progress (issue 3): the pieces below are complete building blocks; the pipeline
-//! that strings them together (`run`) lands next.
+//! `run` is the pipeline; the other modules are its steps and the services libc calls back.
 
 pub mod abi;
 pub mod exports;
+pub mod glibc;
 pub mod jump;
+pub mod lazy;
 pub mod map;
+pub mod objects;
+pub mod reloc;
+pub mod run;
+pub mod services;
+pub mod state;
 pub mod tls;
 
 /// Prints `rld: <message>` and exits 127, the loader's answer to anything it cannot do.
@@ -22,6 +28,11 @@ pub fn build() -> Option<&'static rld_glibc::GlibcBuild> {
     let p = BUILD.get();
     // SAFETY: BUILD only ever holds null or a pointer to an entry of rld_glibc::BUILDS.
     (p != 0).then(|| unsafe { &*(p as *const rld_glibc::GlibcBuild) })
+}
+
+/// Records the glibc build being served (once, at start-up).
+pub fn set_build(b: &'static rld_glibc::GlibcBuild) {
+    BUILD.set(b as *const rld_glibc::GlibcBuild as usize);
 }
 
 static BUILD: exports::Word = exports::Word(core::cell::UnsafeCell::new(0));

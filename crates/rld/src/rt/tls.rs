@@ -235,3 +235,61 @@ pub unsafe extern "C" fn _dl_tlsdesc_return() {
 pub unsafe extern "C" fn _dl_tlsdesc_undefweak() {
     naked_asm!("mov rax, [rax + 8]", "sub rax, fs:0", "ret")
 }
+
+/// What `__tls_init_tp` does for the main thread once the thread pointer is set: tid, robust
+/// list, rseq registration, the thread-specific block, and the main thread's entry in
+/// `GL(dl_stack_user)`. Returns true if rseq is registered.
+///
+/// # Safety
+/// `tp` is the main thread's TCB from `setup_main_thread`; single-threaded start-up.
+pub unsafe fn init_tp(b: &GlibcBuild, gl: Raw, tp: usize, stack_end: usize, rseq: bool) -> bool {
+    let p = &b.pthread;
+    // SAFETY: the TCB is a zeroed struct pthread rld owns.
+    let pd = unsafe { Raw::new(tp as *mut u8, p.size) };
+    let g = &b.rtld_global;
+    super::glibc::init_list_head(b, &gl, g.dl_stack_used);
+    super::glibc::init_list_head(b, &gl, g.dl_stack_user);
+    super::glibc::init_list_head(b, &gl, g.dl_stack_cache);
+    super::glibc::list_add(b, &gl, g.dl_stack_user, pd.addr(p.list));
+    // SAFETY: pd->tid lives as long as the thread.
+    let tid = unsafe { crate::sys::set_tid_address(pd.addr(p.tid) as *mut i32) };
+    pd.put(p.tid, tid as u32 as u64);
+    let head = pd.addr(p.robust_head);
+    pd.put(p.robust_prev, head as u64);
+    pd.put(p.robust_head_list, head as u64);
+    pd.put(
+        p.robust_head_futex_offset,
+        // offsetof(pthread_mutex_t, __lock) - offsetof(pthread_mutex_t, __list.__next)
+        (b.pthread_mutex_t.lock.offset as i64 - b.pthread_mutex_t.list.offset as i64) as u64,
+    );
+    pd.put(p.robust_head_list_op_pending, 0);
+    // SAFETY: the robust list head lives in the main thread's struct pthread.
+    let _ = unsafe { crate::sys::set_robust_list(head as *mut core::ffi::c_void, 24) };
+    pd.put(p.specific, pd.addr(p.specific_1stblock) as u64);
+    pd.put(p.user_stack, 1);
+    pd.put(p.stackblock_size, stack_end as u64);
+    let mut registered = false;
+    if rseq {
+        pd.put(
+            p.rseq_area_cpu_id,
+            rld_glibc::RSEQ_CPU_ID_UNINITIALIZED as u32 as u64,
+        );
+        // SAFETY: rseq_area is 32-byte aligned inside the 64-aligned TCB and lives forever.
+        registered = unsafe {
+            crate::sys::rseq(
+                pd.addr(p.rseq_area) as *mut core::ffi::c_void,
+                32,
+                0,
+                0x5305_3053,
+            )
+        }
+        .is_ok();
+    }
+    if !registered {
+        pd.put(
+            p.rseq_area_cpu_id,
+            rld_glibc::RSEQ_CPU_ID_REGISTRATION_FAILED as u32 as u64,
+        );
+    }
+    registered
+}

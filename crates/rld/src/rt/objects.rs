@@ -1,0 +1,237 @@
+//! The process's loaded objects as rld sees them: where each one is mapped, its program
+//! headers and dynamic section, and the read-only views symbol lookup works on.
+//!
+//! Invariants: every `Loaded` describes memory that stays mapped for the life of the process
+//! (nothing is unloaded yet), so the `'static` slices below are sound as long as nothing
+//! writes through them: views only cover the read-only segments that precede an object's
+//! first writable one, and the dynamic section is parsed from a private copy (glibc-style
+//! in-place relocation of `.dynamic` happens later and must not be seen by the views).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use rld_deps::Kind;
+use rld_elf::dynamic::{Dynamic, DynamicInfo};
+use rld_elf::memory::MappedImage;
+use rld_search::verify::Phdr;
+use rld_tls::TlsImage;
+
+pub const PT_LOAD: u32 = 1;
+pub const PT_DYNAMIC: u32 = 2;
+pub const PT_INTERP: u32 = 3;
+pub const PT_PHDR: u32 = 6;
+pub const PT_TLS: u32 = 7;
+pub const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
+pub const PT_GNU_STACK: u32 = 0x6474_e551;
+pub const PT_GNU_RELRO: u32 = 0x6474_e552;
+pub const PF_X: u32 = 1;
+pub const PF_W: u32 = 2;
+
+/// TLS facts of one module (glibc's `l_tls_*`).
+#[derive(Clone, Copy, Debug)]
+pub struct Tls {
+    pub image: TlsImage,
+    /// Link-time address and size of the initialisation image (`.tdata`).
+    pub init_vaddr: u64,
+    pub init_len: u64,
+    pub modid: usize,
+    /// `l_tls_offset` (static block at TP - offset).
+    pub offset: usize,
+}
+
+/// One object of the link-map list.
+pub struct Loaded {
+    pub kind: Kind,
+    /// `l_name` without its NUL ("" for the main program).
+    pub name: &'static [u8],
+    /// The same, NUL-terminated, for glibc's structures.
+    pub name_c: &'static [u8],
+    /// Every name it is known by (`l_libname`), NUL-terminated.
+    pub libnames: Vec<&'static [u8]>,
+    pub bias: usize,
+    pub map_start: usize,
+    pub map_end: usize,
+    pub text_end: usize,
+    pub contiguous: bool,
+    pub phdrs: Vec<Phdr>,
+    /// Runtime address of the program headers (`l_phdr`).
+    pub phdr_addr: usize,
+    pub entry: usize,
+    /// Runtime address of `.dynamic` (`l_ld`), 0 if none.
+    pub dyn_addr: usize,
+    pub info: DynamicInfo<'static>,
+    /// `.dynamic` is not writable in place (vDSO, rld itself): glibc's `l_ld_readonly`.
+    pub dyn_readonly: bool,
+    pub tls: Option<Tls>,
+    pub relro: Option<(usize, usize)>,
+    pub eh_frame: usize,
+    /// Indices (into the runtime table) of its DT_NEEDED objects, in order.
+    pub deps: Vec<usize>,
+    /// glibc `l_loader`.
+    pub loader: Option<usize>,
+    pub origin: Option<&'static [u8]>,
+    pub file_id: (u64, u64),
+    /// The glibc `struct link_map` (0 when no glibc build is served).
+    pub lm: usize,
+    /// Its constructors ran (glibc's `l_init_called`); cleared when its destructors run.
+    pub init_called: bool,
+    /// The read-only image the lookup views borrow.
+    pub ro: MappedImage<'static>,
+}
+
+/// Leaks `v` for the life of the process (loader state is never freed).
+pub fn leak<T>(v: Vec<T>) -> &'static [T] {
+    Box::leak(v.into_boxed_slice())
+}
+
+pub fn leak_cstr(s: &[u8]) -> &'static [u8] {
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s);
+    v.push(0);
+    leak(v)
+}
+
+/// Reads the program headers at `addr` (a mapped image).
+///
+/// # Safety
+/// `[addr, addr + 56 * n)` is readable memory that stays mapped.
+pub unsafe fn phdrs_at(addr: usize, n: usize) -> Vec<Phdr> {
+    (0..n)
+        .map(|i| {
+            let p = (addr + i * 56) as *const u8;
+            // SAFETY: caller contract; unaligned reads of plain integers.
+            unsafe {
+                let r32 = |o: usize| (p.add(o) as *const u32).read_unaligned();
+                let r64 = |o: usize| (p.add(o) as *const u64).read_unaligned();
+                Phdr {
+                    p_type: r32(0),
+                    p_flags: r32(4),
+                    p_offset: r64(8),
+                    p_vaddr: r64(16),
+                    p_filesz: r64(32),
+                    p_memsz: r64(40),
+                    p_align: r64(48),
+                }
+            }
+        })
+        .collect()
+}
+
+/// Everything derived from the program headers of an object mapped at `bias`.
+pub struct Layout {
+    pub map_start: usize,
+    pub map_end: usize,
+    pub text_end: usize,
+    pub contiguous: bool,
+    pub dyn_vaddr: Option<(u64, u64)>,
+    pub tls: Option<(TlsImage, u64, u64)>,
+    pub relro: Option<(usize, usize)>,
+    pub eh_frame: usize,
+    /// End (runtime) of the read-only prefix of the image.
+    pub ro_end: usize,
+    pub min_vaddr: u64,
+}
+
+pub fn layout(phdrs: &[Phdr], bias: usize, page: usize) -> Layout {
+    let mut lo = u64::MAX;
+    let mut hi = 0u64;
+    let mut text_end = 0u64;
+    let mut first_w = u64::MAX;
+    let mut prev_end: Option<u64> = None;
+    let mut contiguous = true;
+    let mut l = Layout {
+        map_start: 0,
+        map_end: 0,
+        text_end: 0,
+        contiguous: true,
+        dyn_vaddr: None,
+        tls: None,
+        relro: None,
+        eh_frame: 0,
+        ro_end: 0,
+        min_vaddr: 0,
+    };
+    let pg = page as u64;
+    for p in phdrs {
+        match p.p_type {
+            PT_LOAD if p.p_memsz != 0 => {
+                let start = p.p_vaddr & !(pg - 1);
+                let end = (p.p_vaddr + p.p_memsz + pg - 1) & !(pg - 1);
+                if let Some(pe) = prev_end
+                    && pe != start
+                {
+                    contiguous = false;
+                }
+                prev_end = Some(end);
+                lo = lo.min(start);
+                hi = hi.max(end);
+                if p.p_flags & PF_X != 0 {
+                    text_end = text_end.max(p.p_vaddr + p.p_memsz);
+                }
+                if p.p_flags & PF_W != 0 {
+                    first_w = first_w.min(start);
+                }
+            }
+            PT_DYNAMIC => l.dyn_vaddr = Some((p.p_vaddr, p.p_memsz)),
+            PT_TLS if p.p_memsz != 0 => {
+                l.tls = TlsImage::from_phdr(p.p_vaddr, p.p_memsz, p.p_align)
+                    .map(|i| (i, p.p_vaddr, p.p_filesz));
+            }
+            PT_GNU_RELRO => {
+                l.relro = rld_image::relro_range(bias as u64, p.p_vaddr, p.p_memsz, pg)
+                    .map(|(a, b)| (a as usize, b as usize));
+            }
+            PT_GNU_EH_FRAME => l.eh_frame = bias.wrapping_add(p.p_vaddr as usize),
+            _ => {}
+        }
+    }
+    if lo == u64::MAX {
+        lo = 0;
+    }
+    l.min_vaddr = lo;
+    l.map_start = bias.wrapping_add(lo as usize);
+    l.map_end = bias.wrapping_add(hi as usize);
+    l.text_end = bias.wrapping_add(text_end as usize);
+    l.contiguous = contiguous;
+    l.ro_end = bias.wrapping_add(first_w.min(hi) as usize);
+    l
+}
+
+/// Copies the dynamic section at runtime address `addr` (at most `max` bytes, up to and
+/// including DT_NULL) and parses it.
+///
+/// # Safety
+/// `[addr, addr + max)` is readable.
+pub unsafe fn read_dynamic(addr: usize, max: usize, vaddr: u64) -> Option<DynamicInfo<'static>> {
+    let mut bytes = Vec::new();
+    let mut off = 0;
+    while off + 16 <= max {
+        // SAFETY: caller contract.
+        let (tag, val) = unsafe {
+            (
+                ((addr + off) as *const u64).read_unaligned(),
+                ((addr + off + 8) as *const u64).read_unaligned(),
+            )
+        };
+        bytes.extend_from_slice(&tag.to_le_bytes());
+        bytes.extend_from_slice(&val.to_le_bytes());
+        off += 16;
+        if tag == 0 {
+            break;
+        }
+    }
+    let bytes: &'static [u8] = leak(bytes);
+    let d = Dynamic::from_bytes(bytes, vaddr).ok()?;
+    Some(DynamicInfo::new(d))
+}
+
+/// The read-only prefix `[map_start, ro_end)` as a lookup image.
+///
+/// # Safety
+/// The range is mapped readable and never written while the process lives.
+pub unsafe fn ro_image(map_start: usize, ro_end: usize, min_vaddr: u64) -> MappedImage<'static> {
+    let len = ro_end.saturating_sub(map_start);
+    // SAFETY: caller contract.
+    let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(map_start as *const u8, len) };
+    MappedImage::new(bytes, min_vaddr)
+}

@@ -1,0 +1,394 @@
+//! Applies one object's relocations to its mapped image, following rld-link's plan and
+//! glibc's order (RELR, RELA relative prefix, symbolic entries with IRELATIVE deferred to
+//! the end of their range, JMPREL, then RELRO).
+//!
+//! Invariants: every write goes to `bias + r_offset` of the object being relocated, which
+//! rld mapped writable (or made writable for DT_TEXTREL); the only calls into program code
+//! are IFUNC resolvers, made without holding any reference into the runtime state.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rld_elf::memory::Memory;
+use rld_link::object::{SHN_ABS, SHN_UNDEF, STT_GNU_IFUNC, Sym, relas, relr_offsets};
+use rld_link::reloc::{
+    Action, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT, R_X86_64_RELATIVE, RelocError, RelocInput,
+    SymFacts, TlsDescEntry, TlsFacts, Warn, finish_ifunc, reloc_action, type_class,
+};
+use rld_link::{Binding, ObjId};
+
+use super::objects::{PF_W, PT_LOAD};
+use super::state::{self, Runtime};
+
+/// A relocation failure in glibc's words: (objname, occasion, errstring).
+pub struct RelocFailure {
+    pub line: String,
+}
+
+fn rt() -> &'static mut Runtime {
+    // SAFETY: start-up is single-threaded; callers re-fetch after calls into program code.
+    match unsafe { state::get_unlocked() } {
+        Some(r) => r,
+        None => super::fatal(format_args!("relocation before the runtime exists")),
+    }
+}
+
+fn progname(rt: &Runtime) -> String {
+    String::from_utf8_lossy(rt.progname).into_owned()
+}
+
+/// Facts of binding `b` for relocation code.
+fn facts(rt: &Runtime, b: Binding) -> Option<SymFacts> {
+    let Binding::Def { obj, sym } = b else {
+        return None;
+    };
+    let o = rt.objs.get(obj as usize)?;
+    let s: Sym = rt.ns.obj(obj)?.sym(sym)?;
+    Some(SymFacts {
+        st_value: s.value,
+        def_base: o.bias as u64,
+        abs: s.shndx == SHN_ABS,
+        ifunc: s.typ() == STT_GNU_IFUNC && s.shndx != SHN_UNDEF,
+        size: s.size,
+        tls: match &o.tls {
+            Some(t) => TlsFacts {
+                modid: t.modid as u64,
+                static_offset: Some(t.offset as u64),
+            },
+            None => TlsFacts::default(),
+        },
+    })
+}
+
+/// # Safety
+/// `place` is inside the object being relocated and writable.
+unsafe fn write64(place: u64, v: u64) {
+    // SAFETY: caller contract.
+    unsafe { (place as *mut u64).write_unaligned(v) }
+}
+
+fn warn_line(rt: &Runtime, id: usize, sym: u32, w: Warn) {
+    let name = rt
+        .ns
+        .obj(id as ObjId)
+        .and_then(|o| o.sym(sym).map(|s| o.sym_name(&s)))
+        .unwrap_or(b"");
+    let what = match w {
+        Warn::Overflow32 => "causes overflow in R_X86_64_32 relocation",
+        Warn::OverflowPc32 => "causes overflow in R_X86_64_PC32 relocation",
+        Warn::CopySize => "has different size in shared object, consider re-linking",
+    };
+    eprint!(
+        "{}: Symbol `{}' {}\n",
+        progname(rt),
+        String::from_utf8_lossy(name),
+        what
+    );
+}
+
+/// Applies the action for relocation `r` of object `id` at `place`.
+///
+/// # Safety
+/// `place` is inside object `id`'s writable image.
+unsafe fn apply(id: usize, place: u64, r_type: u32, sym: u32, a: Action) -> Result<(), String> {
+    let _ = r_type;
+    match a {
+        Action::Nothing => Ok(()),
+        // SAFETY: caller contract.
+        Action::Write64(v) => unsafe {
+            write64(place, v);
+            Ok(())
+        },
+        Action::Write32 { value, warn } => {
+            if let Some(w) = warn {
+                warn_line(rt(), id, sym, w);
+            }
+            // SAFETY: caller contract.
+            unsafe { (place as *mut u32).write_unaligned(value) };
+            Ok(())
+        }
+        Action::Copy { src, len, warn } => {
+            if let Some(w) = warn {
+                warn_line(rt(), id, sym, w);
+            }
+            // SAFETY: src is inside the (relocated) defining object; place..place+len is the
+            // executable's copy slot of at least `len` bytes (its symbol's size).
+            unsafe {
+                core::ptr::copy_nonoverlapping(src as *const u8, place as *mut u8, len as usize)
+            };
+            Ok(())
+        }
+        Action::Ifunc { resolver, then } => {
+            // SAFETY: the defining object is relocated (it precedes us in relocation order).
+            let v = unsafe { super::jump::call_ifunc(resolver as usize) } as u64;
+            let next = finish_ifunc(&then, v).map_err(|e| reloc_error(id, e))?;
+            // SAFETY: caller contract.
+            unsafe { apply(id, place, r_type, sym, next) }
+        }
+        Action::Irelative { resolver } => {
+            // SAFETY: the object itself is relocated up to this point (deferred IRELATIVE).
+            let v = unsafe { super::jump::call_ifunc(resolver as usize) } as u64;
+            // SAFETY: caller contract.
+            unsafe { write64(place, v) };
+            Ok(())
+        }
+        Action::TlsDesc { entry, arg, .. } => {
+            let f = match entry {
+                TlsDescEntry::Return => super::tls::_dl_tlsdesc_return as *const () as usize,
+                TlsDescEntry::UndefWeak => super::tls::_dl_tlsdesc_undefweak as *const () as usize,
+                TlsDescEntry::Dynamic => {
+                    return Err(String::from(
+                        "TLS descriptor for a module without static TLS (not supported yet)",
+                    ));
+                }
+            };
+            // SAFETY: caller contract (a TLSDESC place is 16 bytes).
+            unsafe {
+                write64(place, f as u64);
+                write64(place + 8, arg);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn reloc_error(id: usize, e: RelocError) -> String {
+    let rt = rt();
+    let name = rt.objs.get(id).map_or(&b""[..], |o| o.name);
+    let obj = rld_link::error::dso_filename(name, &progname(rt));
+    match e {
+        RelocError::BadType { r_type, plt } => rld_link::fatal_line(
+            &progname(rt),
+            None,
+            &obj,
+            &rld_link::reloc::bad_type_message(r_type, plt),
+            None,
+        ),
+        RelocError::NeedStaticTls => rld_link::fatal_line(
+            &progname(rt),
+            None,
+            &obj,
+            "cannot allocate memory in static TLS block",
+            None,
+        ),
+    }
+}
+
+/// Relocates one range of RELA entries (`skip_relative` leading entries are RELATIVE by
+/// DT_RELACOUNT); IRELATIVE entries run at the end of the range. JUMP_SLOTs of undefined
+/// functions are left lazy when `lazy_undefined` (glibc would only fail if they are called).
+///
+/// # Safety
+/// The object is mapped writable where its relocations point.
+unsafe fn do_range(
+    id: usize,
+    table: &'static [u8],
+    skip_relative: usize,
+    lazy_undefined: bool,
+    left_lazy: &mut bool,
+) -> Result<(), String> {
+    let (bias, plan_ok) = {
+        let rt = rt();
+        (rt.objs.get(id).map_or(0, |o| o.bias) as u64, true)
+    };
+    let _ = plan_ok;
+    let mut deferred: Vec<(u64, i64)> = Vec::new();
+    for (i, r) in relas(table).enumerate() {
+        let place = bias.wrapping_add(r.offset);
+        if i < skip_relative || r.r_type == R_X86_64_RELATIVE {
+            // SAFETY: caller contract.
+            unsafe { write64(place, bias.wrapping_add(r.addend as u64)) };
+            continue;
+        }
+        if r.r_type == R_X86_64_IRELATIVE {
+            deferred.push((place, r.addend));
+            continue;
+        }
+        let (sym, ref_size) = {
+            let rt = rt();
+            let b = rt.plan.objs.get(id).and_then(|p| {
+                if rld_link::reloc::is_symbolless(r.r_type) {
+                    None
+                } else {
+                    p.get(r.sym, type_class(r.r_type))
+                }
+            });
+            if b == Some(Binding::Undefined) {
+                if r.r_type == R_X86_64_JUMP_SLOT && lazy_undefined {
+                    // SAFETY: caller contract.
+                    unsafe {
+                        let p = place as *mut u64;
+                        p.write_unaligned(p.read_unaligned().wrapping_add(bias));
+                    }
+                    *left_lazy = true;
+                    continue;
+                }
+                let prog = progname(rt);
+                return Err(
+                    match rld_link::plan::undefined_error(&rt.ns, &prog, id as ObjId, r.sym) {
+                        Some(e) => e.fatal(&prog),
+                        None => String::from("undefined symbol"),
+                    },
+                );
+            }
+            let ref_size = rt
+                .ns
+                .obj(id as ObjId)
+                .and_then(|o| o.sym(r.sym))
+                .map_or(0, |s| s.size);
+            (b.and_then(|b| facts(rt, b)), ref_size)
+        };
+        let input = RelocInput {
+            r_type: r.r_type,
+            addend: r.addend,
+            base: bias,
+            place,
+            sym,
+            ref_size,
+        };
+        let action = reloc_action(&input).map_err(|e| reloc_error(id, e))?;
+        // SAFETY: caller contract.
+        unsafe { apply(id, place, r.r_type, r.sym, action)? };
+    }
+    for (place, addend) in deferred {
+        let resolver = bias.wrapping_add(addend as u64);
+        // SAFETY: the object is relocated except for its IRELATIVEs; caller contract.
+        unsafe {
+            apply(
+                id,
+                place,
+                R_X86_64_IRELATIVE,
+                0,
+                Action::Irelative { resolver },
+            )?
+        };
+    }
+    Ok(())
+}
+
+/// Makes the non-writable segments writable (DT_TEXTREL) or restores them.
+fn textrel_protect(id: usize, writable: bool) {
+    let rt = rt();
+    let Some(o) = rt.objs.get(id) else { return };
+    for p in &o.phdrs {
+        if p.p_type != PT_LOAD || p.p_flags & PF_W != 0 {
+            continue;
+        }
+        let start = (o.bias + p.p_vaddr as usize) & !4095;
+        let end = (o.bias + (p.p_vaddr + p.p_memsz) as usize + 4095) & !4095;
+        let mut prot = rld_image::prot_of(p.p_flags);
+        if writable {
+            prot |= crate::sys::PROT_WRITE;
+        }
+        let _ = crate::sys::mprotect(start, end - start, prot);
+    }
+}
+
+/// `_dl_relocate_object` for object `id` at start-up.
+pub fn relocate(id: usize) -> Result<(), String> {
+    let (view_rela, relacount, view_jmprel, info_rela, info_jmprel, relr, textrel, bias, lazy) = {
+        let rt = rt();
+        let Some(o) = rt.objs.get(id) else {
+            return Ok(());
+        };
+        let Some(v) = rt.ns.obj(id as ObjId) else {
+            return Ok(());
+        };
+        let relr = match (o.info.relr(), o.info.relrsz()) {
+            (Some(a), Some(sz)) if sz != 0 => o.ro.bytes_at(a, sz).ok(),
+            _ => None,
+        };
+        let rela = match (o.info.rela(), o.info.relasz()) {
+            (Some(a), Some(sz)) if a != 0 => Some((a, sz)),
+            _ => None,
+        };
+        let jmprel = match (o.info.jmprel(), o.info.pltrelsz()) {
+            (Some(a), Some(sz)) => Some((a, sz)),
+            _ => None,
+        };
+        (
+            v.rela,
+            v.relacount,
+            v.jmprel,
+            rela,
+            jmprel,
+            relr,
+            o.info.textrel(),
+            o.bias,
+            !(rt.bind_now || o.info.bind_now()),
+        )
+    };
+    if textrel {
+        textrel_protect(id, true);
+    }
+    if let Some(t) = relr {
+        for off in relr_offsets(t) {
+            let p = bias.wrapping_add(off as usize) as *mut u64;
+            // SAFETY: RELR entries point at words of this object's writable image.
+            unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias as u64)) };
+        }
+    }
+    // One range when JMPREL directly follows RELA (eager), else two (`_ELF_DYNAMIC_DO_RELOC`).
+    let ranges = rld_link::order::ranges(info_rela, info_jmprel, false);
+    let one_range = ranges.r1.1 == 0 && info_jmprel.is_some() && !view_jmprel.is_empty();
+    let mut left_lazy = false;
+    let combined: Vec<u8>;
+    // SAFETY: the object is mapped writable where its relocations point (TEXTREL handled).
+    unsafe {
+        if one_range && !view_rela.is_empty() {
+            let mut v = Vec::with_capacity(view_rela.len() + view_jmprel.len());
+            v.extend_from_slice(view_rela);
+            v.extend_from_slice(view_jmprel);
+            combined = v;
+            let t: &'static [u8] = super::objects::leak(combined);
+            do_range(id, t, relacount, lazy, &mut left_lazy)?;
+        } else {
+            do_range(id, view_rela, relacount, lazy, &mut left_lazy)?;
+            do_range(id, view_jmprel, 0, lazy, &mut left_lazy)?;
+        }
+    }
+    if left_lazy {
+        install_lazy_stub(id);
+    }
+    if textrel {
+        textrel_protect(id, false);
+    }
+    Ok(())
+}
+
+/// GOT[1] = link map, GOT[2] = the lazy resolver, for objects with unresolved JUMP_SLOTs.
+fn install_lazy_stub(id: usize) {
+    let rt = rt();
+    let Some(o) = rt.objs.get(id) else { return };
+    let Some(got) = o.info.get(rld_elf::consts::DT_PLTGOT as i64) else {
+        return;
+    };
+    let got = o.bias.wrapping_add(got as usize) as *mut usize;
+    // SAFETY: DT_PLTGOT points at the object's writable .got.plt (3 reserved words).
+    unsafe {
+        got.add(1).write(id);
+        got.add(2)
+            .write(super::lazy::_dl_runtime_resolve as *const () as usize);
+    }
+}
+
+/// Makes PT_GNU_RELRO read-only (`_dl_protect_relro`).
+pub fn protect_relro(id: usize) {
+    let rt = rt();
+    if let Some((a, e)) = rt.objs.get(id).and_then(|o| o.relro)
+        && e > a
+        && crate::sys::mprotect(a, e - a, crate::sys::PROT_READ).is_err()
+    {
+        let name = rt.objs.get(id).map_or(&b""[..], |o| o.name);
+        let obj = rld_link::error::dso_filename(name, &progname(rt));
+        let line = rld_link::fatal_line(
+            &progname(rt),
+            None,
+            &obj,
+            "cannot apply additional memory protection after relocation",
+            None,
+        );
+        eprint!("{}", line);
+        crate::out::exit(127);
+    }
+}

@@ -1,0 +1,1172 @@
+//! The start-up pipeline: from the parsed command line to the program's entry point.
+//!
+//!  1. the main program: taken from the aux vector (rld is its PT_INTERP) or mapped (explicit);
+//!  2. the load graph (rld-deps) and the mapping of every library;
+//!  3. the glibc build of libc.so.6 (unknown: hand the program to the system loader);
+//!  4. static TLS layout, link maps, `_rtld_global(_ro)`, the main thread's TCB;
+//!  5. binding plan (rld-link) and relocation in glibc's order, RELRO;
+//!  6. TLS images, `__libc_early_init`, constructors, `_r_debug`; enter with rdx = `_dl_fini`.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+
+use rld::cli::Config;
+use rld_deps::{Kind, LoadConfig, Mode};
+use rld_elf::consts;
+use rld_glibc::GlibcBuild;
+use rld_link::{Namespace, ObjId, ObjKind};
+use rld_search::fs::FileHandle;
+use rld_search::search::Searcher;
+use rld_search::verify::{ElfHeader, Phdr};
+
+use super::abi::Raw;
+use super::exports::{self, _r_debug, _rtld_global, _rtld_global_ro};
+use super::objects::{self, Loaded, PT_GNU_STACK, PT_LOAD, PT_PHDR, Tls};
+use super::state::{self, LibcFns, Runtime};
+use crate::fs::LoaderFs;
+use crate::startup::{self, Startup};
+
+const SYSTEM_LOADER: &core::ffi::CStr = c"/lib64/ld-linux-x86-64.so.2";
+
+fn die(line: &str) -> ! {
+    crate::out::flush();
+    eprint!("{}", line);
+    crate::out::exit(127)
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A main program the kernel mapped, read through its memory (offsets are link-time
+/// addresses, see `mem_header`).
+struct MemImage {
+    bias: usize,
+    segs: Vec<(u64, u64)>,
+}
+
+impl FileHandle for MemImage {
+    fn stat(&self) -> Result<rld_search::fs::FileStat, i32> {
+        Err(rld_search::fs::errno::EINVAL)
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, i32> {
+        let Some(&(lo, hi)) = self.segs.iter().find(|s| offset >= s.0 && offset < s.1) else {
+            return Ok(0);
+        };
+        let n = ((hi - offset) as usize).min(buf.len());
+        // SAFETY: [lo, hi) is a PT_LOAD's file-backed part, mapped by the kernel.
+        let _ = lo;
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.bias.wrapping_add(offset as usize) as *const u8,
+                buf.as_mut_ptr(),
+                n,
+            )
+        };
+        Ok(n)
+    }
+}
+
+/// The header of an image in memory, with file offsets replaced by link-time addresses so
+/// that rld-deps can read it through `MemImage`.
+fn mem_header(e_type: u16, entry: u64, phdrs: &[Phdr]) -> ElfHeader {
+    ElfHeader {
+        e_type,
+        e_entry: entry,
+        e_phoff: 0,
+        phdrs: phdrs
+            .iter()
+            .map(|p| Phdr {
+                p_offset: p.p_vaddr,
+                ..*p
+            })
+            .collect(),
+    }
+}
+
+/// Where rld itself is mapped and its program headers.
+fn self_image() -> (usize, Vec<Phdr>) {
+    let base = crate::start::self_base();
+    // SAFETY: rld's own ELF header and program headers are mapped read-only.
+    unsafe {
+        let phoff = ((base + 32) as *const u64).read_unaligned() as usize;
+        let phnum = ((base + 56) as *const u16).read_unaligned() as usize;
+        (base, objects::phdrs_at(base + phoff, phnum))
+    }
+}
+
+/// dirname of /proc/self/exe (the kernel-loaded program's `$ORIGIN`).
+fn exe_origin() -> Option<Vec<u8>> {
+    let mut buf = alloc::vec![0u8; 4096];
+    let n = crate::sys::readlink(c"/proc/self/exe", &mut buf).ok()?;
+    buf.truncate(n);
+    let i = buf.iter().rposition(|&c| c == b'/')?;
+    buf.truncate(i.max(1));
+    Some(buf)
+}
+
+/// rld's glibc-facing tunables and the CPU facts glibc's loader computes from them.
+fn tunables_and_cpu(
+    st: &Startup,
+    secure: bool,
+    suid_debug: bool,
+) -> (
+    &'static rld_glibc::tunables::Tunables<'static>,
+    rld_cpu::CpuFeatures,
+    rld_cpu::CpuInfo<'static>,
+) {
+    let build0 = rld_glibc::BUILDS.first();
+    let descs = build0.map_or(&[][..], |b| b.tunables);
+    let env: Vec<&'static [u8]> = st.env.clone();
+    let opts = rld_glibc::tunables::InitOptions { secure, suid_debug };
+    let t = match rld_glibc::tunables::Tunables::init(descs, &env, opts) {
+        Ok((t, _edits)) => t,
+        Err(_) => die("rld: too many tunables in this glibc build\n"),
+    };
+    let t: &'static mut rld_glibc::tunables::Tunables<'static> = Box::leak(Box::new(t));
+    let id = |n: &str| build0.and_then(|b| b.tunable_id(n));
+    let num = |n: &str| -> Option<u64> {
+        let (v, set) = t.get(id(n)?)?;
+        if !set {
+            return None;
+        }
+        Some(match v {
+            rld_glibc::tunables::TunableValue::Int32(x) => x as u64,
+            rld_glibc::tunables::TunableValue::Uint64(x) => x,
+            rld_glibc::tunables::TunableValue::SizeT(x) => x as u64,
+            rld_glibc::tunables::TunableValue::Str(_) => return None,
+        })
+    };
+    let hwcaps = id("glibc.cpu.hwcaps")
+        .and_then(|i| t.state(i))
+        .filter(|s| s.initialized)
+        .and_then(|s| s.strval);
+    let ct = rld_cpu::Tunables {
+        hwcaps,
+        x86_non_temporal_threshold: num("glibc.cpu.x86_non_temporal_threshold"),
+        x86_rep_movsb_threshold: num("glibc.cpu.x86_rep_movsb_threshold"),
+        x86_rep_stosb_threshold: num("glibc.cpu.x86_rep_stosb_threshold"),
+        x86_data_cache_size: num("glibc.cpu.x86_data_cache_size"),
+        x86_shared_cache_size: num("glibc.cpu.x86_shared_cache_size"),
+    };
+    let aux = rld_cpu::Auxv {
+        platform: st.aux.platform,
+        hwcap2: st.aux.hwcap2,
+        minsigstksz: (st.aux.minsigstksz != 0).then_some(st.aux.minsigstksz as u64),
+    };
+    let mut cpuid = rld_cpu::Memo::new(rld_cpu::NativeCpuid::new());
+    let (cf, info) = rld_cpu::compute(&mut cpuid, &ct, &aux);
+    // glibc writes the chosen thresholds back into their tunables (TUNABLE_SET_WITH_BOUNDS).
+    for (name, v) in [
+        ("glibc.cpu.x86_data_cache_size", cf.data_cache_size),
+        ("glibc.cpu.x86_shared_cache_size", cf.shared_cache_size),
+        (
+            "glibc.cpu.x86_non_temporal_threshold",
+            cf.non_temporal_threshold,
+        ),
+        ("glibc.cpu.x86_rep_movsb_threshold", cf.rep_movsb_threshold),
+        ("glibc.cpu.x86_rep_stosb_threshold", cf.rep_stosb_threshold),
+    ] {
+        if let Some(i) = id(name) {
+            t.set_with_bounds(i, v as i64, None, None);
+        }
+    }
+    (t, cf, info)
+}
+
+/// Hands the program to the system's loader (unknown glibc build). Never returns.
+fn hand_over(st: &Startup, explicit: bool, prog_idx: usize, why: &str) -> ! {
+    crate::out::flush();
+    eprint!(
+        "rld: {}; handing the program to {}\n",
+        why,
+        SYSTEM_LOADER.to_str().unwrap_or("?")
+    );
+    let mut argv: Vec<*const u8> = Vec::new();
+    argv.push(SYSTEM_LOADER.as_ptr().cast());
+    let args_start = if explicit { prog_idx } else { 0 };
+    // SAFETY: the initial argv array has argc valid entries.
+    let argc = unsafe { *st.sp };
+    if !explicit {
+        argv.push(c"--argv0".as_ptr().cast());
+        // SAFETY: argv[0] exists when argc > 0.
+        argv.push(unsafe { *st.argv_ptr });
+        argv.push(match st.aux.execfn {
+            Some(_) => {
+                // AT_EXECFN points at a NUL-terminated string on the stack.
+                let mut p = 0usize;
+                for (t, v) in st.auxv_pairs() {
+                    if t == startup::AT_EXECFN {
+                        p = v;
+                    }
+                }
+                p as *const u8
+            }
+            None => unsafe { *st.argv_ptr },
+        });
+        for i in 1..argc {
+            // SAFETY: i < argc.
+            argv.push(unsafe { *st.argv_ptr.add(i) });
+        }
+    } else {
+        for i in args_start..argc {
+            // SAFETY: i < argc.
+            argv.push(unsafe { *st.argv_ptr.add(i) });
+        }
+    }
+    argv.push(core::ptr::null());
+    // SAFETY: NULL-terminated arrays of C strings from the initial stack.
+    let e = unsafe { crate::sys::execve(SYSTEM_LOADER, argv.as_ptr(), st.envp_ptr.cast()) };
+    eprint!(
+        "rld: cannot run {}: {}\n",
+        SYSTEM_LOADER.to_str().unwrap_or("?"),
+        crate::sys::strerror(e)
+    );
+    crate::out::exit(127)
+}
+
+/// Maps a library (or the explicit main program) from its open file.
+fn map_from_file(
+    file: &crate::fs::File,
+    hdr: &ElfHeader,
+    name: &[u8],
+    progname: &[u8],
+    page: usize,
+) -> (usize, usize, usize) {
+    let segs = hdr
+        .phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD)
+        .map(|p| rld_image::Segment {
+            vaddr: p.p_vaddr,
+            memsz: p.p_memsz,
+            filesz: p.p_filesz,
+            offset: p.p_offset,
+            align: p.p_align,
+            flags: p.p_flags,
+        });
+    let fail = |msg: &str, errno: Option<crate::sys::Errno>| -> ! {
+        let mut l = String::new();
+        let _ = write!(
+            l,
+            "{}: error while loading shared libraries: {}: {}",
+            lossy(progname),
+            lossy(name),
+            msg
+        );
+        if let Some(e) = errno {
+            let _ = write!(l, ": {}", crate::sys::strerror(e));
+        }
+        l.push('\n');
+        die(&l)
+    };
+    let plan = match rld_image::plan(segs, page as u64) {
+        Ok(p) => p,
+        Err(e) => fail(e.message(), None),
+    };
+    let fixed = hdr.e_type == 2;
+    // SAFETY: ET_EXEC programs are linked away from where the kernel put rld and its heap
+    // (glibc makes the same assumption); everything else goes where the kernel chooses.
+    match unsafe { super::map::map_object(&plan, file.fd(), fixed, page) } {
+        Ok(m) => (m.bias, m.map_start, m.map_end),
+        Err(e) => fail(e.message(), Some(e.errno())),
+    }
+}
+
+/// Builds the `Loaded` entry for an object already in memory.
+#[allow(clippy::too_many_arguments)]
+fn describe(
+    kind: Kind,
+    name: &[u8],
+    libnames: &[Vec<u8>],
+    bias: usize,
+    phdrs: Vec<Phdr>,
+    phdr_addr: usize,
+    entry: usize,
+    page: usize,
+    dyn_readonly: bool,
+) -> Loaded {
+    let l = objects::layout(&phdrs, bias, page);
+    let (dyn_addr, info) = match l.dyn_vaddr {
+        Some((v, sz)) => {
+            let a = bias.wrapping_add(v as usize);
+            // SAFETY: PT_DYNAMIC lies in a mapped segment of the object.
+            match unsafe { objects::read_dynamic(a, sz as usize, v) } {
+                Some(i) => (a, i),
+                None => (0, empty_info()),
+            }
+        }
+        None => (0, empty_info()),
+    };
+    // SAFETY: the read-only prefix of a mapped object; never written (module invariant).
+    let ro = unsafe { objects::ro_image(l.map_start, l.ro_end, l.min_vaddr) };
+    Loaded {
+        kind,
+        name: objects::leak(name.to_vec()),
+        name_c: objects::leak_cstr(name),
+        libnames: libnames.iter().map(|n| objects::leak_cstr(n)).collect(),
+        bias,
+        map_start: l.map_start,
+        map_end: l.map_end,
+        text_end: l.text_end,
+        contiguous: l.contiguous,
+        phdrs,
+        phdr_addr,
+        entry,
+        dyn_addr,
+        info,
+        dyn_readonly,
+        tls: l.tls.map(|(image, init_vaddr, init_len)| Tls {
+            image,
+            init_vaddr,
+            init_len,
+            modid: 0,
+            offset: 0,
+        }),
+        relro: l.relro,
+        eh_frame: l.eh_frame,
+        deps: Vec::new(),
+        loader: None,
+        origin: None,
+        file_id: (0, 0),
+        lm: 0,
+        init_called: false,
+        ro,
+    }
+}
+
+fn empty_info() -> rld_elf::dynamic::DynamicInfo<'static> {
+    static NULL_DYN: [u8; 16] = [0; 16];
+    match rld_elf::dynamic::Dynamic::from_bytes(&NULL_DYN, 0) {
+        Ok(d) => rld_elf::dynamic::DynamicInfo::new(d),
+        Err(_) => die("rld: internal error: empty dynamic section\n"),
+    }
+}
+
+/// Runtime address of an object's program headers (`l_phdr`).
+fn phdr_address(hdr: &ElfHeader, bias: usize) -> usize {
+    if let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
+        return bias.wrapping_add(p.p_vaddr as usize);
+    }
+    hdr.phdrs
+        .iter()
+        .find(|p| {
+            p.p_type == PT_LOAD
+                && hdr.e_phoff >= p.p_offset
+                && hdr.e_phoff < p.p_offset + p.p_filesz
+        })
+        .map_or(0, |p| {
+            bias.wrapping_add((p.p_vaddr + (hdr.e_phoff - p.p_offset)) as usize)
+        })
+}
+
+/// Looks a symbol up in one object by name and optional version (for libc's private
+/// entry points); returns its runtime address.
+fn lookup_in_object(rt: &mut Runtime, id: usize, name: &[u8], version: Option<&[u8]>) -> usize {
+    let ver = version.map(|v| rld_link::object::Version {
+        hash: rld_link::hash::sysv_hash(v),
+        hidden: false,
+        name: v,
+        filename: None,
+    });
+    let req = rld_link::lookup::Request {
+        name: rld_link::hash::NameHash::new(name),
+        version: ver,
+        class: 0,
+        ref_sym: None,
+        undef: None,
+        skip: None,
+        return_newest: false,
+    };
+    let ids = [id as ObjId];
+    let Some(f) = rt.ns.lookup_in(&req, &[&ids]) else {
+        return 0;
+    };
+    symbol_address(rt, f.obj, f.sym)
+}
+
+fn lookup_global(rt: &mut Runtime, name: &[u8]) -> usize {
+    let req = rld_link::lookup::Request {
+        name: rld_link::hash::NameHash::new(name),
+        version: None,
+        class: 0,
+        ref_sym: None,
+        undef: None,
+        skip: None,
+        return_newest: true,
+    };
+    let g: Vec<ObjId> = rt.ns.global().to_vec();
+    let Some(f) = rt.ns.lookup_in(&req, &[&g]) else {
+        return 0;
+    };
+    symbol_address(rt, f.obj, f.sym)
+}
+
+fn symbol_address(rt: &Runtime, obj: ObjId, sym: u32) -> usize {
+    let Some(s) = rt.ns.obj(obj).and_then(|v| v.sym(sym)) else {
+        return 0;
+    };
+    let base = rt.objs.get(obj as usize).map_or(0, |o| o.bias);
+    if s.shndx == rld_link::object::SHN_ABS {
+        s.value as usize
+    } else {
+        base.wrapping_add(s.value as usize)
+    }
+}
+
+/// Loads and starts the program. Never returns.
+pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
+    let page = st.aux.pagesz;
+    let args: Vec<&'static [u8]> = st.args.clone();
+    let prog_idx = if explicit {
+        cfg.program_index.unwrap_or(0)
+    } else {
+        0
+    };
+    let Some(&program_arg) = args.get(prog_idx) else {
+        die("rld: missing program name\n")
+    };
+    let progname: &'static [u8] = program_arg;
+    let suid_debug = cfg.secure && LoaderFs.exists(c"/etc/suid-debug");
+    let (tunables, cpu_features, cpu_info) = tunables_and_cpu(st, cfg.secure, suid_debug);
+    super::services::set_tunables(tunables);
+
+    // ---- the main program and the load graph --------------------------------------------
+    let fs = LoaderFs;
+    let sc = crate::list::search_config_from(cfg, &cpu_info);
+    let mut searcher = Searcher::new(&fs, sc);
+    let (self_base, self_phdrs) = self_image();
+    let mut lc = LoadConfig::list(program_arg);
+    lc.mode = Mode::Normal;
+    lc.preload_env = cfg.preload_env.map(<[u8]>::to_vec);
+    lc.preload_arg = cfg.preload_arg.map(<[u8]>::to_vec);
+    lc.inhibit_rpath = cfg.inhibit_rpath.map(<[u8]>::to_vec);
+    if st.aux.sysinfo_ehdr == 0 {
+        lc.vdso = None;
+    }
+    let mut kernel_main: Option<(usize, Vec<Phdr>)> = None;
+    if explicit {
+        crate::list::apply_library_path(&mut searcher, cfg, program_arg);
+        lc.rtld_file = st.aux.execfn.map(<[u8]>::to_vec);
+    } else {
+        // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped.
+        let phdrs = unsafe { objects::phdrs_at(st.aux.phdr, st.aux.phnum) };
+        let bias = phdrs
+            .iter()
+            .find(|p| p.p_type == PT_PHDR)
+            .map_or(0, |p| st.aux.phdr.wrapping_sub(p.p_vaddr as usize));
+        let e_type = if bias == 0 { 2 } else { 3 };
+        let hdr = mem_header(e_type, st.aux.entry.wrapping_sub(bias) as u64, &phdrs);
+        let img = MemImage {
+            bias,
+            segs: phdrs
+                .iter()
+                .filter(|p| p.p_type == PT_LOAD)
+                .map(|p| (p.p_vaddr, p.p_vaddr + p.p_filesz))
+                .collect(),
+        };
+        let dynamic = rld_deps::elfdyn::read_dyn_info(&img, &hdr);
+        if let Some(interp) = &dynamic.interp {
+            lc.rtld_name = interp.clone();
+            lc.rtld_file = Some(interp.clone());
+        }
+        lc.main_loaded = Some((hdr, dynamic));
+        lc.exe_origin = exe_origin();
+        let prog_for_origin = st.aux.execfn.unwrap_or(program_arg);
+        crate::list::apply_library_path(&mut searcher, cfg, prog_for_origin);
+        kernel_main = Some((bias, phdrs));
+    }
+    let mut graph = match rld_deps::build(&mut searcher, &lc) {
+        Ok(g) => g,
+        Err(f) => {
+            let mut l = String::new();
+            let _ = rld_deps::write_fatal(&mut l, progname, &f);
+            die(&l)
+        }
+    };
+    if !graph.diags.is_empty() {
+        let mut l = String::new();
+        for d in &graph.diags {
+            let _ = rld_deps::write_diag(&mut l, progname, d);
+        }
+        eprint!("{}", l);
+    }
+    if graph.main_is_static && explicit {
+        // Nothing to link: let the kernel run it.
+        hand_over_static(st, prog_idx, program_arg);
+    }
+
+    // ---- map everything ------------------------------------------------------------------
+    let chain: Vec<usize> = graph.chain.clone();
+    let mut objs: Vec<Loaded> = Vec::with_capacity(graph.objects.len());
+    // Runtime table index = graph object id (same numbering); placeholders for skipped ids.
+    let mut index_of_graph: Vec<Option<usize>> = alloc::vec![None; graph.objects.len()];
+    for (gid, o) in graph.objects.iter_mut().enumerate() {
+        let loaded = match o.kind {
+            Kind::Missing => None,
+            Kind::Main => Some(match &kernel_main {
+                Some((bias, phdrs)) => describe(
+                    Kind::Main,
+                    b"",
+                    &o.names,
+                    *bias,
+                    phdrs.clone(),
+                    st.aux.phdr,
+                    st.aux.entry,
+                    page,
+                    false,
+                ),
+                None => {
+                    let Some(file) = &o.file else {
+                        die("rld: the program is not open\n")
+                    };
+                    let (bias, _, _) = map_from_file(file, &o.header, program_arg, progname, page);
+                    let phdr_addr = phdr_address(&o.header, bias);
+                    describe(
+                        Kind::Main,
+                        b"",
+                        &o.names,
+                        bias,
+                        o.header.phdrs.clone(),
+                        phdr_addr,
+                        bias.wrapping_add(o.header.e_entry as usize),
+                        page,
+                        false,
+                    )
+                }
+            }),
+            Kind::Rtld => Some(describe(
+                Kind::Rtld,
+                &o.path,
+                &o.names,
+                self_base,
+                self_phdrs.clone(),
+                self_base + {
+                    // SAFETY: rld's own ELF header.
+                    unsafe { ((self_base + 32) as *const u64).read_unaligned() as usize }
+                },
+                crate::start::self_entry(),
+                page,
+                true,
+            )),
+            Kind::Vdso => {
+                let ehdr = st.aux.sysinfo_ehdr;
+                // SAFETY: the kernel maps the vDSO's ELF header and program headers.
+                let phdrs = unsafe {
+                    let phoff = ((ehdr + 32) as *const u64).read_unaligned() as usize;
+                    let phnum = ((ehdr + 56) as *const u16).read_unaligned() as usize;
+                    objects::phdrs_at(ehdr + phoff, phnum)
+                };
+                let bias = phdrs
+                    .iter()
+                    .find(|p| p.p_type == PT_LOAD)
+                    .map_or(ehdr, |p| ehdr.wrapping_sub(p.p_vaddr as usize));
+                // SAFETY: as above.
+                let phoff = unsafe { ((ehdr + 32) as *const u64).read_unaligned() as usize };
+                let mut l = describe(
+                    Kind::Vdso,
+                    &o.path,
+                    &o.names,
+                    bias,
+                    phdrs,
+                    ehdr + phoff,
+                    0,
+                    page,
+                    true,
+                );
+                l.name = objects::leak(o.names.first().cloned().unwrap_or_default());
+                l.name_c = objects::leak_cstr(l.name);
+                Some(l)
+            }
+            Kind::Library => {
+                let Some(file) = &o.file else {
+                    die("rld: a library is not open\n")
+                };
+                let (bias, _, _) = map_from_file(file, &o.header, &o.path, progname, page);
+                let phdr_addr = phdr_address(&o.header, bias);
+                let mut l = describe(
+                    Kind::Library,
+                    &o.path,
+                    &o.names,
+                    bias,
+                    o.header.phdrs.clone(),
+                    phdr_addr,
+                    bias.wrapping_add(o.header.e_entry as usize),
+                    page,
+                    false,
+                );
+                l.file_id = (o.file_id.dev, o.file_id.ino);
+                Some(l)
+            }
+        };
+        // The files are no longer needed once mapped.
+        o.file = None;
+        if let Some(mut l) = loaded {
+            l.origin = o.origin.as_deref().map(objects::leak_cstr);
+            index_of_graph[gid] = Some(objs.len());
+            objs.push(l);
+        }
+    }
+    let map_id = |g: usize| index_of_graph.get(g).copied().flatten();
+    for (gid, o) in graph.objects.iter().enumerate() {
+        let Some(i) = map_id(gid) else { continue };
+        let deps: Vec<usize> = o.deps.iter().filter_map(|&d| map_id(d)).collect();
+        let loader = o.loader.and_then(map_id);
+        if let Some(l) = objs.get_mut(i) {
+            l.deps = deps;
+            l.loader = loader;
+        }
+    }
+    let chain: Vec<usize> = chain.iter().filter_map(|&g| map_id(g)).collect();
+    let searchlist: Vec<usize> = graph.searchlist.iter().filter_map(|&g| map_id(g)).collect();
+    let Some(main) = map_id(graph.main) else {
+        die("rld: no main program\n")
+    };
+    let rtld = map_id(graph.rtld).unwrap_or(usize::MAX);
+    let vdso = graph.vdso.and_then(map_id);
+    let libc = chain.iter().copied().find(|&i| {
+        objs.get(i)
+            .is_some_and(|o| o.kind == Kind::Library && soname_is(o, b"libc.so.6"))
+    });
+    drop(graph);
+
+    // ---- which glibc ---------------------------------------------------------------------
+    let build: Option<&'static GlibcBuild> = match libc.and_then(|i| objs.get(i)) {
+        None => None,
+        Some(o) => {
+            let bytes = o.ro.bytes();
+            match rld_glibc::detect_libc(bytes, rld_glibc::ImageKind::Mapped) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    let mut why = String::new();
+                    let _ = write!(
+                        why,
+                        "{} is a glibc build rld does not know ({:?})",
+                        lossy(o.name),
+                        e
+                    );
+                    hand_over(st, explicit, prog_idx, &why)
+                }
+            }
+        }
+    };
+    if let Some(b) = build {
+        super::set_build(b);
+        if b.link_map.size > 4096
+            || b.rtld_global.size > exports::RTLD_GLOBAL_SIZE
+            || b.rtld_global_ro.size > exports::RTLD_GLOBAL_RO_SIZE
+        {
+            hand_over(
+                st,
+                explicit,
+                prog_idx,
+                "this glibc build's loader structures are larger than rld's",
+            )
+        }
+    }
+
+    // ---- TLS layout ---------------------------------------------------------------------------
+    let nns = tunable_num(tunables, build, "glibc.rtld.nns").unwrap_or(4);
+    let optional = tunable_num(tunables, build, "glibc.rtld.optional_static_tls").unwrap_or(512);
+    let mut modid = 0;
+    let mut images = Vec::new();
+    let mut tls_ids = Vec::new();
+    for &i in &chain {
+        if let Some(t) = objs.get_mut(i).and_then(|o| o.tls.as_mut()) {
+            modid += 1;
+            t.modid = modid;
+            images.push(t.image);
+            tls_ids.push(i);
+        }
+    }
+    let mut offsets = alloc::vec![0u64; images.len()];
+    let static_tls = match rld_tls::layout_initial(&images, &mut offsets, nns, optional) {
+        Ok(s) => s,
+        Err(_) => die("rld: cannot allocate TLS block\n"),
+    };
+    for (k, &i) in tls_ids.iter().enumerate() {
+        if let Some(t) = objs.get_mut(i).and_then(|o| o.tls.as_mut()) {
+            t.offset = offsets[k] as usize;
+        }
+    }
+
+    // ---- init order and link maps --------------------------------------------------------
+    let per_obj: Vec<Vec<ObjId>> = objs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let mut v = alloc::vec![i as ObjId];
+            v.extend(o.deps.iter().map(|&d| d as ObjId));
+            v
+        })
+        .collect();
+    let sl32: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
+    let initfini: Vec<usize> = rld_link::order::sort_maps_dfs(
+        &sl32,
+        &|m| per_obj.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+        true,
+    )
+    .into_iter()
+    .map(|i| i as usize)
+    .collect();
+    drop(per_obj);
+
+    if let Some(b) = build {
+        for (i, o) in objs.iter_mut().enumerate() {
+            o.lm = super::glibc::new_link_map(b, i);
+        }
+        let lists = super::glibc::Lists {
+            chain: &chain,
+            searchlist: &searchlist,
+            initfini: &initfini,
+            main,
+        };
+        super::glibc::fill_link_maps(b, &objs, &lists);
+    }
+
+    // ---- lookup views ---------------------------------------------------------------------
+    let mut views = Vec::with_capacity(objs.len());
+    for o in &objs {
+        let kind = if o.kind == Kind::Main {
+            ObjKind::Executable
+        } else {
+            ObjKind::Library
+        };
+        let v = if o.dyn_addr == 0 {
+            Ok(rld_link::ObjView::new(o.name, kind))
+        } else {
+            rld_link::from_elf::obj_view(&o.ro, &o.info, o.name, kind)
+        };
+        match v {
+            Ok(v) => views.push(v),
+            Err(_) => {
+                let mut l = String::new();
+                let _ = write!(
+                    l,
+                    "{}: error while loading shared libraries: {}: cannot read its dynamic tables (rld reads them from the read-only segments)\n",
+                    lossy(progname),
+                    lossy(if o.name.is_empty() { progname } else { o.name })
+                );
+                die(&l)
+            }
+        }
+    }
+    let mut ns = Namespace::new(views, sl32.clone());
+    ns.dynamic_weak = cfg.dynamic_weak;
+    let order: Vec<ObjId> = rld_link::order::reloc_order(
+        &initfini.iter().map(|&i| i as ObjId).collect::<Vec<_>>(),
+        Some(rtld as ObjId),
+    );
+    let plan = rld_link::plan(&mut ns, &order);
+
+    let max_modid = modid;
+    let rt: &'static mut Runtime = Box::leak(Box::new(Runtime {
+        build,
+        objs,
+        ns,
+        plan,
+        chain,
+        searchlist,
+        initfini,
+        main,
+        rtld,
+        vdso,
+        libc,
+        static_tls,
+        max_modid,
+        libc_fns: LibcFns::default(),
+        progname,
+        bind_now: cfg.bind_now,
+        ranges: Vec::new(),
+    }));
+    rt.rebuild_ranges();
+
+    // ---- glibc's globals and the main thread -------------------------------------------------
+    let mut tp = 0usize;
+    if let Some(b) = build {
+        fill_globals(b, rt, st, cfg, &cpu_features, &cpu_info);
+        let modules: Vec<super::tls::TlsModule> = rt
+            .chain
+            .iter()
+            .filter_map(|&i| {
+                let o = rt.objs.get(i)?;
+                let t = o.tls.as_ref()?;
+                Some(super::tls::TlsModule {
+                    modid: t.modid,
+                    init_addr: o.bias.wrapping_add(t.init_vaddr as usize),
+                    init_len: t.init_len as usize,
+                    blocksize: t.image.blocksize as usize,
+                    offset: t.offset,
+                    link_map: o.lm,
+                })
+            })
+            .collect();
+        let gl = _rtld_global.raw();
+        let glro = _rtld_global_ro.raw();
+        // SAFETY: single-threaded start-up, before any program code.
+        let mt = unsafe {
+            super::tls::setup_main_thread(b, gl, glro, &rt.static_tls, &modules, st.aux.random)
+        };
+        let Some(mt) = mt else {
+            die("rld: cannot set up the main thread's TLS\n")
+        };
+        tp = mt.tp;
+        // SAFETY: the generation mirror for `__tls_get_addr`'s fast path.
+        unsafe {
+            super::tls::TLS_GENERATION = gl.get(b.rtld_global.dl_tls_generation);
+        }
+        let rseq = tunable_num(tunables, build, "glibc.pthread.rseq").unwrap_or(1) != 0;
+        // SAFETY: tp is the main thread's TCB.
+        let registered = unsafe { super::tls::init_tp(b, gl, tp, st.sp as usize, rseq) };
+        if registered {
+            exports::__rseq_size.set(20);
+            exports::__rseq_offset.set(b.pthread.rseq_area.offset);
+        }
+        super::services::install_glro_functions(b, 0);
+    }
+    // ---- debugger interface -------------------------------------------------------------
+    if let Some(b) = build {
+        let main_lm = rt.objs.get(rt.main).map_or(0, |o| o.lm);
+        let r = _r_debug.raw();
+        r.put(b.r_debug.r_version, 1);
+        r.put(b.r_debug.r_map, main_lm as u64);
+        r.put(
+            b.r_debug.r_brk,
+            exports::_dl_debug_state as *const () as usize as u64,
+        );
+        r.put(b.r_debug.r_ldbase, self_base as u64);
+        r.put(b.r_debug.r_state, 0);
+        if let Some(o) = rt.objs.get(rt.main)
+            && o.dyn_addr != 0
+        {
+            for (i, e) in o.info.dynamic().iter().enumerate() {
+                if e.tag == consts::DT_DEBUG as i64 {
+                    // SAFETY: the main program's .dynamic is still writable (RELRO comes
+                    // with relocation, below); glibc's `elf_setup_debug_entry`.
+                    let p = (o.dyn_addr + 16 * i + 8) as *mut u64;
+                    unsafe { p.write_unaligned(_r_debug.raw().base as u64) };
+                }
+            }
+        }
+    }
+    exports::__libc_stack_end.set(st.sp as usize);
+    exports::__libc_enable_secure.set(usize::from(cfg.secure));
+    exports::_dl_argv.set(st.argv_ptr as usize);
+    state::publish(rt);
+
+    // ---- relocation ------------------------------------------------------------------------
+    let order: Vec<usize> = {
+        // SAFETY: start-up; the reference is dropped before any program code runs.
+        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+        rt.plan.order.iter().map(|&i| i as usize).collect()
+    };
+    for id in order {
+        if let Err(line) = super::reloc::relocate(id) {
+            die(&line)
+        }
+        super::reloc::protect_relro(id);
+        if let Some(b) = build {
+            // SAFETY: start-up, no program code runs here.
+            let lm = unsafe { state::get_unlocked() }.and_then(|rt| rt.objs.get(id).map(|o| o.lm));
+            if let Some(lm) = lm {
+                super::glibc::lm_raw(b, lm).put_bits(b.link_map.l_relocated, 1);
+            }
+        }
+    }
+
+    // SAFETY: start-up; no program code runs until the constructors below.
+    let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+    let b = build;
+    if let Some(b) = b {
+        for i in [rt.rtld, rt.vdso.unwrap_or(usize::MAX)] {
+            if let Some(o) = rt.objs.get(i) {
+                super::glibc::lm_raw(b, o.lm).put_bits(b.link_map.l_relocated, 1);
+            }
+        }
+        // TLS images now hold relocated data.
+        let modules: Vec<super::tls::TlsModule> = rt
+            .objs
+            .iter()
+            .filter_map(|o| {
+                let t = o.tls.as_ref()?;
+                Some(super::tls::TlsModule {
+                    modid: t.modid,
+                    init_addr: o.bias.wrapping_add(t.init_vaddr as usize),
+                    init_len: t.init_len as usize,
+                    blocksize: t.image.blocksize as usize,
+                    offset: t.offset,
+                    link_map: o.lm,
+                })
+            })
+            .collect();
+        // SAFETY: after relocation, tp from setup_main_thread.
+        unsafe { super::tls::init_static_blocks(tp, &modules) };
+        // libc's allocator and error protocol (looked up like glibc: global scope, so an
+        // interposed malloc is used by the loader too).
+        let mut fns = LibcFns {
+            malloc: lookup_global(rt, b"malloc"),
+            calloc: lookup_global(rt, b"calloc"),
+            realloc: lookup_global(rt, b"realloc"),
+            free: lookup_global(rt, b"free"),
+            ..LibcFns::default()
+        };
+        if let Some(l) = rt.libc {
+            fns.signal_error = lookup_in_object(rt, l, b"_dl_signal_error", Some(b"GLIBC_PRIVATE"));
+            fns.catch_error = lookup_in_object(rt, l, b"_dl_catch_error", Some(b"GLIBC_PRIVATE"));
+        }
+        rt.libc_fns = fns;
+        super::services::install_glro_functions(b, fns.catch_error);
+    }
+
+    exports::_dl_debug_state();
+
+    // ---- explicit invocation: the program becomes argv[0] ------------------------------
+    if explicit {
+        let main_o = rt.objs.get(rt.main);
+        let (phdr, phnum, entry) =
+            main_o.map_or((0, 0, 0), |o| (o.phdr_addr, o.phdrs.len(), o.entry));
+        // SAFETY: the initial stack; rld is done reading the old argv layout.
+        unsafe { st.skip_args(prog_idx) };
+        // SAFETY: auxv is on the initial stack and writable.
+        unsafe {
+            st.set_aux(startup::AT_PHDR, phdr);
+            st.set_aux(startup::AT_PHNUM, phnum);
+            st.set_aux(startup::AT_ENTRY, entry);
+            st.set_aux(startup::AT_EXECFN, program_arg.as_ptr() as usize);
+        }
+        if let Some(a0) = cfg.argv0 {
+            // SAFETY: argv[0] exists; the string lives on the initial stack.
+            unsafe { *st.argv_ptr = a0.as_ptr() };
+        }
+        exports::_dl_argv.set(st.argv_ptr as usize);
+    }
+    let glro = _rtld_global_ro.raw();
+    if let Some(b) = b {
+        glro.put(b.rtld_global_ro.dl_auxv, st.auxv_ptr as u64);
+    }
+
+    // ---- libc's early init and the constructors -------------------------------------------
+    let argc = st.args.len();
+    let argv = st.argv_ptr as usize;
+    let envp = st.envp_ptr as usize;
+    let early = match rt.libc {
+        Some(l) => lookup_in_object(rt, l, b"__libc_early_init", Some(b"GLIBC_PRIVATE")),
+        None => 0,
+    };
+    let main_entry = rt.objs.get(rt.main).map_or(0, |o| o.entry);
+    let inits: Vec<(usize, Option<u64>, Option<u64>, Option<u64>, usize)> = rt
+        .initfini
+        .iter()
+        .rev()
+        .filter_map(|&i| {
+            let o = rt.objs.get(i)?;
+            Some((
+                i,
+                o.info.get(consts::DT_INIT as i64),
+                o.info.get(consts::DT_INIT_ARRAY as i64),
+                o.info.get(consts::DT_INIT_ARRAYSZ as i64),
+                o.bias,
+            ))
+        })
+        .collect();
+    let main_idx = rt.main;
+    let preinit = rt.objs.get(rt.main).and_then(|o| {
+        Some((
+            o.bias,
+            o.info.get(consts::DT_PREINIT_ARRAY as i64)?,
+            o.info.get(consts::DT_PREINIT_ARRAYSZ as i64)?,
+        ))
+    });
+    let lms: Vec<usize> = rt.objs.iter().map(|o| o.lm).collect();
+    for o in rt.objs.iter_mut() {
+        o.init_called = o.kind != Kind::Vdso;
+    }
+    let _ = rt;
+    crate::out::flush();
+    if early != 0 {
+        // SAFETY: libc's `__libc_early_init(_Bool initial)`, after relocation.
+        let f: extern "C" fn(bool) = unsafe { core::mem::transmute(early) };
+        f(true);
+    }
+    if let Some((bias, a, sz)) = preinit {
+        call_array(bias, a, sz, argc, argv, envp);
+    }
+    for (i, init, arr, arrsz, bias) in inits {
+        if let Some(b) = b
+            && let Some(&lm) = lms.get(i)
+        {
+            super::glibc::lm_raw(b, lm).put_bits(b.link_map.l_init_called, 1);
+        }
+        if i == main_idx {
+            // libc's __libc_start_main runs the program's own constructors.
+            continue;
+        }
+        if let Some(f) = init {
+            // SAFETY: DT_INIT of a relocated object.
+            unsafe { super::jump::call_init(bias.wrapping_add(f as usize), argc, argv, envp) };
+        }
+        if let (Some(a), Some(sz)) = (arr, arrsz) {
+            call_array(bias, a, sz, argc, argv, envp);
+        }
+    }
+    crate::out::flush();
+    // SAFETY: the relocated entry point and the (adjusted) initial stack.
+    unsafe {
+        super::jump::enter(
+            main_entry,
+            st.sp as usize,
+            super::services::_dl_fini as *const () as usize,
+        )
+    }
+}
+
+fn call_array(bias: usize, a: u64, sz: u64, argc: usize, argv: usize, envp: usize) {
+    let base = bias.wrapping_add(a as usize) as *const usize;
+    for k in 0..(sz as usize / 8) {
+        // SAFETY: a relocated init array of a loaded object.
+        let f = unsafe { base.add(k).read() };
+        if f != 0 && f != usize::MAX {
+            // SAFETY: a constructor of that object.
+            unsafe { super::jump::call_init(f, argc, argv, envp) };
+        }
+    }
+}
+
+fn soname_is(o: &Loaded, want: &[u8]) -> bool {
+    let Some(off) = o.info.soname_offset() else {
+        return false;
+    };
+    let Ok(st) = o.info.string_table(&o.ro) else {
+        return false;
+    };
+    st.get(off).is_ok_and(|s| s == want)
+}
+
+fn tunable_num(
+    t: &rld_glibc::tunables::Tunables<'_>,
+    build: Option<&GlibcBuild>,
+    name: &str,
+) -> Option<u64> {
+    let b = build.or(rld_glibc::BUILDS.first())?;
+    let (v, _) = t.get(b.tunable_id(name)?)?;
+    Some(match v {
+        rld_glibc::tunables::TunableValue::Int32(x) => x as u64,
+        rld_glibc::tunables::TunableValue::Uint64(x) => x,
+        rld_glibc::tunables::TunableValue::SizeT(x) => x as u64,
+        rld_glibc::tunables::TunableValue::Str(_) => return None,
+    })
+}
+
+/// `_rtld_global` and `_rtld_global_ro` as `dl_main` leaves them before relocation.
+fn fill_globals(
+    b: &GlibcBuild,
+    rt: &Runtime,
+    st: &Startup,
+    cfg: &Config<'_>,
+    cf: &rld_cpu::CpuFeatures,
+    info: &rld_cpu::CpuInfo<'_>,
+) {
+    let gl = _rtld_global.raw();
+    let ro = _rtld_global_ro.raw();
+    let g = &b.rtld_global;
+    let r = &b.rtld_global_ro;
+    let main_lm = rt.objs.get(rt.main).map_or(0, |o| o.lm);
+    // Namespace 0.
+    let n = &b.link_namespaces;
+    let ns0 = Raw {
+        base: gl.base.wrapping_add(b.dl_ns_offset(0)),
+        size: n.size,
+    };
+    ns0.put(n.ns_loaded, main_lm as u64);
+    ns0.put(n.ns_nloaded, rt.chain.len() as u64);
+    ns0.put(
+        n.ns_main_searchlist,
+        super::glibc::lm_raw(b, main_lm).addr(b.link_map.l_searchlist) as u64,
+    );
+    ns0.put(
+        n.libc_map,
+        rt.libc.and_then(|l| rt.objs.get(l)).map_or(0, |o| o.lm) as u64,
+    );
+    let mut mutex = [0u8; 64];
+    if b.recursive_mutex_init(&mut mutex).is_some() {
+        let m = mutex.get(..b.pthread_mutex_t.size).unwrap_or(&[]);
+        ns0.put_bytes(n.ns_unique_sym_table_lock, m);
+        gl.put_bytes(g.dl_load_lock, m);
+        gl.put_bytes(g.dl_load_write_lock, m);
+        gl.put_bytes(g.dl_load_tls_lock, m);
+    }
+    gl.put(g.dl_nns, 1);
+    gl.put(g.dl_load_adds, rt.chain.len() as u64);
+    let dirs = super::glibc::alloc_forever(64, 8);
+    gl.put(g.dl_all_dirs, dirs as u64);
+    let stack_flags = rt
+        .objs
+        .get(rt.main)
+        .and_then(|o| o.phdrs.iter().find(|p| p.p_type == PT_GNU_STACK))
+        .map_or(7, |p| p.p_flags as u64);
+    gl.put(g.dl_stack_flags, stack_flags);
+
+    ro.put(r.dl_debug_mask, 0);
+    if let Some(p) = info.platform {
+        let c = objects::leak_cstr(p);
+        ro.put(r.dl_platform, c.as_ptr() as u64);
+        ro.put(r.dl_platformlen, p.len() as u64);
+    }
+    ro.put(r.dl_pagesize, st.aux.pagesz as u64);
+    ro.put(r.dl_minsigstacksize, info.minsigstacksize);
+    ro.put(r.dl_inhibit_cache, u64::from(cfg.inhibit_cache));
+    let (list, nlist) = super::glibc::searchlist_of(&rt.objs, &rt.searchlist);
+    ro.put(r.dl_initial_searchlist_r_list, list as u64);
+    ro.put(r.dl_initial_searchlist_r_nlist, nlist as u64);
+    ro.put(r.dl_clktck, st.aux.clktck as u64);
+    ro.put(r.dl_verbose, 0);
+    ro.put(r.dl_debug_fd, 2);
+    ro.put(r.dl_lazy, u64::from(!cfg.bind_now));
+    ro.put(r.dl_dynamic_weak, u64::from(cfg.dynamic_weak));
+    ro.put(r.dl_fpu_control, 0x37f);
+    ro.put(r.dl_hwcap, info.hwcap);
+    ro.put(r.dl_hwcap2, info.hwcap2);
+    ro.put(r.dl_auxv, st.auxv_ptr as u64);
+    let cfb = {
+        let p = cf as *const rld_cpu::CpuFeatures as *const u8;
+        // SAFETY: CpuFeatures is a repr(C) plain-data struct.
+        unsafe { core::slice::from_raw_parts(p, core::mem::size_of::<rld_cpu::CpuFeatures>()) }
+    };
+    ro.put_bytes(r.dl_x86_cpu_features, cfb);
+    ro.put_bytes(
+        r.dl_x86_hwcap_flags,
+        b"sse2\0\0\0\0\0x86_64\0\0\0avx512_1\0",
+    );
+    ro.put_bytes(
+        r.dl_x86_platforms,
+        b"i586\0\0\0\0\0i686\0\0\0\0\0haswell\0\0xeon_phi\0",
+    );
+    ro.put_ptr(r.dl_profile_output, c"/var/tmp".as_ptr());
+    ro.put(r.dl_init_all_dirs, dirs as u64);
+    ro.put(r.dl_sysinfo_dso, st.aux.sysinfo_ehdr as u64);
+    if let Some(v) = rt.vdso.and_then(|v| rt.objs.get(v)) {
+        ro.put(r.dl_sysinfo_map, v.lm as u64);
+    }
+    ro.put(r.dl_dso_sort_algo, 1);
+    ro.put(r.dl_naudit, 0);
+}
+
+/// Explicit invocation of a static (non-PIE) program: exec it directly.
+fn hand_over_static(st: &Startup, prog_idx: usize, program: &[u8]) -> ! {
+    let path = objects::leak_cstr(program);
+    // SAFETY: argv from prog_idx is a NULL-terminated array on the initial stack.
+    let argv = unsafe { st.argv_ptr.add(prog_idx) };
+    let Ok(p) = core::ffi::CStr::from_bytes_with_nul(path) else {
+        die("rld: bad program name\n")
+    };
+    // SAFETY: as above.
+    let e = unsafe { crate::sys::execve(p, argv.cast(), st.envp_ptr.cast()) };
+    eprint!(
+        "rld: cannot run {}: {}\n",
+        lossy(program),
+        crate::sys::strerror(e)
+    );
+    crate::out::exit(127)
+}
