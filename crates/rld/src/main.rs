@@ -40,6 +40,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 /// Called by `_start` once rld is relocated; `sp` is the kernel's initial stack pointer.
 extern "C" fn entry(sp: *mut usize) -> ! {
     // x86-64 pages are always 4 KiB; RELRO goes read-only before anything else runs.
+    start::set_own_dt_debug(rt::exports::_r_debug.raw().base as usize);
     start::protect_relro(4096);
     // SAFETY: `_start` passes the untouched initial stack pointer.
     let mut st = unsafe { startup::Startup::from_sp(sp) };

@@ -183,3 +183,28 @@ pub fn protect_relro(page_size: usize) {
         }
     }
 }
+
+/// Points rld's own DT_DEBUG at `r_debug` (before RELRO). The linker gives rld a DT_DEBUG
+/// because it is linked as an executable; debuggers that run `rld PROGRAM` read it first
+/// (gdb's `elf_locate_base`), so it must lead to the real list rather than to 0.
+pub fn set_own_dt_debug(r_debug: usize) {
+    let d: usize;
+    // SAFETY: rip-relative address of our own dynamic section.
+    unsafe {
+        core::arch::asm!("lea {}, [rip + _DYNAMIC]", out(reg) d, options(nomem, nostack, pure));
+    }
+    let mut p = d as *mut u64;
+    // SAFETY: _DYNAMIC is terminated by DT_NULL and still writable (RELRO not yet applied).
+    unsafe {
+        for _ in 0..256 {
+            let tag = p.read();
+            if tag == 0 {
+                break;
+            }
+            if tag == 21 {
+                p.add(1).write(r_debug as u64);
+            }
+            p = p.add(2);
+        }
+    }
+}

@@ -688,7 +688,6 @@ fn tool_output(argv: &[&str]) -> String {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_hello() {
     let o = check(&[case("hello", &[]), case("hello", &["with", "args"])]);
     expect_in(&o[0], "hello, world\n");
@@ -696,7 +695,6 @@ fn m3_hello() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_bind_now_and_lazy() {
     let flags = tool_output(&["readelf", "-dW", "hellolib_now", "libgreetnow.so"]);
     assert!(
@@ -715,7 +713,6 @@ fn m3_bind_now_and_lazy() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_malloc_interposition() {
     let o = check(&[case("interpose", &[])]);
     expect_in(&o[0], "strdup: +1 malloc, in exe arena: yes");
@@ -725,7 +722,6 @@ fn m3_malloc_interposition() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_preload() {
     let w = world();
     let pre = w.out.join("libpre.so").to_string_lossy().into_owned();
@@ -752,7 +748,6 @@ fn m3_preload() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_versioned_symbols() {
     let syms = tool_output(&["readelf", "--dyn-syms", "-W", "libv.so"]);
     assert!(
@@ -771,7 +766,6 @@ fn m3_versioned_symbols() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_weak_symbols() {
     let o = check(&[
         case("weak_ab", &[]),
@@ -789,7 +783,6 @@ fn m3_weak_symbols() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_copy_relocations() {
     let r = tool_output(&["readelf", "-rW", "copyreloc_nopie"]);
     assert!(
@@ -808,7 +801,6 @@ fn m3_copy_relocations() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_ifunc() {
     let r = tool_output(&["readelf", "--dyn-syms", "-W", "libifunc.so"]);
     assert!(r.contains("IFUNC"), "no IFUNC symbol in libifunc.so:\n{r}");
@@ -820,7 +812,6 @@ fn m3_ifunc() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_tls() {
     let o = check(&[case("tls", &[]), case("tls_gnu2", &[])]);
     for x in &o {
@@ -846,7 +837,6 @@ fn m3_tls() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_init_fini_order() {
     let o = check(&[case("ctors", &[]), case("ctors", &["_exit"])]);
     expect_status(&o[0], "exit 4");
@@ -869,7 +859,6 @@ fn m3_init_fini_order() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_relr() {
     for f in ["relr", "librelr.so"] {
         let d = tool_output(&["readelf", "-dW", f]);
@@ -880,7 +869,6 @@ fn m3_relr() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_error_missing_library() {
     let o = check(&[case("missing", &[])]);
     expect_status(&o[0], "exit 127");
@@ -891,7 +879,6 @@ fn m3_error_missing_library() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_error_undefined_symbol_now() {
     let o = check(&[
         case("undef_now", &[]),
@@ -913,7 +900,6 @@ fn m3_error_undefined_symbol_now() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_error_version_not_found() {
     let o = check(&[case("vers_v3", &[])]);
     // glibc exits 1 (not 127) for a missing version.
@@ -925,7 +911,6 @@ fn m3_error_version_not_found() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_error_not_elf_and_wrong_class() {
     let o = check(&[
         case("notelf.txt", &[]).explicit_only(),
@@ -952,7 +937,6 @@ fn m3_error_not_elf_and_wrong_class() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_cxx() {
     let nm = tool_output(&["nm", "-D", "libcxx_a.so"]);
     assert!(
@@ -973,7 +957,6 @@ fn m3_cxx() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_env_args() {
     let o = check(&[
         case("envargs", &[]),
@@ -996,7 +979,6 @@ fn m3_env_args() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_dl_iterate_phdr() {
     let o = check(&[case("phdrs", &[])]);
     expect_in(&o[0], "#0 name=\"\"");
@@ -1007,7 +989,6 @@ fn m3_dl_iterate_phdr() {
 /// The brief's own PT_INTERP set-up: programs linked with `-Wl,--dynamic-linker=<loader>` (ld-r/)
 /// against the same programs linked with glibc's path (ld-g/).
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_linked_dynamic_linker() {
     let w = world();
     let mut failures = Vec::new();
@@ -1039,7 +1020,6 @@ fn m3_linked_dynamic_linker() {
 }
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_vdso_time() {
     let o = check(&[case("vdsotime", &[])]);
     expect_in(
@@ -1247,13 +1227,12 @@ const REAL_DLOPEN: &[Real] = &[
 ];
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_real_programs() {
     run_real_table("m3_real_programs", REAL, 10);
 }
 
 #[test]
-#[ignore = "issue 4: threads, dlopen, lazy binding; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
+#[ignore = "issue 4: dlopen; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m4_real_programs_dlopen() {
     run_real_table("m4_real_programs_dlopen", REAL_DLOPEN, 1);
 }
@@ -1352,7 +1331,6 @@ fn run_real_table(test: &str, table: &[Real], min: usize) {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-#[ignore = "issue 3: rld does not run programs yet; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m3_gdb_breakpoint_in_library() {
     if Command::new("gdb").arg("--version").output().is_err() {
         eprintln!("m3_gdb_breakpoint_in_library: skip: gdb not installed");
@@ -1424,7 +1402,6 @@ fn m3_gdb_breakpoint_in_library() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-#[ignore = "issue 4: threads, dlopen, lazy binding; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m4_tls_threads() {
     let o = check(&[case("tls_thread", &[])]);
     expect_in(
@@ -1442,7 +1419,6 @@ fn m4_tls_threads() {
 }
 
 #[test]
-#[ignore = "issue 4: threads, dlopen, lazy binding; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m4_cxx_exception() {
     let o = check(&[case("cxx_exc", &[])]);
     expect_in(
@@ -1452,7 +1428,6 @@ fn m4_cxx_exception() {
 }
 
 #[test]
-#[ignore = "issue 4: threads, dlopen, lazy binding; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m4_lazy_undefined_symbol() {
     let o = check(&[case("undef_lazy", &[]), case("undef_lazy", &["call"])]);
     expect_status(&o[0], "exit 0");
@@ -1465,7 +1440,6 @@ fn m4_lazy_undefined_symbol() {
 }
 
 #[test]
-#[ignore = "issue 4: threads, dlopen, lazy binding; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m4_lazy_undefined_versioned_symbol() {
     let o = check(&[case("vers_baz", &[]), case("vers_baz", &["call"])]);
     expect_status(&o[0], "exit 0");

@@ -492,6 +492,14 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             let _ = rld_deps::write_diag(&mut l, progname, d);
         }
         eprint!("{}", l);
+        // glibc's `version_check_doit`: every version error is reported, then exit 1.
+        if graph
+            .diags
+            .iter()
+            .any(|d| matches!(d, rld_deps::Diag::Version { .. }))
+        {
+            crate::out::exit(1);
+        }
     }
     if graph.main_is_static && explicit {
         // Nothing to link: let the kernel run it.
@@ -837,7 +845,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             exports::_dl_debug_state as *const () as usize as u64,
         );
         r.put(b.r_debug.r_ldbase, self_base as u64);
-        r.put(b.r_debug.r_state, 0);
+        // RT_ADD now, RT_CONSISTENT once everything is relocated: debuggers (gdb) read the
+        // list at the second event, like with glibc's `dl_main`.
+        r.put(b.r_debug.r_state, 1);
         if let Some(o) = rt.objs.get(rt.main)
             && o.dyn_addr != 0
         {
@@ -855,6 +865,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     exports::__libc_enable_secure.set(usize::from(cfg.secure));
     exports::_dl_argv.set(st.argv_ptr as usize);
     state::publish(rt);
+    exports::_dl_debug_state();
 
     // ---- relocation ------------------------------------------------------------------------
     let order: Vec<usize> = {
@@ -920,6 +931,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         super::services::install_glro_functions(b, fns.catch_error);
     }
 
+    if let Some(b) = b {
+        _r_debug.raw().put(b.r_debug.r_state, 0);
+    }
     exports::_dl_debug_state();
 
     // ---- explicit invocation: the program becomes argv[0] ------------------------------
