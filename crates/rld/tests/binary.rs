@@ -30,7 +30,8 @@ fn static_pie_without_tls_or_interp() {
 #[test]
 fn no_fs_segment_references() {
     // rld never uses %fs for itself; only the TLS services it provides to the program
-    // (__tls_get_addr, TLSDESC resolvers), which run on the program's threads, read it.
+    // (__tls_get_addr, TLSDESC resolvers, dl_tls_get_addr_soft), which run on the program's
+    // threads, read it.
     let d = tool("objdump", &["-d", "--no-show-raw-insn", RLD]);
     let mut func = "";
     let mut hits: Vec<String> = Vec::new();
@@ -38,7 +39,9 @@ fn no_fs_segment_references() {
         if l.ends_with(">:") {
             func = l;
         } else if l.contains("%fs")
-            && !(func.contains("__tls_get_addr") || func.contains("_dl_tlsdesc_"))
+            && !(func.contains("__tls_get_addr")
+                || func.contains("_dl_tlsdesc_")
+                || func.contains("dl_tls_get_addr_soft"))
         {
             hits.push(format!("{func} {l}"));
         }
@@ -78,9 +81,11 @@ fn report_size() {
     let stripped = std::fs::metadata(&out).unwrap().len();
     eprintln!("rld size: {full} B, stripped {stripped} B");
     if !cfg!(debug_assertions) {
-        // Guard against accidental bloat (e.g. std or unwinding sneaking in).
+        // Guard against accidental bloat (e.g. std or unwinding sneaking in). The runtime
+        // (mapping, glibc structures, relocation, services) took rld from 160 KB to 336 KB;
+        // glibc's ld.so is 215 KB. Shrinking it is tracked work, growth past this is a bug.
         assert!(
-            stripped < 256 * 1024,
+            stripped < 384 * 1024,
             "stripped release rld is {stripped} B"
         );
     }
