@@ -124,11 +124,12 @@ fn ld_debug_help_and_warnings_match_glibc() {
 }
 
 #[test]
-fn explicit_program_not_implemented_yet() {
-    let o = run(RLD, &["/bin/true"], &[]);
-    assert_eq!(o.status.code(), Some(127));
-    assert_eq!(
-        text(&o.stderr),
-        "rld: running programs is not implemented yet\n"
-    );
+fn explicit_program_runs_with_its_exit_code() {
+    for (prog, code) in [("/bin/true", 0), ("/bin/false", 1)] {
+        let ours = run(RLD, &[prog], &[]);
+        let theirs = run(GLIBC_LDSO, &[prog], &[]);
+        assert_eq!(ours.status.code(), Some(code), "{prog}");
+        assert_eq!(ours.status.code(), theirs.status.code(), "{prog}");
+        assert_eq!(text(&ours.stderr), text(&theirs.stderr), "{prog}");
+    }
 }
