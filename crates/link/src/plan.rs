@@ -7,7 +7,7 @@ use crate::ObjId;
 use crate::hash::NameHash;
 use crate::lookup::{Namespace, Request, TypeClass};
 use crate::object::{STB_LOCAL, relas};
-use crate::reloc::{is_symbolless, type_class};
+use crate::reloc::{R_X86_64_JUMP_SLOT, is_symbolless, type_class};
 
 /// The result for one (object, symbol index, type class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +55,17 @@ pub struct BindingPlan {
 /// the RELACOUNT prefix, then DT_JMPREL; the first reference to a (symbol, class) performs
 /// the lookup, later ones reuse it. The order matters only for STB_GNU_UNIQUE.
 pub fn plan(ns: &mut Namespace<'_>, order: &[ObjId]) -> BindingPlan {
+    plan_with(ns, order, &|_| false)
+}
+
+/// Like [`plan`], but for objects where `lazy(obj)` is true the JUMP_SLOT entries of
+/// DT_JMPREL are left out: they are bound on first call (lazy binding), so start-up does not
+/// pay for functions the program never calls.
+pub fn plan_with(
+    ns: &mut Namespace<'_>,
+    order: &[ObjId],
+    lazy: &dyn Fn(ObjId) -> bool,
+) -> BindingPlan {
     let mut out = BindingPlan {
         order: order.to_vec(),
         objs: alloc::vec![ObjPlan::default(); ns.objs.len()],
@@ -65,7 +76,11 @@ pub fn plan(ns: &mut Namespace<'_>, order: &[ObjId]) -> BindingPlan {
         let Some(o) = ns.obj(id) else { continue };
         let (rela, relacount, jmprel) = (o.rela, o.relacount, o.jmprel);
         let skip = relacount.saturating_mul(24).min(rela.len());
-        let stream = || relas(rela.get(skip..).unwrap_or(&[])).chain(relas(jmprel));
+        let lazy_plt = lazy(id);
+        let stream = || {
+            relas(rela.get(skip..).unwrap_or(&[]))
+                .chain(relas(jmprel).filter(move |r| !(lazy_plt && r.r_type == R_X86_64_JUMP_SLOT)))
+        };
         let max_sym = stream()
             .filter(|r| !is_symbolless(r.r_type))
             .map(|r| r.sym)

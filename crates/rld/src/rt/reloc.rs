@@ -38,7 +38,7 @@ fn progname(rt: &Runtime) -> String {
 }
 
 /// Facts of binding `b` for relocation code.
-fn facts(rt: &Runtime, b: Binding) -> Option<SymFacts> {
+pub fn facts(rt: &Runtime, b: Binding) -> Option<SymFacts> {
     let Binding::Def { obj, sym } = b else {
         return None;
     };
@@ -213,6 +213,17 @@ unsafe fn do_range(
                     p.get(r.sym, type_class(r.r_type))
                 }
             });
+            // Lazy binding: JUMP_SLOTs the plan left out (and undefined ones, which glibc
+            // only reports if they are called) go through the PLT resolver.
+            if r.r_type == R_X86_64_JUMP_SLOT && lazy_undefined && b.is_none() {
+                // SAFETY: caller contract.
+                unsafe {
+                    let p = place as *mut u64;
+                    p.write_unaligned(p.read_unaligned().wrapping_add(bias));
+                }
+                *left_lazy = true;
+                continue;
+            }
             if b == Some(Binding::Undefined) {
                 if r.r_type == R_X86_64_JUMP_SLOT && lazy_undefined {
                     // SAFETY: caller contract.
@@ -329,7 +340,7 @@ pub fn relocate(id: usize) -> Result<(), String> {
         }
     }
     // One range when JMPREL directly follows RELA (eager), else two (`_ELF_DYNAMIC_DO_RELOC`).
-    let ranges = rld_link::order::ranges(info_rela, info_jmprel, false);
+    let ranges = rld_link::order::ranges(info_rela, info_jmprel, lazy);
     let one_range = ranges.r1.1 == 0 && info_jmprel.is_some() && !view_jmprel.is_empty();
     let mut left_lazy = false;
     let combined: Vec<u8>;
@@ -368,7 +379,7 @@ fn install_lazy_stub(id: usize) {
     unsafe {
         got.add(1).write(id);
         got.add(2)
-            .write(super::lazy::_dl_runtime_resolve as *const () as usize);
+            .write(super::lazy::TRAMPOLINE.load(core::sync::atomic::Ordering::Relaxed));
     }
 }
 

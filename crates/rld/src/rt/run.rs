@@ -767,7 +767,18 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         &initfini.iter().map(|&i| i as ObjId).collect::<Vec<_>>(),
         Some(rtld as ObjId),
     );
-    let plan = rld_link::plan(&mut ns, &order);
+    // Lazy binding unless LD_BIND_NOW or the object was linked with -z now.
+    let lazy_objs: Vec<bool> = objs
+        .iter()
+        .map(|o| !cfg.bind_now && !o.info.bind_now())
+        .collect();
+    let plan = rld_link::plan_with(&mut ns, &order, &|id| {
+        lazy_objs.get(id as usize).copied().unwrap_or(false)
+    });
+    super::lazy::select(&cpu_features);
+    if cfg.bind_not {
+        super::lazy::BIND_NOT.store(1, core::sync::atomic::Ordering::Relaxed);
+    }
 
     let max_modid = modid;
     let rt: &'static mut Runtime = Box::leak(Box::new(Runtime {
