@@ -811,6 +811,95 @@ fn m3_ifunc() {
     }
 }
 
+/// CPU features as glibc's loader computes them (cpuid leaves, XCR0-gated "active" bits, cache
+/// sizes, memcpy thresholds, AT_HWCAP/AT_PLATFORM, signal stack sizes) and the IFUNC variants libc
+/// and libm pick from them, by default and under `glibc.cpu.*` tunables; in explicit, PT_INTERP
+/// and linked modes. Implementation names come from libc6-dbg's symbol tables (see the fixture).
+#[test]
+fn m3_cpu_features() {
+    let tunables: [Option<&str>; 4] = [
+        None,
+        // glibc 2.36 no longer knows the `*_Usable` spelling: AVX2_Usable is ignored, ERMS is not.
+        Some("glibc.cpu.hwcaps=-AVX2_Usable,-ERMS"),
+        Some("glibc.cpu.hwcaps=-AVX2,-ERMS,-AVX_Fast_Unaligned_Load"),
+        Some("glibc.cpu.x86_non_temporal_threshold=0x10000:glibc.cpu.x86_rep_movsb_threshold=4096"),
+    ];
+    let cases: Vec<Case> = tunables
+        .iter()
+        .map(|t| match t {
+            None => case("cpu_features", &[]),
+            Some(t) => case("cpu_features", &[]).env("GLIBC_TUNABLES", t),
+        })
+        .collect();
+    let o = check(&cases);
+    // Linked mode: ld-g/cpu_features vs ld-r/cpu_features, same environments.
+    let w = world();
+    let mut failures = Vec::new();
+    for t in &tunables {
+        let mut env = base_env();
+        env.extend(t.map(|t| ("GLIBC_TUNABLES".to_string(), t.to_string())));
+        let mk = |dir: &str| Cmd {
+            argv: vec!["./cpu_features".into()],
+            cwd: w.out.join(dir),
+            env: env.clone(),
+            stdin: vec![],
+        };
+        let p = Pair {
+            mode: "PT_INTERP (linked with -Wl,--dynamic-linker; ld-g/ vs ld-r/)",
+            oracle: mk("ld-g"),
+            lut: mk("ld-r"),
+            oracle_loader: GLIBC_LD.into(),
+            lut_loader: loader(),
+        };
+        failures.extend(compare_pair(&format!("cpu_features {t:?}"), &p).1);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // What glibc showed: names resolved (libc6-dbg present), a vector memcpy, a clean sweep.
+    let line = |x: &Oracle, key: &str| {
+        x.stdout()
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key:?} line in glibc's output:\n{}", x.stdout()))
+            .to_string()
+    };
+    for x in &o {
+        expect_status(x, "exit 0");
+        expect_in(
+            x,
+            "leaf 9: cpuid 00000000 00000000 00000000 00000000 active 00000000",
+        );
+        expect_in(x, " 0 errors, checksum ");
+        let m = line(x, "memcpy ");
+        assert!(
+            m.contains("libc.so.6: __memmove_") || m.contains("libc.so.6: __memcpy_"),
+            "glibc's memcpy is not named (is libc6-dbg installed?): {m}"
+        );
+        assert!(
+            ["avx", "sse", "evex"].iter().any(|k| m.contains(k)),
+            "glibc's memcpy is not an AVX/SSE variant: {m}"
+        );
+        assert!(line(x, "sin ").contains("__sin_"), "libm's sin not named");
+    }
+    let cpu = tool_output(&["grep", "-m1", "^flags", "/proc/cpuinfo"]);
+    if cpu.contains(" erms") && cpu.contains(" avx2") {
+        let def = line(&o[0], "memcpy ");
+        assert!(def.contains("_erms"), "default memcpy without ERMS: {def}");
+        let no_erms = line(&o[1], "memcpy ");
+        assert!(
+            !no_erms.contains("_erms"),
+            "hwcaps=-ERMS ignored: {no_erms}"
+        );
+        let no_avx = line(&o[2], "memcpy ");
+        assert!(
+            !no_avx.contains("avx"),
+            "hwcaps=-AVX2,... ignored: {no_avx}"
+        );
+    }
+    expect_in(&o[3], "__x86_shared_non_temporal_threshold = 0x10000\n");
+    expect_in(&o[3], "__x86_rep_movsb_threshold = 0x1000\n");
+}
+
 #[test]
 fn m3_tls() {
     let o = check(&[case("tls", &[]), case("tls_gnu2", &[])]);
