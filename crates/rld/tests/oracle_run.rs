@@ -1517,6 +1517,21 @@ fn m4_cxx_exception() {
 }
 
 #[test]
+fn m4_lazy_vector_arguments() {
+    // The first call of each function goes through the lazy resolver; vector, varargs (%al)
+    // and stack arguments must arrive intact. LD_BIND_NOW binds eagerly for comparison.
+    let o = check(&[
+        case("lazyvec", &[]),
+        case("lazyvec", &[]).env("LD_BIND_NOW", "1"),
+        case("lazyvec", &[]).env("LD_BIND_NOT", "1"),
+    ]);
+    for r in &o {
+        expect_status(r, "exit 0");
+        expect_in(r, "444.5 333.5 222.5 111.5\n12 12\n15.5\n140\n5 5\n");
+    }
+}
+
+#[test]
 fn m4_lazy_undefined_symbol() {
     let o = check(&[case("undef_lazy", &[]), case("undef_lazy", &["call"])]);
     expect_status(&o[0], "exit 0");
