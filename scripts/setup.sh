@@ -9,6 +9,11 @@ command -v patchelf >/dev/null || need+=(patchelf)
 command -v readelf >/dev/null || need+=(binutils)
 command -v valgrind >/dev/null || need+=(valgrind)
 [ -e /usr/lib/debug/.build-id ] && dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
+# The heavy real programs of the oracle and benchmark corpus (issue 4).
+[ -x /usr/lib/llvm-14/bin/clang ] || need+=(clang-14)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v inkscape >/dev/null || need+=(inkscape)
+[ -x /usr/lib/qt5/bin/lupdate ] || need+=(qttools5-dev-tools)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq >/dev/null

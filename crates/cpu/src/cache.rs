@@ -434,7 +434,7 @@ pub(crate) fn init_cacheinfo<S: CpuidSource>(
     cf: &mut CpuFeatures,
     src: &mut S,
     tun: &Tunables<'_>,
-) {
+) -> crate::CacheBounds {
     let mut data: i64 = -1;
     let mut shared: i64 = -1;
     let mut shared_per_thread: i64 = -1;
@@ -606,4 +606,9 @@ pub(crate) fn init_cacheinfo<S: CpuidSource>(
     cf.rep_movsb_threshold = movsb;
     cf.rep_stosb_threshold = stosb;
     cf.rep_movsb_stop_threshold = stop;
+    crate::CacheBounds {
+        rep_movsb_min: movsb_min as u64,
+        non_temporal_min: nt_min,
+        non_temporal_max: nt_max,
+    }
 }

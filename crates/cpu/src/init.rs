@@ -535,7 +535,7 @@ pub(crate) fn init<'a, S: CpuidSource>(
     cf.model = fms.model;
     cf.stepping = fms.stepping;
 
-    init_cacheinfo(&mut cf, src, tun);
+    let cache_bounds = init_cacheinfo(&mut cf, src, tun);
 
     if let Some(h) = tun.hwcaps {
         apply_hwcaps(&mut cf, h);
@@ -614,6 +614,7 @@ pub(crate) fn init<'a, S: CpuidSource>(
         hwcaps_level: 1 + subdirs_active as u8,
         minsigstacksize: minsig,
         xsave_state_size: cf.xsave_state_size,
+        cache_bounds,
     };
     (cf, info)
 }

@@ -59,6 +59,17 @@ pub struct CpuInfo<'a> {
     pub minsigstacksize: u64,
     /// Save-area size for the lazy-binding trampoline (same as in the struct).
     pub xsave_state_size: u64,
+    /// The bounds `dl_init_cacheinfo` gives the x86 threshold tunables (decided before
+    /// `glibc.cpu.hwcaps` masking, as in glibc).
+    pub cache_bounds: CacheBounds,
+}
+
+/// Bounds of the cache tunables as glibc's `TUNABLE_SET_WITH_BOUNDS` calls set them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheBounds {
+    pub rep_movsb_min: u64,
+    pub non_temporal_min: u64,
+    pub non_temporal_max: u64,
 }
 
 /// Run glibc's `init_cpu_features` against `src`.

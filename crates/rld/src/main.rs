@@ -70,8 +70,7 @@ fn main(st: &mut startup::Startup) -> i32 {
                 print_debug_help();
                 return 0;
             }
-            // WIRE: LD_SHOW_AUXV output (glibc's _dl_show_auxv format) via st.auxv_pairs().
-            EnvEvent::ShowAuxv => {}
+            EnvEvent::ShowAuxv => show_auxv(st),
         }
     }
     if secure {
@@ -104,9 +103,13 @@ fn main(st: &mut startup::Startup) -> i32 {
                 return 1;
             }
             ArgsOutcome::ListTunables => {
-                // WIRE: rld-glibc tunables table (glibc prints all tunables, exits 0).
-                eprint!("rld: --list-tunables not wired yet\n");
-                return 1;
+                // After the CPU set-up, like glibc: the x86 cache tunables show the values
+                // and bounds the CPU code chose.
+                let (t, _, _) = rt::run::tunables_and_cpu(st, cfg.secure, suid_debug);
+                let mut text = alloc::string::String::new();
+                let _ = t.list(&mut text);
+                out::stdout().write_bytes(text.as_bytes());
+                return 0;
             }
             ArgsOutcome::ListDiagnostics => {
                 // WIRE: rld-cpu/rld-glibc diagnostics dump (exits 0 in glibc).
@@ -154,6 +157,78 @@ fn help(argv0: &[u8], cfg: &Config<'_>) -> i32 {
 /// subdirectories and the legacy HWCAP subdirectories sections.
 fn help_search_path(_cfg: &Config<'_>) {
     // WIRE: rld-search (search path list, hwcaps subdirs with supported/masked/searched).
+}
+
+/// `LD_SHOW_AUXV`: glibc's `_dl_show_auxv` (labels padded to one column; decimal, hex
+/// without or with `0x`, or strings; unknown types as `AT_??? (0xTYPE): 0xVALUE`).
+fn show_auxv(st: &startup::Startup) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Form {
+        Dec,
+        Hex,
+        Str,
+        Ignore,
+    }
+    use Form::*;
+    let label = |t: usize| -> Option<(&'static str, Form)> {
+        Some(match t {
+            2 => ("EXECFD:            ", Dec),
+            3 => ("PHDR:              0x", Hex),
+            4 => ("PHENT:             ", Dec),
+            5 => ("PHNUM:             ", Dec),
+            6 => ("PAGESZ:            ", Dec),
+            7 => ("BASE:              0x", Hex),
+            8 => ("FLAGS:             0x", Hex),
+            9 => ("ENTRY:             0x", Hex),
+            10 => ("NOTELF:            ", Hex),
+            11 => ("UID:               ", Dec),
+            12 => ("EUID:              ", Dec),
+            13 => ("GID:               ", Dec),
+            14 => ("EGID:              ", Dec),
+            15 => ("PLATFORM:          ", Str),
+            16 => ("HWCAP:             ", Hex),
+            17 => ("CLKTCK:            ", Dec),
+            18 => ("FPUCW:             ", Hex),
+            19 => ("DCACHEBSIZE:       0x", Hex),
+            20 => ("ICACHEBSIZE:       0x", Hex),
+            21 => ("UCACHEBSIZE:       0x", Hex),
+            22 => ("IGNOREPPC", Ignore),
+            23 => ("SECURE:            ", Dec),
+            24 => ("BASE_PLATFORM:     ", Str),
+            31 => ("EXECFN:            ", Str),
+            32 => ("SYSINFO:           0x", Hex),
+            33 => ("SYSINFO_EHDR:      0x", Hex),
+            25 => ("RANDOM:            0x", Hex),
+            26 => ("HWCAP2:            0x", Hex),
+            51 => ("MINSIGSTKSZ:       ", Dec),
+            40 => ("L1I_CACHESIZE:     ", Dec),
+            41 => ("L1I_CACHEGEOMETRY: 0x", Hex),
+            42 => ("L1D_CACHESIZE:     ", Dec),
+            43 => ("L1D_CACHEGEOMETRY: 0x", Hex),
+            44 => ("L2_CACHESIZE:      ", Dec),
+            45 => ("L2_CACHEGEOMETRY:  0x", Hex),
+            46 => ("L3_CACHESIZE:      ", Dec),
+            47 => ("L3_CACHEGEOMETRY:  0x", Hex),
+            _ => return None,
+        })
+    };
+    for (t, v) in st.auxv_pairs() {
+        if t < 2 {
+            continue;
+        }
+        match label(t) {
+            Some((_, Ignore)) => {}
+            Some((l, Dec)) => println!("AT_{l}{v}"),
+            Some((l, Hex)) => println!("AT_{l}{v:x}"),
+            Some((l, Str)) => {
+                // SAFETY: string-valued aux entries point at NUL-terminated strings the kernel
+                // placed on the initial stack.
+                let s = unsafe { core::ffi::CStr::from_ptr(v as *const core::ffi::c_char) };
+                println!("AT_{l}{}", Bytes(s.to_bytes()));
+            }
+            None => println!("AT_??? (0x{t:x}): 0x{v:x}"),
+        }
+    }
 }
 
 fn print_debug_help() {

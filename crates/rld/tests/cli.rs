@@ -133,3 +133,37 @@ fn explicit_program_runs_with_its_exit_code() {
         assert_eq!(text(&ours.stderr), text(&theirs.stderr), "{prog}");
     }
 }
+
+#[test]
+fn ld_show_auxv_matches_glibc_format() {
+    // Values differ per process (addresses, the loader's own PHNUM/EXECFN); the lines, their
+    // order, labels and number formats must be glibc's.
+    let mask = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.starts_with("AT_PHNUM") && !l.starts_with("AT_EXECFN"))
+            .map(|l| match l.split_once(':') {
+                Some((k, v)) => {
+                    let v = v.trim_start();
+                    let kind = if v.starts_with("0x") {
+                        "hex0x"
+                    } else if v.chars().all(|c| c.is_ascii_digit()) {
+                        "dec"
+                    } else if v.chars().all(|c| c.is_ascii_hexdigit()) {
+                        "hex"
+                    } else {
+                        "str"
+                    };
+                    format!("{k}: {kind} @{}", l.len() - v.len())
+                }
+                None => l.to_string(),
+            })
+            .collect()
+    };
+    let env = [("LD_SHOW_AUXV", "1")];
+    let ours = run(RLD, &["/bin/true"], &env);
+    let theirs = run(GLIBC_LDSO, &["/bin/true"], &env);
+    assert_eq!(ours.status.code(), Some(0));
+    let (o, t) = (mask(&text(&ours.stdout)), mask(&text(&theirs.stdout)));
+    assert!(t.len() > 10, "glibc printed {t:?}");
+    assert_eq!(o, t);
+}

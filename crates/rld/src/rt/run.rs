@@ -108,7 +108,7 @@ fn exe_origin() -> Option<Vec<u8>> {
 }
 
 /// rld's glibc-facing tunables and the CPU facts glibc's loader computes from them.
-fn tunables_and_cpu(
+pub fn tunables_and_cpu(
     st: &Startup,
     secure: bool,
     suid_debug: bool,
@@ -158,19 +158,39 @@ fn tunables_and_cpu(
     };
     let mut cpuid = rld_cpu::Memo::new(rld_cpu::NativeCpuid::new());
     let (cf, info) = rld_cpu::compute(&mut cpuid, &ct, &aux);
-    // glibc writes the chosen thresholds back into their tunables (TUNABLE_SET_WITH_BOUNDS).
-    for (name, v) in [
-        ("glibc.cpu.x86_data_cache_size", cf.data_cache_size),
-        ("glibc.cpu.x86_shared_cache_size", cf.shared_cache_size),
+    // glibc writes the chosen thresholds back into their tunables with the bounds of
+    // `dl_init_cacheinfo` (TUNABLE_SET_WITH_BOUNDS).
+    let cb = info.cache_bounds;
+    let max = u64::MAX as i64;
+    for (name, v, lo, hi) in [
+        ("glibc.cpu.x86_data_cache_size", cf.data_cache_size, 0, max),
+        (
+            "glibc.cpu.x86_shared_cache_size",
+            cf.shared_cache_size,
+            0,
+            max,
+        ),
         (
             "glibc.cpu.x86_non_temporal_threshold",
             cf.non_temporal_threshold,
+            cb.non_temporal_min as i64,
+            cb.non_temporal_max as i64,
         ),
-        ("glibc.cpu.x86_rep_movsb_threshold", cf.rep_movsb_threshold),
-        ("glibc.cpu.x86_rep_stosb_threshold", cf.rep_stosb_threshold),
+        (
+            "glibc.cpu.x86_rep_movsb_threshold",
+            cf.rep_movsb_threshold,
+            cb.rep_movsb_min as i64,
+            max,
+        ),
+        (
+            "glibc.cpu.x86_rep_stosb_threshold",
+            cf.rep_stosb_threshold,
+            1,
+            max,
+        ),
     ] {
         if let Some(i) = id(name) {
-            t.set_with_bounds(i, v as i64, None, None);
+            t.set_with_bounds(i, v as i64, Some(lo), Some(hi));
         }
     }
     (t, cf, info)
