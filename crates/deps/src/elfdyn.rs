@@ -58,6 +58,47 @@ pub struct DynInfo {
     pub interp: Option<Vec<u8>>,
 }
 
+/// Reads through 16 KiB blocks kept for the duration of one `read_dyn_info`: the dynamic
+/// section, string table and version tables sit in a few adjacent pages, and reading them
+/// string by string would cost one system call each (hundreds for libc's version names).
+struct BlockCache<'h, H: FileHandle + ?Sized> {
+    h: &'h H,
+    blocks: core::cell::RefCell<Vec<(u64, Vec<u8>)>>,
+}
+
+const BLOCK: u64 = 16 * 1024;
+
+impl<H: FileHandle + ?Sized> FileHandle for BlockCache<'_, H> {
+    fn stat(&self) -> Result<rld_search::fs::FileStat, rld_search::fs::Errno> {
+        self.h.stat()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, rld_search::fs::Errno> {
+        let start = offset & !(BLOCK - 1);
+        let mut blocks = self.blocks.borrow_mut();
+        let i = match blocks.iter().position(|b| b.0 == start) {
+            Some(i) => i,
+            None => {
+                let mut b = alloc::vec![0u8; BLOCK as usize];
+                let n = read_full(self.h, start, &mut b)?;
+                b.truncate(n);
+                blocks.push((start, b));
+                blocks.len() - 1
+            }
+        };
+        let data = blocks.get(i).map_or(&[][..], |b| b.1.as_slice());
+        let from = (offset - start) as usize;
+        let avail = data.get(from..).unwrap_or(&[]);
+        if avail.is_empty() {
+            // A short block (end of file, or a gap in a memory image): read directly.
+            drop(blocks);
+            return self.h.read_at(offset, buf);
+        }
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        Ok(n)
+    }
+}
+
 struct Reader<'h, H: FileHandle + ?Sized> {
     h: &'h H,
     hdr: &'h ElfHeader,
@@ -119,7 +160,11 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 
 /// Read the dynamic facts of an object from its file.
 pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo {
-    let r = Reader { h, hdr };
+    let cache = BlockCache {
+        h,
+        blocks: core::cell::RefCell::new(Vec::new()),
+    };
+    let r = Reader { h: &cache, hdr };
     let mut info = DynInfo::default();
     if let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
         && let Some(mut s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize)
@@ -239,4 +284,51 @@ pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo 
         info.verdef = Some(defs);
     }
     info
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    /// A handle with readable bytes only in [0, 100) and [5000, 5100) (like a mapped image
+    /// read by link-time address), counting reads.
+    struct Gappy(core::cell::Cell<u32>);
+    impl FileHandle for Gappy {
+        fn stat(&self) -> Result<rld_search::fs::FileStat, rld_search::fs::Errno> {
+            Err(22)
+        }
+        fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, rld_search::fs::Errno> {
+            self.0.set(self.0.get() + 1);
+            let (lo, hi) = match off {
+                0..100 => (0, 100),
+                5000..5100 => (5000, 5100),
+                _ => return Ok(0),
+            };
+            let n = ((hi - off) as usize).min(buf.len());
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = ((off - lo) as usize + i) as u8 ^ (lo as u8);
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn block_cache_reads_across_gaps_and_caches() {
+        let g = Gappy(core::cell::Cell::new(0));
+        let c = BlockCache {
+            h: &g,
+            blocks: core::cell::RefCell::new(Vec::new()),
+        };
+        let mut b = [0u8; 4];
+        assert_eq!(read_full(&c, 5010, &mut b), Ok(4));
+        assert_eq!(b, [10 ^ 136, 11 ^ 136, 12 ^ 136, 13 ^ 136]);
+        let before = g.0.get();
+        assert_eq!(read_full(&c, 2, &mut b), Ok(4));
+        assert_eq!(b, [2, 3, 4, 5]);
+        assert_eq!(
+            g.0.get(),
+            before,
+            "second read of block 0 comes from the cache"
+        );
+    }
 }

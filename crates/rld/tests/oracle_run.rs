@@ -1517,6 +1517,14 @@ fn m4_cxx_exception() {
 }
 
 #[test]
+fn m3_relro_is_read_only() {
+    let o = check(&[case("relro_write", &[]), case("relro_write", &["write"])]);
+    expect_status(&o[0], "exit 0");
+    expect_in(&o[1], "alpha beta\n");
+    expect_status(&o[1], "signal 11");
+}
+
+#[test]
 fn m4_lazy_vector_arguments() {
     // The first call of each function goes through the lazy resolver; vector, varargs (%al)
     // and stack arguments must arrive intact. LD_BIND_NOW binds eagerly for comparison.

@@ -179,7 +179,7 @@ pub fn layout(phdrs: &[Phdr], bias: usize, page: usize) -> Layout {
             }
             PT_GNU_RELRO => {
                 l.relro = rld_image::relro_range(bias as u64, p.p_vaddr, p.p_memsz, pg)
-                    .map(|(a, b)| (a as usize, b as usize));
+                    .map(|(a, len)| (a as usize, (a + len) as usize));
             }
             PT_GNU_EH_FRAME => l.eh_frame = bias.wrapping_add(p.p_vaddr as usize),
             _ => {}

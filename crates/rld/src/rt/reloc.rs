@@ -182,20 +182,29 @@ fn reloc_error(id: usize, e: RelocError) -> String {
 /// The object is mapped writable where its relocations point.
 unsafe fn do_range(
     id: usize,
-    table: &'static [u8],
+    tables: &[&'static [u8]],
     skip_relative: usize,
     lazy_undefined: bool,
     left_lazy: &mut bool,
 ) -> Result<(), String> {
-    let (bias, plan_ok) = {
-        let rt = rt();
-        (rt.objs.get(id).map_or(0, |o| o.bias) as u64, true)
-    };
-    let _ = plan_ok;
+    let bias = rt().objs.get(id).map_or(0, |o| o.bias) as u64;
+    // The DT_RELACOUNT prefix: `*P = B + A`, decoded straight from the table.
+    let first = tables.first().copied().unwrap_or(&[]);
+    let n_rel = skip_relative.min(first.len() / 24);
+    for e in first[..n_rel * 24].chunks_exact(24) {
+        let off = u64::from_le_bytes(e[0..8].try_into().unwrap_or([0; 8]));
+        let add = u64::from_le_bytes(e[16..24].try_into().unwrap_or([0; 8]));
+        // SAFETY: caller contract.
+        unsafe { write64(bias.wrapping_add(off), bias.wrapping_add(add)) };
+    }
     let mut deferred: Vec<(u64, i64)> = Vec::new();
-    for (i, r) in relas(table).enumerate() {
+    let rest = tables
+        .iter()
+        .enumerate()
+        .flat_map(|(k, t)| relas(if k == 0 { &t[n_rel * 24..] } else { t }));
+    for r in rest {
         let place = bias.wrapping_add(r.offset);
-        if i < skip_relative || r.r_type == R_X86_64_RELATIVE {
+        if r.r_type == R_X86_64_RELATIVE {
             // SAFETY: caller contract.
             unsafe { write64(place, bias.wrapping_add(r.addend as u64)) };
             continue;
@@ -343,19 +352,19 @@ pub fn relocate(id: usize) -> Result<(), String> {
     let ranges = rld_link::order::ranges(info_rela, info_jmprel, lazy);
     let one_range = ranges.r1.1 == 0 && info_jmprel.is_some() && !view_jmprel.is_empty();
     let mut left_lazy = false;
-    let combined: Vec<u8>;
     // SAFETY: the object is mapped writable where its relocations point (TEXTREL handled).
     unsafe {
-        if one_range && !view_rela.is_empty() {
-            let mut v = Vec::with_capacity(view_rela.len() + view_jmprel.len());
-            v.extend_from_slice(view_rela);
-            v.extend_from_slice(view_jmprel);
-            combined = v;
-            let t: &'static [u8] = super::objects::leak(combined);
-            do_range(id, t, relacount, lazy, &mut left_lazy)?;
+        if one_range {
+            do_range(
+                id,
+                &[view_rela, view_jmprel],
+                relacount,
+                lazy,
+                &mut left_lazy,
+            )?;
         } else {
-            do_range(id, view_rela, relacount, lazy, &mut left_lazy)?;
-            do_range(id, view_jmprel, 0, lazy, &mut left_lazy)?;
+            do_range(id, &[view_rela], relacount, lazy, &mut left_lazy)?;
+            do_range(id, &[view_jmprel], 0, lazy, &mut left_lazy)?;
         }
     }
     if left_lazy {
