@@ -135,6 +135,27 @@ impl<'a> GnuHash<'a> {
         if b == 0 { None } else { Some(b) }
     }
 
+    /// One past the last symbol index covered by the table (its chains end there), or
+    /// `symoffset` for an empty table: the highest bucket start, then along its chain to the
+    /// end marker.
+    pub fn symbol_end(&self) -> u32 {
+        let mut max = 0u32;
+        for i in 0..self.nbuckets as usize {
+            max = max.max(rd_u32(self.buckets, i * 4).unwrap_or(0));
+        }
+        if max < self.symoffset {
+            return self.symoffset;
+        }
+        let mut idx = max;
+        while let Some(w) = self.chain_word(idx) {
+            if w & 1 != 0 {
+                return idx + 1;
+            }
+            idx += 1;
+        }
+        idx
+    }
+
     /// Hash word of symbol `idx` in the chain (None when out of the table).
     #[inline]
     pub fn chain_word(&self, idx: u32) -> Option<u32> {

@@ -20,23 +20,119 @@ pub enum Binding {
     Undefined,
 }
 
-/// Bindings of one object, sorted by key = `sym << 2 | class` for binary search.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Bindings of one object: `keys[i]` (= `sym << 2 | class`) binds to `bindings[i]`, in the
+/// order the references were first met; `index` is an open-addressing hash table over `keys`
+/// so that `get` is O(1) without sorting (sorting cost more than the lookups it served).
+#[derive(Clone, Debug, Default)]
 pub struct ObjPlan {
     pub keys: Vec<u32>,
     pub bindings: Vec<Binding>,
+    /// Power-of-two table of positions in `keys` (u32::MAX = empty).
+    index: Vec<u32>,
 }
+
+impl PartialEq for ObjPlan {
+    fn eq(&self, other: &Self) -> bool {
+        // Same key -> binding relation, whatever the insertion order.
+        self.keys.len() == other.keys.len()
+            && self
+                .keys
+                .iter()
+                .zip(&self.bindings)
+                .all(|(k, b)| other.get_key(*k) == Some(*b))
+    }
+}
+impl Eq for ObjPlan {}
 
 #[inline]
 pub fn key(sym: u32, class: TypeClass) -> u32 {
     (sym << 2) | class as u32
 }
 
+#[inline]
+fn hash_slot(key: u32, mask: usize) -> usize {
+    (key.wrapping_mul(0x9E37_79B1) >> 7) as usize & mask
+}
+
 impl ObjPlan {
+    /// An empty plan with room for `n` distinct references.
+    pub fn with_capacity(n: usize) -> Self {
+        let size = (n.max(1) * 2).next_power_of_two();
+        ObjPlan {
+            keys: Vec::with_capacity(n),
+            bindings: Vec::with_capacity(n),
+            index: alloc::vec![u32::MAX; size],
+        }
+    }
+
+    /// Position of `key` in the table: Ok(position in keys) or Err(empty slot).
+    #[inline]
+    fn probe(&self, key: u32) -> Result<usize, usize> {
+        let mask = self.index.len().wrapping_sub(1);
+        if self.index.is_empty() {
+            return Err(usize::MAX);
+        }
+        let mut i = hash_slot(key, mask);
+        loop {
+            let e = self.index[i];
+            if e == u32::MAX {
+                return Err(i);
+            }
+            if self.keys.get(e as usize) == Some(&key) {
+                return Ok(e as usize);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn get_key(&self, key: u32) -> Option<Binding> {
+        let i = self.probe(key).ok()?;
+        self.bindings.get(i).copied()
+    }
+
     #[inline]
     pub fn get(&self, sym: u32, class: TypeClass) -> Option<Binding> {
-        let i = self.keys.binary_search(&key(sym, class)).ok()?;
-        self.bindings.get(i).copied()
+        self.get_key(key(sym, class))
+    }
+
+    /// Adds a binding for a key not yet present (grows the table when half full).
+    pub fn insert(&mut self, key: u32, b: Binding) {
+        if (self.keys.len() + 1) * 2 > self.index.len() {
+            let size = ((self.keys.len() + 1) * 4).next_power_of_two();
+            self.index = alloc::vec![u32::MAX; size];
+            let mask = size - 1;
+            for (pos, &k) in self.keys.iter().enumerate() {
+                let mut i = hash_slot(k, mask);
+                while self.index[i] != u32::MAX {
+                    i = (i + 1) & mask;
+                }
+                self.index[i] = pos as u32;
+            }
+        }
+        if let Err(slot) = self.probe(key) {
+            self.index[slot] = self.keys.len() as u32;
+            self.keys.push(key);
+            self.bindings.push(b);
+        }
+    }
+
+    /// True if `key` already has a binding.
+    #[inline]
+    pub fn contains(&self, key: u32) -> bool {
+        self.probe(key).is_ok()
+    }
+
+    /// (key, binding) pairs sorted by key (for serialization and reports).
+    pub fn sorted(&self) -> Vec<(u32, Binding)> {
+        let mut v: Vec<(u32, Binding)> = self
+            .keys
+            .iter()
+            .copied()
+            .zip(self.bindings.iter().copied())
+            .collect();
+        v.sort_unstable_by_key(|e| e.0);
+        v
     }
 }
 
@@ -71,7 +167,6 @@ pub fn plan_with(
         objs: alloc::vec![ObjPlan::default(); ns.objs.len()],
         first_error: None,
     };
-    let mut slots: Vec<u32> = Vec::new();
     for &id in order {
         let Some(o) = ns.obj(id) else { continue };
         let (rela, relacount, jmprel) = (o.rela, o.relacount, o.jmprel);
@@ -81,21 +176,15 @@ pub fn plan_with(
             relas(rela.get(skip..).unwrap_or(&[]))
                 .chain(relas(jmprel).filter(move |r| !(lazy_plt && r.r_type == R_X86_64_JUMP_SLOT)))
         };
-        let max_sym = stream()
-            .filter(|r| !is_symbolless(r.r_type))
-            .map(|r| r.sym)
-            .max();
-        let Some(max_sym) = max_sym else { continue };
-        slots.clear();
-        slots.resize((max_sym as usize + 1) * 4, u32::MAX);
-        let mut entries: Vec<(u32, Binding)> = Vec::new();
+        let n = (rela.len() - skip) / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
+        let mut p = ObjPlan::with_capacity(n.min(1 << 20));
         for r in stream() {
             if is_symbolless(r.r_type) {
                 continue;
             }
             let class = type_class(r.r_type);
-            let slot = r.sym as usize * 4 + class as usize;
-            if slots.get(slot).is_some_and(|&s| s != u32::MAX) {
+            let k = key(r.sym, class);
+            if p.contains(k) {
                 ns.stats.dedup_hits += 1;
                 continue;
             }
@@ -103,15 +192,10 @@ pub fn plan_with(
             if b == Binding::Undefined && out.first_error.is_none() {
                 out.first_error = Some((id, r.sym));
             }
-            if let Some(s) = slots.get_mut(slot) {
-                *s = entries.len() as u32;
-            }
-            entries.push((key(r.sym, class), b));
+            p.insert(k, b);
         }
-        entries.sort_unstable_by_key(|e| e.0);
-        if let Some(p) = out.objs.get_mut(id as usize) {
-            p.keys = entries.iter().map(|e| e.0).collect();
-            p.bindings = entries.iter().map(|e| e.1).collect();
+        if let Some(slot) = out.objs.get_mut(id as usize) {
+            *slot = p;
         }
     }
     out
@@ -197,13 +281,13 @@ impl BindingPlan {
         }
         for p in &self.objs {
             w.push(p.keys.len() as u32);
-            for (k, b) in p.keys.iter().zip(&p.bindings) {
-                let (t, o, s) = match *b {
+            for (k, b) in p.sorted() {
+                let (t, o, s) = match b {
                     Binding::Def { obj, sym } => (0, obj, sym),
                     Binding::UndefWeak => (1, 0, 0),
                     Binding::Undefined => (2, 0, 0),
                 };
-                w.extend_from_slice(&[*k, t, o, s]);
+                w.extend_from_slice(&[k, t, o, s]);
             }
         }
         w.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -243,19 +327,19 @@ impl BindingPlan {
             if n > bytes.len() {
                 return None;
             }
-            let mut p = ObjPlan {
-                keys: Vec::with_capacity(n),
-                bindings: Vec::with_capacity(n),
-            };
+            let mut p = ObjPlan::with_capacity(n);
             for _ in 0..n {
                 let (k, t, o, s) = (next()?, next()?, next()?, next()?);
-                p.keys.push(k);
-                p.bindings.push(match t {
+                let b = match t {
                     0 => Binding::Def { obj: o, sym: s },
                     1 => Binding::UndefWeak,
                     2 => Binding::Undefined,
                     _ => return None,
-                });
+                };
+                if p.contains(k) {
+                    return None;
+                }
+                p.insert(k, b);
             }
             objs.push(p);
         }
