@@ -373,6 +373,15 @@ fn libc_alloc(f: impl FnOnce(&super::state::LibcFns) -> usize) -> usize {
 unsafe fn init_thread_tls(b: &rld_glibc::GlibcBuild, rt: &Runtime, tcb: usize, dtv: *mut u64) {
     for o in &rt.objs {
         let Some(t) = &o.tls else { continue };
+        if t.offset == 0 {
+            // Dynamic TLS (dlopen'ed module): allocated by `__tls_get_addr` on first use.
+            // SAFETY: modid <= max_modid < the DTV's length.
+            unsafe {
+                dtv.add(2 * t.modid).write(u64::MAX);
+                dtv.add(2 * t.modid + 1).write(0);
+            }
+            continue;
+        }
         let dest = (tcb - t.offset) as *mut u8;
         let n = (t.init_len.min(t.image.blocksize)) as usize;
         // SAFETY: the static block lies inside the thread's TLS area below the TCB, which
@@ -425,9 +434,15 @@ pub extern "C" fn _dl_allocate_tls_init(tcb: usize, _init_tls: bool) -> usize {
     if tcb == 0 {
         return 0;
     }
+    let max_modid = state::with(|rt| rt.max_modid).unwrap_or(0);
+    // SAFETY: libc hands us a TCB whose dtv field was set by `_dl_allocate_tls` (or is a
+    // cached stack's DTV, zeroed by libc but for its length): grow it if modules were added.
+    unsafe {
+        let dtv = ((tcb + b.tcbhead_t.dtv.offset) as *const *mut u64).read();
+        super::tls::resize_dtv(b, tcb, dtv, max_modid);
+    }
     state::with(|rt| {
-        // SAFETY: libc hands us a TCB whose dtv field was set by `_dl_allocate_tls` (or is a
-        // cached stack's DTV, zeroed by libc), sized for at least the start-up modules.
+        // SAFETY: the DTV now has room for `max_modid` modules.
         unsafe {
             let dtv = ((tcb + b.tcbhead_t.dtv.offset) as *const *mut u64).read();
             init_thread_tls(b, rt, tcb, dtv);
