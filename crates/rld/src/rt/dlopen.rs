@@ -166,6 +166,19 @@ fn prior_of(o: &Loaded) -> Prior {
     }
 }
 
+fn dead_prior() -> Prior {
+    Prior {
+        kind: Kind::Missing,
+        names: Vec::new(),
+        path: Vec::new(),
+        loader: None,
+        file_id: FileId::default(),
+        dynamic: Default::default(),
+        origin: None,
+        deps: Vec::new(),
+    }
+}
+
 /// `[id, deps...]` for every object (rld-link's `l_initfini` shape for ordering).
 fn initfini_lists(rt: &Runtime) -> Vec<Vec<ObjId>> {
     rt.objs
@@ -232,7 +245,20 @@ fn open_locked(
     };
     // Snapshot of the process for the search (stable: we hold dl_load_lock).
     let Some((priors, chain, caller_id)) = state::with(|rt| {
-        let priors: Vec<Prior> = rt.objs.iter().map(prior_of).collect();
+        // Objects no longer in the chain (unloaded, or abandoned by a failed open) are
+        // unmapped: they are described as missing, which the search never matches.
+        let priors: Vec<Prior> = rt
+            .objs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                if rt.chain.contains(&i) {
+                    prior_of(o)
+                } else {
+                    dead_prior()
+                }
+            })
+            .collect();
         (priors, rt.chain.clone(), rt.object_at(caller))
     }) else {
         return Err(fail(0, &name, "dlopen before start-up finished"));
@@ -863,20 +889,199 @@ fn run_constructors(
 
 // ---- dl_close ---------------------------------------------------------------------------
 
-/// `GLRO(dl_close)(map)`: drops one reference. Objects are not unmapped yet (glibc allows a
-/// loader never to unload); their destructors run at exit like the start-up objects'.
+/// `GLRO(dl_close)(map)`: drops one reference; when the last one goes, unloads every
+/// dlopen'ed object nothing uses any more (`_dl_close_worker`): destructors, `_r_debug`
+/// RT_DELETE, removal from the chain, the scopes and the namespace, TLS slots, munmap.
 pub extern "C" fn dl_close(map: usize) {
     let Some(b) = super::build() else { return };
     load_lock(true);
-    // SAFETY: libc passes a handle dlopen returned (one of our link maps).
-    let id = unsafe { glibc::index_of(b, map) };
-    if id.is_some() {
-        let l = glibc::lm_raw(b, map);
-        let f = &b.link_map;
-        let n = l.get(f.l_direct_opencount);
-        if n > 0 {
-            l.put(f.l_direct_opencount, n - 1);
+    let r = close_locked(b, map);
+    load_lock(false);
+    if let Err(f) = r {
+        raise(f)
+    }
+}
+
+fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Failure> {
+    // SAFETY: libc passes a handle dlopen returned; `index_of` recognises our link maps.
+    let Some(_id) = (unsafe { glibc::index_of(b, map) }) else {
+        return Err(fail(0, b"", "shared object not open"));
+    };
+    let f = &b.link_map;
+    let l = glibc::lm_raw(b, map);
+    let n = l.get(f.l_direct_opencount);
+    if n == 0 {
+        let name = state::with(|rt| {
+            rt.objs
+                .get(_id)
+                .map(|o| o.name.to_vec())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+        return Err(Failure {
+            errno: 0,
+            obj: name,
+            msg: b"shared object not open".to_vec(),
+        });
+    }
+    l.put(f.l_direct_opencount, n - 1);
+    if n > 1 {
+        return Ok(());
+    }
+    // Which dlopen'ed objects are still used: open, NODELETE, with pending thread_local
+    // destructors, not dlopen'ed, or a dependency of a used object.
+    type Fini = (usize, Option<u64>, Option<u64>, Option<u64>, usize);
+    let Some((remove, finis)) = state::with(|rt| -> (Vec<usize>, Vec<Fini>) {
+        let mut used = alloc::vec![false; rt.objs.len()];
+        let mut work: Vec<usize> = Vec::new();
+        for &i in &rt.chain {
+            let Some(o) = rt.objs.get(i) else { continue };
+            let l = glibc::lm_raw(b, o.lm);
+            let keep = l.get_bits(f.l_type) != 2
+                || l.get(f.l_direct_opencount) != 0
+                || l.get(f.l_nodelete_active) != 0
+                || l.get(f.l_tls_dtor_count) != 0;
+            if keep {
+                used[i] = true;
+                work.push(i);
+            }
+        }
+        while let Some(i) = work.pop() {
+            for &d in rt.objs.get(i).map_or(&[][..], |o| o.deps.as_slice()) {
+                if let Some(u) = used.get_mut(d)
+                    && !*u
+                {
+                    *u = true;
+                    work.push(d);
+                }
+            }
+        }
+        let remove: Vec<usize> = rt
+            .chain
+            .iter()
+            .copied()
+            .filter(|&i| !used.get(i).copied().unwrap_or(true))
+            .collect();
+        // Destructor order: the namespace sorted for fini (users first).
+        let lists = initfini_lists(rt);
+        let maps: Vec<ObjId> = rt.chain.iter().map(|&i| i as ObjId).collect();
+        let order = rld_link::order::sort_maps_dfs(
+            &maps,
+            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            true,
+        );
+        let finis = order
+            .into_iter()
+            .map(|i| i as usize)
+            .filter(|i| remove.contains(i))
+            .filter_map(|i| {
+                let o = rt.objs.get_mut(i)?;
+                if !core::mem::take(&mut o.init_called) {
+                    return None;
+                }
+                glibc::lm_raw(b, o.lm).put_bits(f.l_init_called, 0);
+                Some((
+                    o.bias,
+                    o.info.get(rld_elf::consts::DT_FINI_ARRAY as i64),
+                    o.info.get(rld_elf::consts::DT_FINI_ARRAYSZ as i64),
+                    o.info.get(rld_elf::consts::DT_FINI as i64),
+                    o.lm,
+                ))
+            })
+            .collect();
+        (remove, finis)
+    }) else {
+        return Ok(());
+    };
+    if remove.is_empty() {
+        return Ok(());
+    }
+    for (bias, arr, arrsz, fini, _lm) in finis {
+        if let (Some(a), Some(sz)) = (arr, arrsz) {
+            let base = bias.wrapping_add(a as usize) as *const usize;
+            for k in (0..sz as usize / 8).rev() {
+                // SAFETY: the relocated DT_FINI_ARRAY of an object being unloaded.
+                let f = unsafe { base.add(k).read() };
+                if f != 0 && f != usize::MAX {
+                    // SAFETY: a destructor of that object.
+                    unsafe { super::jump::call_void(f) };
+                }
+            }
+        }
+        if let Some(f) = fini {
+            // SAFETY: DT_FINI of that object.
+            unsafe { super::jump::call_void(bias.wrapping_add(f as usize)) };
         }
     }
-    load_lock(false);
+    _r_debug.raw().put(b.r_debug.r_state, 2);
+    super::exports::_dl_debug_state();
+    let ranges = state::with(|rt| unlink(b, rt, &remove)).unwrap_or_default();
+    unmap(&ranges);
+    _r_debug.raw().put(b.r_debug.r_state, 0);
+    super::exports::_dl_debug_state();
+    Ok(())
+}
+
+/// Removes `remove` from the chain, the global scope, the namespace and the TLS slots;
+/// returns the address ranges to unmap.
+fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<(usize, usize)> {
+    let f = &b.link_map;
+    let mut ranges = Vec::new();
+    let mut tls_gone = Vec::new();
+    for &i in remove {
+        let Some(pos) = rt.chain.iter().position(|&c| c == i) else {
+            continue;
+        };
+        let prev = pos.checked_sub(1).and_then(|p| rt.chain.get(p)).copied();
+        let next = rt.chain.get(pos + 1).copied();
+        let lm_of = |x: Option<usize>| x.and_then(|x| rt.objs.get(x)).map_or(0, |o| o.lm);
+        let (plm, nlm) = (lm_of(prev), lm_of(next));
+        if plm != 0 {
+            glibc::lm_raw(b, plm).put(f.l_next, nlm as u64);
+        }
+        if nlm != 0 {
+            glibc::lm_raw(b, nlm).put(f.l_prev, plm as u64);
+        }
+        rt.chain.remove(pos);
+        if let Some(o) = rt.objs.get_mut(i) {
+            glibc::lm_raw(b, o.lm).put_bits(f.l_removed, 1);
+            ranges.push((o.map_start, o.map_end));
+            if let Some(t) = o.tls.take() {
+                tls_gone.push((t.modid, 0usize));
+            }
+            o.deps.clear();
+        }
+        if let Some(v) = rt.ns.objs.get_mut(i) {
+            v.removed = true;
+        }
+        rt.ns.set_local_scope(i as ObjId, Vec::new());
+    }
+    if rt.searchlist.iter().any(|i| remove.contains(i)) {
+        rt.searchlist.retain(|i| !remove.contains(i));
+        rt.ns
+            .set_global(rt.searchlist.iter().map(|&i| i as ObjId).collect());
+        if let Some(main) = rt.objs.get(rt.main) {
+            let arr = glibc::lm_array(&rt.objs, &rt.searchlist, true);
+            let l = glibc::lm_raw(b, main.lm);
+            l.put(f.l_searchlist_r_nlist, rt.searchlist.len() as u64);
+            l.put(f.l_searchlist_r_list, arr as u64);
+        }
+    }
+    rt.ns.invalidate_memo();
+    if !tls_gone.is_empty() {
+        let gl = _rtld_global.raw();
+        let generation = gl.get(b.rtld_global.dl_tls_generation) + 1;
+        set_slotinfo(b, &tls_gone, generation);
+        gl.put(b.rtld_global.dl_tls_generation, generation);
+        // SAFETY: the fast-path mirror, updated under the state lock like at dlopen.
+        unsafe { super::tls::TLS_GENERATION = generation };
+    }
+    let gl = _rtld_global.raw();
+    let ns0 = Raw {
+        base: gl.base.wrapping_add(b.dl_ns_offset(0)),
+        size: b.link_namespaces.size,
+    };
+    ns0.put(b.link_namespaces.ns_nloaded, rt.chain.len() as u64);
+    rt.rebuild_ranges();
+    ranges
 }

@@ -365,7 +365,9 @@ fn allocate_block(tp: usize, m: usize) -> (usize, usize) {
     }
     let malloc = libc_fn(|f| f.malloc);
     if malloc == 0 {
-        crate::rt::fatal(format_args!("cannot allocate a TLS block without libc's malloc"))
+        crate::rt::fatal(format_args!(
+            "cannot allocate a TLS block without libc's malloc"
+        ))
     }
     let align = align.max(1);
     // SAFETY: libc's malloc.
