@@ -178,7 +178,7 @@ pub fn thread_pointer() -> usize {
 
 /// `__tls_get_addr(tls_index *ti)`: address of `ti_offset` within module `ti_module`'s block.
 /// Fast path in asm (callers may have a misaligned stack, as glibc tolerates); anything else
-/// goes to `tls_get_addr_slow` with the stack realigned.
+/// goes to `__tls_get_addr_slow` with the stack realigned.
 #[unsafe(naked)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __tls_get_addr() {
@@ -203,7 +203,7 @@ pub unsafe extern "C" fn __tls_get_addr() {
         "pop rbp",
         "ret",
         generation = sym TLS_GENERATION,
-        slow = sym tls_get_addr_slow,
+        slow = sym __tls_get_addr_slow,
     )
 }
 
@@ -212,7 +212,7 @@ pub unsafe extern "C" fn __tls_get_addr() {
 #[unsafe(no_mangle)]
 pub static mut TLS_GENERATION: u64 = 0;
 
-extern "C" fn tls_get_addr_slow(ti: *const [usize; 2]) -> usize {
+extern "C" fn __tls_get_addr_slow(ti: *const [usize; 2]) -> usize {
     let Some(b) = super::build() else {
         crate::rt::fatal(format_args!("__tls_get_addr without a glibc build"))
     };
