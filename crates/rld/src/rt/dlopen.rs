@@ -84,9 +84,14 @@ fn raise(f: Failure) -> ! {
 
 // ---- GL(dl_load_lock) ------------------------------------------------------------------
 
-fn load_lock_addr() -> Option<usize> {
+fn lock_addr(write_lock: bool) -> Option<usize> {
     let b = super::build()?;
-    Some(_rtld_global.raw().addr(b.rtld_global.dl_load_lock))
+    let f = if write_lock {
+        b.rtld_global.dl_load_write_lock
+    } else {
+        b.rtld_global.dl_load_lock
+    };
+    Some(_rtld_global.raw().addr(f))
 }
 
 fn mutex_fns() -> (usize, usize) {
@@ -109,17 +114,24 @@ fn mutex_fns() -> (usize, usize) {
     (l, u)
 }
 
-/// Takes (`lock`) or releases `GL(dl_load_lock)` with libc's recursive mutex functions.
-fn load_lock(lock: bool) {
+/// Takes (`lock`) or releases `GL(dl_load_lock)` (or `GL(dl_load_write_lock)`, which
+/// `dl_iterate_phdr` holds while it walks the chain) with libc's recursive mutex functions.
+fn mutex(write_lock: bool, lock: bool) {
     let (l, u) = mutex_fns();
     let f = if lock { l } else { u };
-    let Some(m) = load_lock_addr() else { return };
+    let Some(m) = lock_addr(write_lock) else {
+        return;
+    };
     if f != 0 {
-        // SAFETY: libc's pthread_mutex_lock/unlock on the recursive mutex in _rtld_global,
+        // SAFETY: libc's pthread_mutex_lock/unlock on a recursive mutex in _rtld_global,
         // initialised at start-up.
         let f: extern "C" fn(usize) -> i32 = unsafe { core::mem::transmute(f) };
         f(m);
     }
+}
+
+fn load_lock(lock: bool) {
+    mutex(false, lock)
 }
 
 // ---- describing the process for rld-deps -------------------------------------------------
@@ -270,18 +282,13 @@ fn open_locked(
     lc.mode = Mode::Normal;
     let opened = match rld_deps::open(&mut searcher, &lc, priors, chain, caller_id, &name) {
         Ok(o) => o,
+        // glibc reports a failed search even under RTLD_NOLOAD (only a found, not yet loaded
+        // file makes RTLD_NOLOAD return NULL quietly).
         Err(f) => {
-            let mut msg = f.msg.into_bytes();
-            if mode & RTLD_NOLOAD != 0 && msg == b"cannot open shared object file" {
-                msg.clear();
-            }
-            if msg.is_empty() {
-                return Ok(0);
-            }
             return Err(Failure {
                 errno: f.errno,
                 obj: f.objname,
-                msg,
+                msg: f.msg.into_bytes(),
             });
         }
     };
@@ -572,6 +579,7 @@ fn load_new(
     };
 
     // ---- link maps, chain, global scope ------------------------------------------------
+    mutex(true, true);
     let reloc_order: Vec<usize> = state::with(|rt| {
         for &i in &new {
             let lm = glibc::new_link_map(b, i);
@@ -648,6 +656,7 @@ fn load_new(
         order.into_iter().map(|i| i as usize).collect()
     })
     .unwrap_or_default();
+    mutex(true, false);
 
     // ---- relocation ------------------------------------------------------------------------
     for &id in &reloc_order {
@@ -1015,7 +1024,9 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
     }
     _r_debug.raw().put(b.r_debug.r_state, 2);
     super::exports::_dl_debug_state();
+    mutex(true, true);
     let ranges = state::with(|rt| unlink(b, rt, &remove)).unwrap_or_default();
+    mutex(true, false);
     unmap(&ranges);
     _r_debug.raw().put(b.r_debug.r_state, 0);
     super::exports::_dl_debug_state();
