@@ -868,9 +868,9 @@ fn run_constructors(
                 glibc::lm_raw(b, o.lm).put_bits(b.link_map.l_init_called, 1);
                 Some((
                     i as usize,
-                    o.info.get(rld_elf::consts::DT_INIT as i64),
-                    o.info.get(rld_elf::consts::DT_INIT_ARRAY as i64),
-                    o.info.get(rld_elf::consts::DT_INIT_ARRAYSZ as i64),
+                    o.info.get(rld_elf::consts::DT_INIT),
+                    o.info.get(rld_elf::consts::DT_INIT_ARRAY),
+                    o.info.get(rld_elf::consts::DT_INIT_ARRAYSZ),
                     o.bias,
                 ))
             })
@@ -991,9 +991,9 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
                 glibc::lm_raw(b, o.lm).put_bits(f.l_init_called, 0);
                 Some((
                     o.bias,
-                    o.info.get(rld_elf::consts::DT_FINI_ARRAY as i64),
-                    o.info.get(rld_elf::consts::DT_FINI_ARRAYSZ as i64),
-                    o.info.get(rld_elf::consts::DT_FINI as i64),
+                    o.info.get(rld_elf::consts::DT_FINI_ARRAY),
+                    o.info.get(rld_elf::consts::DT_FINI_ARRAYSZ),
+                    o.info.get(rld_elf::consts::DT_FINI),
                     o.lm,
                 ))
             })
