@@ -1481,7 +1481,7 @@ fn m4_dlopen_ctors_dtors() {
 fn m4_dlopen_tls_threads() {
     let o = check(&[case("dltls", &[])]);
     for who in ["main", "early thread", "late thread"] {
-        for m in ["gd", "ie"] {
+        for m in ["gd", "ie", "desc"] {
             expect_in(
                 &o[0],
                 &format!(
@@ -1491,6 +1491,10 @@ fn m4_dlopen_tls_threads() {
         }
     }
     expect_in(&o[0], "[main again] gd: init=26 zero=20");
+    expect_in(
+        &o[0],
+        "initial-exec TLS larger than the surplus: libdltls_big.so: cannot allocate memory in static TLS block\n",
+    );
 }
 
 #[test]

@@ -40,6 +40,7 @@ const DF_STATIC_TLS: u64 = 0x10;
 const DF_1_NODELETE: u64 = 0x8;
 const R_X86_64_TPOFF64: u32 = 18;
 const R_X86_64_TPOFF32: u32 = 23;
+const R_X86_64_TLSDESC: u32 = 36;
 
 /// The search settings of start-up (leaked `SearchConfig`, 0 before).
 static SEARCH_CONFIG: AtomicUsize = AtomicUsize::new(0);
@@ -429,20 +430,37 @@ fn unmap(ranges: &[(usize, usize)]) {
     }
 }
 
-/// Does the object need a static TLS block (initial-exec accesses)?
-fn needs_static_tls(rt: &Runtime, id: usize) -> bool {
+/// How an object's TLS block must be placed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StaticNeed {
+    /// `__tls_get_addr` blocks allocated on first use.
+    Dynamic,
+    /// Initial-exec accesses (DF_STATIC_TLS, TPOFF relocations): a static block or failure.
+    Required,
+    /// TLS descriptors: glibc 2.36 opportunistically uses the optional static surplus; rld has
+    /// no dynamic TLSDESC resolver, so this is also required, but from the optional part.
+    Descriptors,
+}
+
+fn static_need(rt: &Runtime, id: usize) -> StaticNeed {
     let Some(o) = rt.objs.get(id) else {
-        return false;
+        return StaticNeed::Dynamic;
     };
     if o.info.flags() & DF_STATIC_TLS != 0 {
-        return true;
+        return StaticNeed::Required;
     }
     let Some(v) = rt.ns.obj(id as ObjId) else {
-        return false;
+        return StaticNeed::Dynamic;
     };
-    rld_link::object::relas(v.rela)
-        .chain(rld_link::object::relas(v.jmprel))
-        .any(|r| matches!(r.r_type, R_X86_64_TPOFF64 | R_X86_64_TPOFF32))
+    let mut need = StaticNeed::Dynamic;
+    for r in rld_link::object::relas(v.rela).chain(rld_link::object::relas(v.jmprel)) {
+        match r.r_type {
+            R_X86_64_TPOFF64 | R_X86_64_TPOFF32 => return StaticNeed::Required,
+            R_X86_64_TLSDESC => need = StaticNeed::Descriptors,
+            _ => {}
+        }
+    }
+    need
 }
 
 /// First reference left unresolved that glibc would report now (`now`: every one; lazy:
@@ -721,12 +739,13 @@ fn assign_tls(
 ) -> Result<Vec<super::tls::TlsModule>, Failure> {
     let mut statics = Vec::new();
     for &i in new {
-        let needs_static = needs_static_tls(rt, i);
+        let need = static_need(rt, i);
         let Some(img) = rt.objs.get(i).and_then(|o| o.tls.map(|t| t.image)) else {
             continue;
         };
-        let offset = if needs_static {
-            match rt.static_tls.try_allocate(&img, false) {
+        let offset = if need != StaticNeed::Dynamic {
+            let optional = need == StaticNeed::Descriptors;
+            match rt.static_tls.try_allocate(&img, optional) {
                 Some(off) => off as usize,
                 None => {
                     let name = rt.objs.get(i).map_or(&b""[..], |o| o.name);
