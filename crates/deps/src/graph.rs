@@ -933,6 +933,7 @@ pub fn open<F: Fs>(
         }
     }
     let new: Vec<ObjId> = b.chain.iter().copied().filter(|&i| i >= nprior).collect();
+    crate::version::check_new(&b.objects, &b.chain, &new)?;
     Ok(Opened {
         objects: b.objects,
         target,

@@ -1018,6 +1018,7 @@ fn open_finds_library_and_its_deps_breadth_first() {
         origin: None,
         deps: Vec::new(),
     };
+    let libc_p2 = libc_p.clone();
     let o = open(
         &mut s,
         &cfg,
@@ -1039,6 +1040,25 @@ fn open_finds_library_and_its_deps_breadth_first() {
     // libc is found already loaded (by SONAME), not loaded twice.
     assert!(o.searchlist.contains(&1));
     assert!(o.objects[o.target].loader.is_none());
+    // The version check: a libc that defines no GLIBC_2.x version the new objects need.
+    let mut poor = libc_p2.clone();
+    poor.dynamic.verdef = Some(vec![crate::elfdyn::VersionDef {
+        version: 1,
+        hash: 0,
+        name: b"libc.so.6".to_vec(),
+    }]);
+    let e = open(
+        &mut s,
+        &cfg,
+        vec![main.clone(), poor],
+        vec![0, 1],
+        Some(0),
+        b"libssl.so.3",
+    )
+    .unwrap_err();
+    assert_eq!(e.objname, libc.as_bytes());
+    assert!(e.msg.starts_with("version `GLIBC_2."), "{}", e.msg);
+    assert!(e.msg.contains("not found (required by "), "{}", e.msg);
     // A missing library: glibc's error.
     let e = open(
         &mut s,

@@ -1434,6 +1434,7 @@ fn m4_dlopen_basic() {
         "missing symbol: NULL, dlerror: libdl_a.so: undefined symbol: no_such_symbol\n",
     );
     expect_in(&o[0], "dladdr: libdl_a.so dla_value\n");
+    expect_in(&o[0], "libv.so: version `VERS_3' not found (required by ");
     expect_in(
         &o[0],
         "RTLD_NOLOAD of a missing library: NULL, dlerror: libdl_missing.so: cannot open shared object file: No such file or directory\nRTLD_NOLOAD of an unloaded library: NULL\n",

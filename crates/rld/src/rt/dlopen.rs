@@ -163,6 +163,25 @@ fn prior_of(o: &Loaded) -> Prior {
         } else {
             s(o.info.rpath_offset())
         };
+        // Its version definitions, for the version check of objects that need it.
+        if o.info.verdef().is_some()
+            && let Ok(it) = rld_elf::version::VerdefIter::from_dynamic(&o.info, &o.ro)
+        {
+            let defs = it
+                .map_while(|d| d.ok())
+                .map(|d| rld_deps::elfdyn::VersionDef {
+                    version: d.version,
+                    hash: d.hash,
+                    name: d
+                        .name_offset()
+                        .ok()
+                        .and_then(|n| st.get(n as u64).ok())
+                        .map(<[u8]>::to_vec)
+                        .unwrap_or_default(),
+                })
+                .collect();
+            dynamic.verdef = Some(defs);
+        }
     }
     Prior {
         kind: o.kind,
