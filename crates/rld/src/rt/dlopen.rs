@@ -231,7 +231,7 @@ pub extern "C" fn dl_open(
     file: *const u8,
     mode: i32,
     caller: usize,
-    _nsid: isize,
+    nsid: isize,
     argc: i32,
     argv: usize,
     env: usize,
@@ -243,7 +243,7 @@ pub extern "C" fn dl_open(
         unsafe { CStr::from_ptr(file.cast()) }.to_bytes().to_vec()
     };
     load_lock(true);
-    let r = open_locked(name, mode, caller, argc as usize, argv, env);
+    let r = open_locked(name, mode, caller, nsid, argc as usize, argv, env);
     load_lock(false);
     match r {
         Ok(lm) => lm,
@@ -255,10 +255,23 @@ fn open_locked(
     name: Vec<u8>,
     mode: i32,
     caller: usize,
+    nsid: isize,
     argc: usize,
     argv: usize,
     env: usize,
 ) -> Result<usize, Failure> {
+    // Only the base namespace exists (`GL(dl_nns)` = 1): LM_ID_BASE, or __LM_ID_CALLER (-2)
+    // whose caller is necessarily in it. glibc's texts for the rest.
+    if nsid == -1 {
+        return Err(fail(
+            22,
+            &name,
+            "no more namespaces available for dlmopen() (rld supports only the base namespace)",
+        ));
+    }
+    if nsid > 0 || nsid < -2 {
+        return Err(fail(22, &name, "invalid target namespace in dlmopen()"));
+    }
     let Some(b) = super::build() else {
         return Err(fail(0, &name, "dlopen needs a known glibc build"));
     };
