@@ -334,6 +334,16 @@ unsafe fn update_dtv(b: &GlibcBuild, tp: usize, dtv: *mut u64, generation: u64) 
             }
         }
     }
+    // Slots never used (zero: the initial DTV is zeroed, and module ids are not reused) of
+    // modules the slotinfo chunk has no room for are unallocated too.
+    for m in 1..=max {
+        // SAFETY: m <= max <= the DTV's length.
+        unsafe {
+            if dtv.add(2 * m).read() == 0 {
+                dtv.add(2 * m).write(u64::MAX);
+            }
+        }
+    }
     // SAFETY: dtv[0] exists.
     unsafe { dtv.write(generation) };
     dtv
