@@ -798,3 +798,146 @@ pub fn verify_status<F: Fs>(searcher: &mut Searcher<'_, F>, cfg: &LoadConfig) ->
         None => 1,
     }
 }
+
+/// An object already in the process, as `dlopen`'s search sees it (glibc's link map facts
+/// `_dl_map_object` and `_dl_map_object_deps` read).
+#[derive(Clone, Debug)]
+pub struct Prior {
+    pub kind: Kind,
+    /// `l_libname` (without NULs).
+    pub names: Vec<Vec<u8>>,
+    /// `l_name`.
+    pub path: Vec<u8>,
+    pub loader: Option<ObjId>,
+    pub file_id: FileId,
+    pub dynamic: DynInfo,
+    pub origin: Option<Vec<u8>>,
+    pub deps: Vec<ObjId>,
+}
+
+/// The result of [`open`]: every object (the priors first, with their ids, then the new ones),
+/// the object asked for, the new objects in link-map order and the requested object's search
+/// list (itself and its dependencies, breadth first).
+#[derive(Debug)]
+pub struct Opened<H> {
+    pub objects: Vec<Object<H>>,
+    pub target: ObjId,
+    pub new: Vec<ObjId>,
+    pub searchlist: Vec<ObjId>,
+}
+
+/// glibc's `dl_open_worker` up to mapping: `_dl_map_object` of `name` on behalf of `caller`
+/// (its RPATH/RUNPATH/$ORIGIN; None for names with '/' and no DST, as glibc passes no caller
+/// map then), then `_dl_map_object_deps` breadth first. Nothing is mapped; files are left open
+/// in the new objects. The requested object gets no `loader` (glibc's `__RTLD_CALLMAP`).
+pub fn open<F: Fs>(
+    searcher: &mut Searcher<'_, F>,
+    cfg: &LoadConfig,
+    priors: Vec<Prior>,
+    chain: Vec<ObjId>,
+    caller: Option<ObjId>,
+    name: &[u8],
+) -> Result<Opened<F::File>, Fatal> {
+    let nprior = priors.len();
+    let objects: Vec<Object<F::File>> = priors
+        .into_iter()
+        .map(|p| Object {
+            kind: p.kind,
+            names: p.names,
+            path: p.path,
+            reason: Reason::Builtin,
+            loader: p.loader,
+            file_id: p.file_id,
+            header: ElfHeader::default(),
+            dynamic: p.dynamic,
+            origin: p.origin,
+            deps: p.deps,
+            file: None,
+            rpath: None,
+            runpath: None,
+        })
+        .collect();
+    let mut b = Builder {
+        s: searcher,
+        cfg,
+        objects,
+        chain,
+        diags: Vec::new(),
+        cwd: None,
+    };
+    for id in 0..nprior {
+        b.decompose_paths(id);
+    }
+    let main = b.chain.first().copied();
+    let loader = if name.contains(&b'/') && !name.contains(&b'$') {
+        None
+    } else {
+        caller.or(main)
+    };
+    let reason = match loader {
+        Some(by) => Reason::Needed { by, via: None },
+        None => Reason::Program,
+    };
+    let target = b.map_object(loader, name, false, false, reason)?;
+    if target >= nprior
+        && let Some(o) = b.objects.get_mut(target)
+    {
+        o.loader = None;
+    }
+    let secure = b.s.config.secure;
+    let mut queue: Vec<ObjId> = alloc::vec![target];
+    let mut qi = 0;
+    while let Some(&l) = queue.get(qi) {
+        qi += 1;
+        let needed = b
+            .objects
+            .get(l)
+            .map(|o| o.dynamic.needed.clone())
+            .unwrap_or_default();
+        let mut deps = Vec::new();
+        for raw in needed {
+            let dname = if rld_search::dst::dst_count(&raw) != 0 {
+                if secure {
+                    return Err(Fatal {
+                        objname: raw,
+                        errno: 0,
+                        msg: String::from("DST not allowed in SUID/SGID programs"),
+                    });
+                }
+                let trusted_owned: Vec<Vec<u8>> = b.s.config.system_dirs.clone();
+                let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
+                let e = rld_search::dst::substitute(&raw, &b.dst_ctx(l, &trusted));
+                if e.is_empty() {
+                    continue;
+                }
+                e
+            } else {
+                raw
+            };
+            let dep = b.map_object(
+                Some(l),
+                &dname,
+                false,
+                false,
+                Reason::Needed { by: l, via: None },
+            )?;
+            if !queue.contains(&dep) {
+                queue.push(dep);
+            }
+            deps.push(dep);
+        }
+        if l >= nprior
+            && let Some(o) = b.objects.get_mut(l)
+        {
+            o.deps = deps;
+        }
+    }
+    let new: Vec<ObjId> = b.chain.iter().copied().filter(|&i| i >= nprior).collect();
+    crate::version::check_new(&b.objects, &b.chain, &new)?;
+    Ok(Opened {
+        objects: b.objects,
+        target,
+        new,
+        searchlist: queue,
+    })
+}

@@ -10,7 +10,10 @@ pub mod graph;
 pub mod report;
 pub mod version;
 
-pub use graph::{Diag, Fatal, Kind, LoadConfig, LoadGraph, Mode, ObjId, Object, Reason, build};
+pub use graph::{
+    Diag, Fatal, Kind, LoadConfig, LoadGraph, Mode, ObjId, Object, Opened, Prior, Reason, build,
+    open,
+};
 pub use report::{ListReport, list_report, write_diag, write_fatal, write_list};
 
 #[cfg(test)]

@@ -981,3 +981,95 @@ fn unreadable_files_report_like_glibc() {
         )
     );
 }
+
+#[test]
+fn open_finds_library_and_its_deps_breadth_first() {
+    use crate::graph::{Kind, Prior, open};
+    let mut s = Searcher::new(&HostFs, host_config());
+    let cfg = LoadConfig::list(b"");
+    // A process with only libc loaded (plus a main program without NEEDED entries).
+    let libc = "/lib/x86_64-linux-gnu/libc.so.6";
+    let main = Prior {
+        kind: Kind::Main,
+        names: vec![Vec::new()],
+        path: Vec::new(),
+        loader: None,
+        file_id: Default::default(),
+        dynamic: Default::default(),
+        origin: None,
+        deps: vec![1],
+    };
+    let st = std::fs::metadata(libc).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let libc_p = Prior {
+        kind: Kind::Library,
+        names: vec![b"libc.so.6".to_vec()],
+        path: libc.as_bytes().to_vec(),
+        loader: Some(0),
+        file_id: rld_search::fs::FileId {
+            dev: st.dev(),
+            ino: st.ino(),
+        },
+        dynamic: crate::elfdyn::DynInfo {
+            has_dynamic: true,
+            soname: Some(b"libc.so.6".to_vec()),
+            ..Default::default()
+        },
+        origin: None,
+        deps: Vec::new(),
+    };
+    let libc_p2 = libc_p.clone();
+    let o = open(
+        &mut s,
+        &cfg,
+        vec![main.clone(), libc_p],
+        vec![0, 1],
+        Some(0),
+        b"libssl.so.3",
+    )
+    .unwrap();
+    let names: Vec<String> = o
+        .new
+        .iter()
+        .map(|&i| String::from_utf8_lossy(&o.objects[i].path).into_owned())
+        .collect();
+    assert!(names[0].ends_with("/libssl.so.3"), "{names:?}");
+    assert!(names[1].ends_with("/libcrypto.so.3"), "{names:?}");
+    assert_eq!(o.target, o.new[0]);
+    assert_eq!(o.searchlist[0], o.target);
+    // libc is found already loaded (by SONAME), not loaded twice.
+    assert!(o.searchlist.contains(&1));
+    assert!(o.objects[o.target].loader.is_none());
+    // The version check: a libc that defines no GLIBC_2.x version the new objects need.
+    let mut poor = libc_p2.clone();
+    poor.dynamic.verdef = Some(vec![crate::elfdyn::VersionDef {
+        version: 1,
+        hash: 0,
+        name: b"libc.so.6".to_vec(),
+    }]);
+    let e = open(
+        &mut s,
+        &cfg,
+        vec![main.clone(), poor],
+        vec![0, 1],
+        Some(0),
+        b"libssl.so.3",
+    )
+    .unwrap_err();
+    assert_eq!(e.objname, libc.as_bytes());
+    assert!(e.msg.starts_with("version `GLIBC_2."), "{}", e.msg);
+    assert!(e.msg.contains("not found (required by "), "{}", e.msg);
+    // A missing library: glibc's error.
+    let e = open(
+        &mut s,
+        &cfg,
+        vec![main],
+        vec![0],
+        Some(0),
+        b"libnope-rld.so",
+    )
+    .unwrap_err();
+    assert_eq!(e.msg, "cannot open shared object file");
+    assert_eq!(e.objname, b"libnope-rld.so");
+    assert_eq!(e.errno, 2);
+}

@@ -104,3 +104,62 @@ pub fn check_all<H>(g: &mut LoadGraph<H>, trace: bool, progname: &[u8]) -> Resul
     g.diags.extend(diags);
     Ok(())
 }
+
+/// glibc's `_dl_check_map_versions` (not verbose) for objects a dlopen added: the first
+/// required version that a needed object does not define is an error, like
+/// "version `V' not found (required by REQ)" about the needed object. Weak versions and
+/// needed objects without version information are accepted silently.
+pub fn check_new<H>(
+    objects: &[crate::graph::Object<H>],
+    chain: &[ObjId],
+    new: &[ObjId],
+) -> Result<(), Fatal> {
+    for &l in new {
+        let Some(o) = objects.get(l) else { continue };
+        if let Some(v) = o.dynamic.bad_verneed_version {
+            return Err(Fatal {
+                objname: o.path.clone(),
+                errno: 0,
+                msg: format!("unsupported version {v} of Verneed record"),
+            });
+        }
+        let Some(needs) = &o.dynamic.verneed else {
+            continue;
+        };
+        for need in needs {
+            let found = chain.iter().copied().find(|&id| {
+                objects
+                    .get(id)
+                    .is_some_and(|n| n.path == need.file || n.names.iter().any(|x| *x == need.file))
+            });
+            let Some(n) = found.and_then(|id| objects.get(id)) else {
+                continue;
+            };
+            let Some(defs) = &n.dynamic.verdef else {
+                continue;
+            };
+            if let Some(d) = defs.iter().find(|d| d.version != 1) {
+                return Err(Fatal {
+                    objname: n.path.clone(),
+                    errno: 0,
+                    msg: format!("unsupported version {} of Verdef record", d.version),
+                });
+            }
+            let ok = defs
+                .iter()
+                .any(|d| d.hash == need.hash && d.name == need.name);
+            if !ok && !need.weak {
+                return Err(Fatal {
+                    objname: n.path.clone(),
+                    errno: 0,
+                    msg: format!(
+                        "version `{}' not found (required by {})",
+                        lossy(&need.name),
+                        lossy(&o.path)
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}

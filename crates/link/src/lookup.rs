@@ -178,6 +178,9 @@ pub struct Namespace<'a> {
     /// Disable the memo (for measurement and differential testing).
     pub use_memo: bool,
     unique: BTreeMap<Vec<u8>, (ObjId, u32)>,
+    /// Per-object local scopes searched after the global scope (glibc's `l_scope[1]` of a
+    /// dlopen'ed object and its new dependencies: the dlopen'ed object's search list).
+    local: BTreeMap<ObjId, Vec<ObjId>>,
     memo: Memo<'a>,
     pub stats: Stats,
     pub diags: Vec<Diag>,
@@ -195,6 +198,7 @@ impl<'a> Namespace<'a> {
             dynamic_weak: false,
             use_memo: true,
             unique: BTreeMap::new(),
+            local: BTreeMap::new(),
             memo: Memo::new(),
             stats: Stats::default(),
             diags: Vec::new(),
@@ -209,6 +213,27 @@ impl<'a> Namespace<'a> {
     pub fn set_global(&mut self, global: Vec<ObjId>) {
         self.global = global;
         self.memo.clear();
+    }
+
+    /// Gives `id` a local scope, searched after the global scope by [`Namespace::lookup_for`]
+    /// (an empty list removes it).
+    pub fn set_local_scope(&mut self, id: ObjId, scope: Vec<ObjId>) {
+        if scope.is_empty() {
+            self.local.remove(&id);
+        } else {
+            self.local.insert(id, scope);
+        }
+    }
+
+    /// The local scope of `id` (empty if it has none).
+    pub fn local_scope(&self, id: ObjId) -> &[ObjId] {
+        self.local.get(&id).map_or(&[][..], |v| v.as_slice())
+    }
+
+    /// Appends an object (a dlopen'ed one); returns its id.
+    pub fn push_object(&mut self, view: ObjView<'a>) -> ObjId {
+        self.objs.push(view);
+        (self.objs.len() - 1) as ObjId
     }
 
     /// Drop memoized answers (call when an object's `removed` flag changes).
@@ -519,12 +544,25 @@ impl<'a> Namespace<'a> {
         f
     }
 
-    /// Lookup for a relocation of object `requester` with its startup scope: itself first if it
-    /// is DT_SYMBOLIC, then the global scope (memoized).
+    /// Lookup for a relocation of object `requester` with its scope: itself first if it is
+    /// DT_SYMBOLIC, then the global scope (memoized), then its local scope if it has one
+    /// (objects loaded by dlopen: the dlopen'ed object's search list).
     pub fn lookup_for(&mut self, requester: ObjId, req: &Request<'a>) -> Option<Found> {
         let symbolic = self
             .obj(requester)
             .is_some_and(|o| o.symbolic && o.kind != ObjKind::Executable);
+        if let Some(local) = self.local.remove(&requester) {
+            let global = core::mem::take(&mut self.global);
+            let own = [requester];
+            let r = if symbolic {
+                self.lookup_in(req, &[&own, &global, &local])
+            } else {
+                self.lookup_in(req, &[&global, &local])
+            };
+            self.global = global;
+            self.local.insert(requester, local);
+            return r;
+        }
         if !self.use_memo || req.skip.is_some() || (symbolic && self.dynamic_weak) {
             let global = core::mem::take(&mut self.global);
             let own = [requester];

@@ -620,3 +620,62 @@ fn plan_dedups_memoizes_and_round_trips() {
     assert_eq!(plan(&mut n2, &[1, 0]), p);
     assert_eq!(n2.stats.memo_hits, 0);
 }
+
+#[test]
+fn local_scope_searched_after_global() {
+    // exe (global) defines foo; a dlopen'ed RTLD_LOCAL lib and its dep are outside the global
+    // scope; the lib's references see the global scope first, then its own search list.
+    let mut exe = Fake::new("", EXE);
+    let e_foo = exe.func("foo", 0x10);
+    let mut lib = Fake::new("/lib.so", LIB);
+    let l_foo_ref = lib.undef("foo", STB_GLOBAL, VER_GLOBAL);
+    let l_bar_ref = lib.undef("bar", STB_GLOBAL, VER_GLOBAL);
+    let mut dep = Fake::new("/dep.so", LIB);
+    let d_foo = dep.func("foo", 0x20);
+    let d_bar = dep.func("bar", 0x30);
+    let _ = d_foo;
+    let b = [exe.build(), lib.build(), dep.build()];
+    let objs: Vec<ObjView> = b.iter().map(|x| x.view()).collect();
+    let mut n = Namespace::new(objs, vec![0]);
+    // Without a local scope the dependency is invisible.
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_bar_ref, CLASS_PLT),
+        Binding::Undefined
+    );
+    n.set_local_scope(1, vec![1, 2]);
+    assert_eq!(n.local_scope(1), &[1, 2]);
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_foo_ref, CLASS_PLT),
+        def(&b, 0, e_foo)
+    );
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_bar_ref, CLASS_PLT),
+        def(&b, 2, d_bar)
+    );
+    // Other objects (the exe) do not see it.
+    assert_eq!(n.local_scope(0), &[] as &[u32]);
+    // RTLD_GLOBAL later: appending to the global scope makes dep visible to everyone.
+    n.set_global(vec![0, 1, 2]);
+    n.set_local_scope(1, Vec::new());
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_bar_ref, CLASS_PLT),
+        def(&b, 2, d_bar)
+    );
+}
+
+#[test]
+fn push_object_extends_namespace() {
+    let mut exe = Fake::new("", EXE);
+    let _ = exe.func("foo", 0x10);
+    let mut lib = Fake::new("/lib.so", LIB);
+    let l_foo = lib.func("foo", 0x20);
+    let b = [exe.build(), lib.build()];
+    let mut n = Namespace::new(vec![b[0].view()], vec![0]);
+    let id = n.push_object(b[1].view());
+    assert_eq!(id, 1);
+    let req = Request::new(b"foo");
+    assert_eq!(
+        n.lookup_in(&req, &[&[1]]).map(|f| (f.obj, f.sym)),
+        Some((1, b[1].idx[l_foo]))
+    );
+}

@@ -1321,7 +1321,6 @@ fn m3_real_programs() {
 }
 
 #[test]
-#[ignore = "issue 4: dlopen; RLD_ORACLE_SELFTEST=1 checks the fixture against glibc"]
 fn m4_real_programs_dlopen() {
     run_real_table("m4_real_programs_dlopen", REAL_DLOPEN, 1);
 }
@@ -1504,6 +1503,87 @@ fn m4_tls_threads() {
     expect_in(
         &o[0],
         "[main after thread] after bump: exe=233/14 gd=24/10 desc=24/10 ie=24/10",
+    );
+}
+
+#[test]
+fn m4_dlopen_basic() {
+    let o = check(&[case("dlbasic", &[])]);
+    expect_in(&o[0], "dla_value=123\ndlb_only via handle=7\n");
+    expect_in(
+        &o[0],
+        "missing library: NULL, dlerror: libdl_missing.so: cannot open shared object file: No such file or directory\n",
+    );
+    expect_in(
+        &o[0],
+        "missing dependency: NULL, dlerror: libdl_gone.so: cannot open shared object file: No such file or directory\n",
+    );
+    expect_in(
+        &o[0],
+        "missing symbol: NULL, dlerror: libdl_a.so: undefined symbol: no_such_symbol\n",
+    );
+    expect_in(&o[0], "dladdr: libdl_a.so dla_value\n");
+    expect_in(&o[0], "libv.so: version `VERS_3' not found (required by ");
+    expect_in(
+        &o[0],
+        "RTLD_NOLOAD of a missing library: NULL, dlerror: libdl_missing.so: cannot open shared object file: No such file or directory\nRTLD_NOLOAD of an unloaded library: NULL\n",
+    );
+}
+
+#[test]
+fn m4_dlopen_local_global_scope() {
+    let o = check(&[case("dlscope", &[])]);
+    expect_in(
+        &o[0],
+        "user NOW without glob: failed (libdl_user.so: undefined symbol: glob_sym)\nuser LAZY without glob: ok\n",
+    );
+    expect_in(
+        &o[0],
+        "RTLD_DEFAULT glob_sym: not found\nhandle glob_sym: 42\n",
+    );
+    expect_in(
+        &o[0],
+        "userdata LAZY with local glob: failed (libdl_userdata.so: undefined symbol: glob_data)\n",
+    );
+    expect_in(&o[0], "user_data() = 2041\n");
+    expect_in(&o[0], "user_call() = 1042\n");
+}
+
+#[test]
+fn m4_dlopen_ctors_dtors() {
+    let o = check(&[case("dlctors", &[])]);
+    expect_in(&o[0], "dlchain_c .init_array\ndlchain_b DT_INIT\n");
+    expect_in(
+        &o[0],
+        "main first dlclose done (still open)\ndlchain_a .fini_array\n",
+    );
+    expect_in(
+        &o[0],
+        "dlchain_c DT_FINI\nmain dlclose done\nmain unloaded\n",
+    );
+    expect_in(
+        &o[0],
+        "main dlclose of NODELETE done\ndlchain_a atexit handler\n",
+    );
+}
+
+#[test]
+fn m4_dlopen_tls_threads() {
+    let o = check(&[case("dltls", &[])]);
+    for who in ["main", "early thread", "late thread"] {
+        for m in ["gd", "ie", "desc"] {
+            expect_in(
+                &o[0],
+                &format!(
+                    "[{who}] {m}: init=24 zero=10 al64=64 aligned=1 bumps=23,24 same-addr=1\n"
+                ),
+            );
+        }
+    }
+    expect_in(&o[0], "[main again] gd: init=26 zero=20");
+    expect_in(
+        &o[0],
+        "initial-exec TLS larger than the surplus: libdltls_big.so: cannot allocate memory in static TLS block\n",
     );
 }
 

@@ -68,7 +68,7 @@ pub fn lm_raw(b: &GlibcBuild, lm: usize) -> Raw {
 }
 
 /// A NULL-terminated array of link-map pointers.
-fn lm_array(objs: &[Loaded], ids: &[usize], terminate: bool) -> usize {
+pub fn lm_array(objs: &[Loaded], ids: &[usize], terminate: bool) -> usize {
     let n = ids.len() + usize::from(terminate);
     let a = alloc_forever(n.max(1) * 8, 8) as *mut usize;
     for (i, &id) in ids.iter().enumerate() {
@@ -111,10 +111,28 @@ pub struct Lists<'a> {
 /// Fills every object's link map (already allocated) as `dl_main` leaves them before
 /// relocation, and relocates `.dynamic` pointers in place like `elf_get_dynamic_info`.
 pub fn fill_link_maps(b: &GlibcBuild, objs: &[Loaded], lists: &Lists<'_>) {
+    fill_link_maps_of(b, objs, lists, None)
+}
+
+/// `fill_link_maps` for the objects of `only` (objects a dlopen just added at the end of the
+/// chain); the others' link maps are left alone.
+pub fn fill_link_maps_of(
+    b: &GlibcBuild,
+    objs: &[Loaded],
+    lists: &Lists<'_>,
+    only: Option<&[usize]>,
+) {
     let f = &b.link_map;
-    let searchlist_arr = lm_array(objs, lists.searchlist, true);
+    let searchlist_arr = if only.is_none() {
+        lm_array(objs, lists.searchlist, true)
+    } else {
+        0
+    };
     let main_lm = objs.get(lists.main).map_or(0, |o| o.lm);
     for (pos, &id) in lists.chain.iter().enumerate() {
+        if only.is_some_and(|o| !o.contains(&id)) {
+            continue;
+        }
         let Some(o) = objs.get(id) else { continue };
         let l = lm_raw(b, o.lm);
         l.put(f.l_addr, o.bias as u64);
@@ -150,7 +168,7 @@ pub fn fill_link_maps(b: &GlibcBuild, objs: &[Loaded], lists: &Lists<'_>) {
         l.put(f.l_entry, o.entry as u64);
         l.put(f.l_phnum, o.phdrs.len() as u64);
         l.put(f.l_ldnum, o.info.dynamic().len() as u64 + 1);
-        if id == lists.main {
+        if id == lists.main && only.is_none() {
             l.put(f.l_searchlist_r_list, searchlist_arr as u64);
             l.put(f.l_searchlist_r_nlist, lists.searchlist.len() as u64);
         } else if o.kind == Kind::Vdso {
@@ -245,7 +263,7 @@ pub fn fill_link_maps(b: &GlibcBuild, objs: &[Loaded], lists: &Lists<'_>) {
 }
 
 /// Element `i` of a pointer array field.
-fn slot(f: rld_glibc::Field, i: usize) -> rld_glibc::Field {
+pub fn slot(f: rld_glibc::Field, i: usize) -> rld_glibc::Field {
     rld_glibc::Field {
         offset: f.offset + 8 * i,
         size: 8,

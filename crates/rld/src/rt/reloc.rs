@@ -53,7 +53,8 @@ pub fn facts(rt: &Runtime, b: Binding) -> Option<SymFacts> {
         tls: match &o.tls {
             Some(t) => TlsFacts {
                 modid: t.modid as u64,
-                static_offset: Some(t.offset as u64),
+                // l_tls_offset 0: no static block (a dlopen'ed dynamic-TLS module).
+                static_offset: (t.offset != 0).then_some(t.offset as u64),
             },
             None => TlsFacts::default(),
         },

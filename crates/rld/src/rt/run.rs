@@ -297,7 +297,7 @@ fn map_from_file(
 
 /// Builds the `Loaded` entry for an object already in memory.
 #[allow(clippy::too_many_arguments)]
-fn describe(
+pub(super) fn describe(
     kind: Kind,
     name: &[u8],
     libnames: &[Vec<u8>],
@@ -366,7 +366,7 @@ fn empty_info() -> rld_elf::dynamic::DynamicInfo<'static> {
 }
 
 /// Runtime address of an object's program headers (`l_phdr`).
-fn phdr_address(hdr: &ElfHeader, bias: usize) -> usize {
+pub(super) fn phdr_address(hdr: &ElfHeader, bias: usize) -> usize {
     if let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
         return bias.wrapping_add(p.p_vaddr as usize);
     }
@@ -384,7 +384,12 @@ fn phdr_address(hdr: &ElfHeader, bias: usize) -> usize {
 
 /// Looks a symbol up in one object by name and optional version (for libc's private
 /// entry points); returns its runtime address.
-fn lookup_in_object(rt: &mut Runtime, id: usize, name: &[u8], version: Option<&[u8]>) -> usize {
+pub(super) fn lookup_in_object(
+    rt: &mut Runtime,
+    id: usize,
+    name: &[u8],
+    version: Option<&[u8]>,
+) -> usize {
     let ver = version.map(|v| rld_link::object::Version {
         hash: rld_link::hash::sysv_hash(v),
         hidden: false,
@@ -498,6 +503,8 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         crate::list::apply_library_path(&mut searcher, cfg, prog_for_origin);
         kernel_main = Some((bias, phdrs));
     }
+    // dlopen searches with the same settings (LD_LIBRARY_PATH, cache, hwcaps) later.
+    super::dlopen::set_search_config(searcher.config.clone());
     let mut graph = match rld_deps::build(&mut searcher, &lc) {
         Ok(g) => g,
         Err(f) => {

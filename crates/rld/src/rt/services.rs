@@ -120,7 +120,7 @@ pub extern "C" fn _dl_exception_create(exc: *mut u8, objname: *const u8, errstri
 
 /// Raises a loader error through libc (`_dl_signal_error`); never returns. Falls back to a
 /// fatal message when libc's handler is not available.
-fn signal_error(errcode: i32, objname: &[u8], errstring: &[u8]) -> ! {
+pub(super) fn signal_error(errcode: i32, objname: &[u8], errstring: &[u8]) -> ! {
     let f = state::with(|rt| rt.libc_fns.signal_error).unwrap_or(0);
     let obj = super::objects::leak_cstr(objname);
     let err = super::objects::leak_cstr(errstring);
@@ -284,39 +284,7 @@ fn undefined_message(undef: Option<usize>, name: &[u8], ver: Option<&[u8]>) -> (
     (objname, msg)
 }
 
-// ---- dlopen / dlclose (issue 4) -------------------------------------------------------
-
-/// `GLRO(dl_open)`: loading objects at run time is not implemented yet; report it through
-/// libc's error protocol so callers (dlopen, NSS, iconv) fail cleanly.
-extern "C" fn dl_open(
-    file: *const u8,
-    _mode: i32,
-    _caller: usize,
-    _nsid: isize,
-    _argc: i32,
-    _argv: usize,
-    _env: usize,
-) -> usize {
-    let name: Vec<u8> = if file.is_null() {
-        Vec::new()
-    } else {
-        // SAFETY: C string from libc.
-        unsafe { CStr::from_ptr(file.cast()) }.to_bytes().to_vec()
-    };
-    if name.is_empty() {
-        // dlopen(NULL) / "": the main program.
-        if let Some(lm) = state::with(|rt| rt.objs.get(rt.main).map(|o| o.lm)).flatten() {
-            return lm;
-        }
-    }
-    signal_error(
-        0,
-        &name,
-        b"cannot open shared object file: dlopen is not supported by rld yet",
-    )
-}
-
-extern "C" fn dl_close(_map: usize) {}
+// dlopen / dlclose live in `dlopen.rs`.
 
 extern "C" fn dl_noop() {}
 
@@ -405,6 +373,15 @@ fn libc_alloc(f: impl FnOnce(&super::state::LibcFns) -> usize) -> usize {
 unsafe fn init_thread_tls(b: &rld_glibc::GlibcBuild, rt: &Runtime, tcb: usize, dtv: *mut u64) {
     for o in &rt.objs {
         let Some(t) = &o.tls else { continue };
+        if t.offset == 0 {
+            // Dynamic TLS (dlopen'ed module): allocated by `__tls_get_addr` on first use.
+            // SAFETY: modid <= max_modid < the DTV's length.
+            unsafe {
+                dtv.add(2 * t.modid).write(u64::MAX);
+                dtv.add(2 * t.modid + 1).write(0);
+            }
+            continue;
+        }
         let dest = (tcb - t.offset) as *mut u8;
         let n = (t.init_len.min(t.image.blocksize)) as usize;
         // SAFETY: the static block lies inside the thread's TLS area below the TCB, which
@@ -457,9 +434,15 @@ pub extern "C" fn _dl_allocate_tls_init(tcb: usize, _init_tls: bool) -> usize {
     if tcb == 0 {
         return 0;
     }
+    let max_modid = state::with(|rt| rt.max_modid).unwrap_or(0);
+    // SAFETY: libc hands us a TCB whose dtv field was set by `_dl_allocate_tls` (or is a
+    // cached stack's DTV, zeroed by libc but for its length): grow it if modules were added.
+    unsafe {
+        let dtv = ((tcb + b.tcbhead_t.dtv.offset) as *const *mut u64).read();
+        super::tls::resize_dtv(b, tcb, dtv, max_modid);
+    }
     state::with(|rt| {
-        // SAFETY: libc hands us a TCB whose dtv field was set by `_dl_allocate_tls` (or is a
-        // cached stack's DTV, zeroed by libc), sized for at least the start-up modules.
+        // SAFETY: the DTV now has room for `max_modid` modules.
         unsafe {
             let dtv = ((tcb + b.tcbhead_t.dtv.offset) as *const *mut u64).read();
             init_thread_tls(b, rt, tcb, dtv);
@@ -590,8 +573,14 @@ pub fn install_glro_functions(b: &rld_glibc::GlibcBuild, catch_error: usize) {
         r.dl_lookup_symbol_x,
         dl_lookup_symbol_x as *const () as usize as u64,
     );
-    ro.put(r.dl_open, dl_open as *const () as usize as u64);
-    ro.put(r.dl_close, dl_close as *const () as usize as u64);
+    ro.put(
+        r.dl_open,
+        super::dlopen::dl_open as *const () as usize as u64,
+    );
+    ro.put(
+        r.dl_close,
+        super::dlopen::dl_close as *const () as usize as u64,
+    );
     ro.put(r.dl_catch_error, catch_error as u64);
     ro.put(r.dl_error_free, dl_error_free as *const () as usize as u64);
     ro.put(

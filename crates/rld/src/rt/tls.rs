@@ -178,7 +178,7 @@ pub fn thread_pointer() -> usize {
 
 /// `__tls_get_addr(tls_index *ti)`: address of `ti_offset` within module `ti_module`'s block.
 /// Fast path in asm (callers may have a misaligned stack, as glibc tolerates); anything else
-/// goes to `tls_get_addr_slow` with the stack realigned.
+/// goes to `__tls_get_addr_slow` with the stack realigned.
 #[unsafe(naked)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __tls_get_addr() {
@@ -203,7 +203,7 @@ pub unsafe extern "C" fn __tls_get_addr() {
         "pop rbp",
         "ret",
         generation = sym TLS_GENERATION,
-        slow = sym tls_get_addr_slow,
+        slow = sym __tls_get_addr_slow,
     )
 }
 
@@ -212,13 +212,188 @@ pub unsafe extern "C" fn __tls_get_addr() {
 #[unsafe(no_mangle)]
 pub static mut TLS_GENERATION: u64 = 0;
 
-extern "C" fn tls_get_addr_slow(ti: *const [usize; 2]) -> usize {
-    // Modules loaded at start-up all have static blocks, so the fast path always hits until
-    // dlopen exists; a miss is a loader bug, reported loudly rather than guessed around.
-    let _ = ti;
-    crate::rt::fatal(format_args!(
-        "__tls_get_addr: module without a TLS block (dynamic TLS is not implemented yet)"
-    ))
+extern "C" fn __tls_get_addr_slow(ti: *const [usize; 2]) -> usize {
+    let Some(b) = super::build() else {
+        crate::rt::fatal(format_args!("__tls_get_addr without a glibc build"))
+    };
+    // SAFETY: the caller passes a `tls_index` {module, offset}.
+    let [m, off] = unsafe { ti.read() };
+    let tp = thread_pointer();
+    // SAFETY: the calling thread's TCB (set up by rld or libc); its DTV was allocated by
+    // `setup_main_thread`, `_dl_allocate_tls` or `resize_dtv`.
+    unsafe {
+        let mut dtv = ((tp + b.tcbhead_t.dtv.offset) as *const *mut u64).read();
+        let generation = super::exports::_rtld_global
+            .raw()
+            .get(b.rtld_global.dl_tls_generation);
+        if dtv.read() != generation {
+            dtv = update_dtv(b, tp, dtv, generation);
+        }
+        let len = dtv.sub(2).read() as usize;
+        if m == 0 || m > len {
+            crate::rt::fatal(format_args!("__tls_get_addr: bad TLS module id {}", m))
+        }
+        let mut v = dtv.add(2 * m).read();
+        if v == u64::MAX {
+            let (val, to_free) = allocate_block(tp, m);
+            dtv.add(2 * m).write(val as u64);
+            dtv.add(2 * m + 1).write(to_free as u64);
+            v = val as u64;
+        }
+        (v as usize).wrapping_add(off)
+    }
+}
+
+/// libc's malloc/free (looked up after start-up).
+fn libc_fn(pick: impl FnOnce(&super::state::LibcFns) -> usize) -> usize {
+    super::state::with(|rt| pick(&rt.libc_fns)).unwrap_or(0)
+}
+
+/// Grows the DTV of the thread whose TCB is `tcb` to at least `need` modules
+/// (`_dl_resize_dtv`): a new block from libc's malloc (libc frees DTVs), the old one freed
+/// unless it is the initial thread's (`GL(dl_initial_dtv)`, rld's own memory).
+///
+/// # Safety
+/// `dtv` is the thread's current DTV (pointer to element 0) and `tcb` its TCB.
+pub unsafe fn resize_dtv(b: &GlibcBuild, tcb: usize, dtv: *mut u64, need: usize) -> *mut u64 {
+    // SAFETY: caller contract: dtv[-1] holds the length.
+    let len = unsafe { dtv.sub(2).read() } as usize;
+    if len >= need {
+        return dtv;
+    }
+    let malloc = libc_fn(|f| f.malloc);
+    let free = libc_fn(|f| f.free);
+    if malloc == 0 {
+        crate::rt::fatal(format_args!("cannot grow a DTV without libc's malloc"))
+    }
+    let newlen = need + DTV_SURPLUS;
+    // SAFETY: libc's malloc.
+    let f: extern "C" fn(usize) -> *mut u64 = unsafe { core::mem::transmute(malloc) };
+    let a = f((newlen + 2) * 16);
+    if a.is_null() {
+        crate::rt::fatal(format_args!("cannot allocate a larger DTV"))
+    }
+    let initial = super::exports::_rtld_global
+        .raw()
+        .get(b.rtld_global.dl_initial_dtv) as usize;
+    // SAFETY: `a` has newlen + 2 elements; the old DTV has len + 2.
+    unsafe {
+        core::ptr::copy_nonoverlapping(dtv.sub(2), a, 2 * (len + 2));
+        core::ptr::write_bytes(a.add(2 * (len + 2)), 0, 2 * (newlen - len));
+        for k in len + 1..=newlen {
+            a.add(2 * (k + 1)).write(u64::MAX);
+        }
+        a.write(newlen as u64);
+        let new = a.add(2);
+        ((tcb + b.tcbhead_t.dtv.offset) as *mut *mut u64).write(new);
+        if dtv as usize != initial && free != 0 {
+            let fr: extern "C" fn(*mut u64) = core::mem::transmute(free);
+            fr(dtv.sub(2));
+        }
+        new
+    }
+}
+
+/// Brings the calling thread's DTV up to `generation` (`update_slotinfo`): grows it, and
+/// resets the slots of modules added (or closed) since the DTV's generation.
+///
+/// # Safety
+/// `dtv` is the thread's DTV, `tp` its thread pointer.
+unsafe fn update_dtv(b: &GlibcBuild, tp: usize, dtv: *mut u64, generation: u64) -> *mut u64 {
+    let max = super::state::with(|rt| rt.max_modid).unwrap_or(0);
+    // SAFETY: caller contract.
+    let dtv = unsafe { resize_dtv(b, tp, dtv, max) };
+    // SAFETY: caller contract; dtv[0] is the generation seen.
+    let seen = unsafe { dtv.read() };
+    let gl = super::exports::_rtld_global.raw();
+    let list = gl.get(b.rtld_global.dl_tls_dtv_slotinfo_list) as usize;
+    let free = libc_fn(|f| f.free);
+    if list != 0 {
+        // SAFETY: the slotinfo chunk rld allocated at start-up.
+        let head = unsafe { Raw::new(list as *mut u8, b.dtv_slotinfo_list.size) };
+        let n = (head.get(b.dtv_slotinfo_list.len) as usize).min(max + 1);
+        for m in 1..n {
+            let e = Raw {
+                base: (list + b.dtv_slotinfo_list.slotinfo.offset + m * b.dtv_slotinfo.size)
+                    as *mut u8,
+                size: b.dtv_slotinfo.size,
+            };
+            let g = e.get(b.dtv_slotinfo.generation);
+            if g <= seen || g > generation {
+                continue;
+            }
+            // SAFETY: m <= max <= the DTV's length.
+            unsafe {
+                let to_free = dtv.add(2 * m + 1).read();
+                if to_free != 0 && free != 0 {
+                    let fr: extern "C" fn(usize) = core::mem::transmute(free);
+                    fr(to_free as usize);
+                }
+                dtv.add(2 * m).write(u64::MAX);
+                dtv.add(2 * m + 1).write(0);
+            }
+        }
+    }
+    // Slots never used (zero: the initial DTV is zeroed, and module ids are not reused) of
+    // modules the slotinfo chunk has no room for are unallocated too.
+    for m in 1..=max {
+        // SAFETY: m <= max <= the DTV's length.
+        unsafe {
+            if dtv.add(2 * m).read() == 0 {
+                dtv.add(2 * m).write(u64::MAX);
+            }
+        }
+    }
+    // SAFETY: dtv[0] exists.
+    unsafe { dtv.write(generation) };
+    dtv
+}
+
+/// The calling thread's block of module `m` (`tls_get_addr_tail`): its static block if it has
+/// one, else a new block from libc's malloc holding the init image. Returns (address, to_free).
+fn allocate_block(tp: usize, m: usize) -> (usize, usize) {
+    let info = super::state::with(|rt| {
+        rt.objs.iter().find_map(|o| {
+            let t = o.tls.as_ref()?;
+            (t.modid == m).then(|| {
+                (
+                    t.offset,
+                    o.bias.wrapping_add(t.init_vaddr as usize),
+                    t.init_len as usize,
+                    t.image.blocksize as usize,
+                    t.image.align as usize,
+                )
+            })
+        })
+    })
+    .flatten();
+    let Some((offset, init, init_len, size, align)) = info else {
+        crate::rt::fatal(format_args!("__tls_get_addr: no TLS module {}", m))
+    };
+    if offset != 0 {
+        return (tp - offset, 0);
+    }
+    let malloc = libc_fn(|f| f.malloc);
+    if malloc == 0 {
+        crate::rt::fatal(format_args!(
+            "cannot allocate a TLS block without libc's malloc"
+        ))
+    }
+    let align = align.max(1);
+    // SAFETY: libc's malloc.
+    let f: extern "C" fn(usize) -> usize = unsafe { core::mem::transmute(malloc) };
+    let raw = f(size + align);
+    if raw == 0 {
+        crate::rt::fatal(format_args!("cannot allocate memory for thread-local data"))
+    }
+    let p = (raw + align - 1) & !(align - 1);
+    let n = init_len.min(size);
+    // SAFETY: [p, p + size) lies inside the new block; the image is mapped.
+    unsafe {
+        core::ptr::copy_nonoverlapping(init as *const u8, p as *mut u8, n);
+        core::ptr::write_bytes((p + n) as *mut u8, 0, size - n);
+    }
+    (p, raw)
 }
 
 /// TLSDESC resolver for a variable in static TLS: the descriptor's argument is already the

@@ -1,0 +1,1149 @@
+//! `GLRO(dl_open)` and `GLRO(dl_close)`: loading and unloading objects at run time, with glibc
+//! 2.36's semantics (elf/dl-open.c, elf/dl-close.c).
+//!
+//! dlopen walks the same stages as start-up: rld-deps `open` (the caller's search paths,
+//! already-loaded detection, breadth-first dependencies), mapping, link maps appended to the
+//! namespace chain, rld-link planning with the new objects' local scope, TLS module ids (static
+//! blocks from the surplus for initial-exec modules), relocation, RELRO, `_r_debug` events and
+//! constructors (run with `GL(dl_load_lock)` held through libc's recursive mutex).
+//!
+//! Invariants: every entry point holds `GL(dl_load_lock)` (libc's `pthread_mutex_lock`, so it
+//! is the lock libc's dlsym/dladdr take too) for its whole run, which serialises changes to
+//! the object table; `state::with` is only held for short sections that never call program
+//! code; errors are raised through libc's `_dl_signal_error` only after both locks are released
+//! and from a frame that owns nothing needing `Drop`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ffi::CStr;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use rld_deps::{Kind, LoadConfig, Mode, Prior};
+use rld_link::lookup::CLASS_PLT;
+use rld_link::{Binding, ObjId, ObjKind};
+use rld_search::fs::FileId;
+use rld_search::search::{SearchConfig, Searcher};
+
+use super::abi::Raw;
+use super::exports::{_r_debug, _rtld_global, _rtld_global_ro};
+use super::glibc::{self, Lists};
+use super::objects::{self, Loaded};
+use super::state::{self, Runtime};
+use crate::fs::LoaderFs;
+
+pub const RTLD_LAZY: i32 = 0x1;
+pub const RTLD_NOW: i32 = 0x2;
+pub const RTLD_NOLOAD: i32 = 0x4;
+pub const RTLD_GLOBAL: i32 = 0x100;
+pub const RTLD_NODELETE: i32 = 0x1000;
+const DF_STATIC_TLS: u64 = 0x10;
+const DF_1_NODELETE: u64 = 0x8;
+const R_X86_64_TPOFF64: u32 = 18;
+const R_X86_64_TPOFF32: u32 = 23;
+const R_X86_64_TLSDESC: u32 = 36;
+
+/// The search settings of start-up (leaked `SearchConfig`, 0 before).
+static SEARCH_CONFIG: AtomicUsize = AtomicUsize::new(0);
+/// libc's `pthread_mutex_lock` / `pthread_mutex_unlock` (0 = not looked up yet / none).
+static MUTEX_LOCK: AtomicUsize = AtomicUsize::new(0);
+static MUTEX_UNLOCK: AtomicUsize = AtomicUsize::new(0);
+
+/// Records the search settings start-up used, for later dlopen calls.
+pub fn set_search_config(c: SearchConfig) {
+    let p = alloc::boxed::Box::leak(alloc::boxed::Box::new(c));
+    SEARCH_CONFIG.store(p as *mut SearchConfig as usize, Ordering::Release);
+}
+
+fn search_config() -> Option<&'static SearchConfig> {
+    let p = SEARCH_CONFIG.load(Ordering::Acquire);
+    // SAFETY: 0 or a leaked SearchConfig (set once at start-up).
+    (p != 0).then(|| unsafe { &*(p as *const SearchConfig) })
+}
+
+/// A dlopen failure in glibc's terms: `_dl_signal_error(errno, objname, NULL, msg)`.
+struct Failure {
+    errno: i32,
+    obj: Vec<u8>,
+    msg: Vec<u8>,
+}
+
+fn fail(errno: i32, obj: &[u8], msg: &str) -> Failure {
+    Failure {
+        errno,
+        obj: obj.to_vec(),
+        msg: msg.as_bytes().to_vec(),
+    }
+}
+
+/// Raises `f` through libc; never returns. Everything is leaked first so the frames the
+/// longjmp skips own nothing.
+fn raise(f: Failure) -> ! {
+    let obj = objects::leak(f.obj);
+    let msg = objects::leak(f.msg);
+    super::services::signal_error(f.errno, obj, msg)
+}
+
+// ---- GL(dl_load_lock) ------------------------------------------------------------------
+
+fn lock_addr(write_lock: bool) -> Option<usize> {
+    let b = super::build()?;
+    let f = if write_lock {
+        b.rtld_global.dl_load_write_lock
+    } else {
+        b.rtld_global.dl_load_lock
+    };
+    Some(_rtld_global.raw().addr(f))
+}
+
+fn mutex_fns() -> (usize, usize) {
+    let l = MUTEX_LOCK.load(Ordering::Acquire);
+    if l != 0 {
+        return (l, MUTEX_UNLOCK.load(Ordering::Acquire));
+    }
+    let (l, u) = state::with(|rt| match rt.libc {
+        Some(c) => (
+            super::run::lookup_in_object(rt, c, b"pthread_mutex_lock", Some(b"GLIBC_2.2.5")),
+            super::run::lookup_in_object(rt, c, b"pthread_mutex_unlock", Some(b"GLIBC_2.2.5")),
+        ),
+        None => (0, 0),
+    })
+    .unwrap_or((0, 0));
+    if l != 0 && u != 0 {
+        MUTEX_UNLOCK.store(u, Ordering::Release);
+        MUTEX_LOCK.store(l, Ordering::Release);
+    }
+    (l, u)
+}
+
+/// Takes (`lock`) or releases `GL(dl_load_lock)` (or `GL(dl_load_write_lock)`, which
+/// `dl_iterate_phdr` holds while it walks the chain) with libc's recursive mutex functions.
+fn mutex(write_lock: bool, lock: bool) {
+    let (l, u) = mutex_fns();
+    let f = if lock { l } else { u };
+    let Some(m) = lock_addr(write_lock) else {
+        return;
+    };
+    if f != 0 {
+        // SAFETY: libc's pthread_mutex_lock/unlock on a recursive mutex in _rtld_global,
+        // initialised at start-up.
+        let f: extern "C" fn(usize) -> i32 = unsafe { core::mem::transmute(f) };
+        f(m);
+    }
+}
+
+fn load_lock(lock: bool) {
+    mutex(false, lock)
+}
+
+// ---- describing the process for rld-deps -------------------------------------------------
+
+fn strip_nul(s: &[u8]) -> Vec<u8> {
+    s.strip_suffix(b"\0").unwrap_or(s).to_vec()
+}
+
+fn prior_of(o: &Loaded) -> Prior {
+    let mut dynamic = rld_deps::elfdyn::DynInfo {
+        has_dynamic: o.dyn_addr != 0,
+        flags_1: o.info.flags_1(),
+        ..Default::default()
+    };
+    if o.dyn_addr != 0
+        && let Ok(st) = o.info.string_table(&o.ro)
+    {
+        dynamic.needed = o
+            .info
+            .needed(&st)
+            .filter_map(|n| n.ok().map(<[u8]>::to_vec))
+            .collect();
+        let s = |off: Option<u64>| off.and_then(|x| st.get(x).ok()).map(<[u8]>::to_vec);
+        dynamic.soname = s(o.info.soname_offset());
+        dynamic.runpath = s(o.info.runpath_offset());
+        dynamic.rpath = if dynamic.runpath.is_some() {
+            None
+        } else {
+            s(o.info.rpath_offset())
+        };
+        // Its version definitions, for the version check of objects that need it.
+        if o.info.verdef().is_some()
+            && let Ok(it) = rld_elf::version::VerdefIter::from_dynamic(&o.info, &o.ro)
+        {
+            let defs = it
+                .map_while(|d| d.ok())
+                .map(|d| rld_deps::elfdyn::VersionDef {
+                    version: d.version,
+                    hash: d.hash,
+                    name: d
+                        .name_offset()
+                        .ok()
+                        .and_then(|n| st.get(n as u64).ok())
+                        .map(<[u8]>::to_vec)
+                        .unwrap_or_default(),
+                })
+                .collect();
+            dynamic.verdef = Some(defs);
+        }
+    }
+    Prior {
+        kind: o.kind,
+        names: o.libnames.iter().map(|n| strip_nul(n)).collect(),
+        path: o.name.to_vec(),
+        loader: o.loader,
+        file_id: FileId {
+            dev: o.file_id.0,
+            ino: o.file_id.1,
+        },
+        dynamic,
+        origin: o.origin.map(strip_nul),
+        deps: o.deps.clone(),
+    }
+}
+
+fn dead_prior() -> Prior {
+    Prior {
+        kind: Kind::Missing,
+        names: Vec::new(),
+        path: Vec::new(),
+        loader: None,
+        file_id: FileId::default(),
+        dynamic: Default::default(),
+        origin: None,
+        deps: Vec::new(),
+    }
+}
+
+/// `[id, deps...]` for every object (rld-link's `l_initfini` shape for ordering).
+fn initfini_lists(rt: &Runtime) -> Vec<Vec<ObjId>> {
+    rt.objs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let mut v = alloc::vec![i as ObjId];
+            v.extend(o.deps.iter().map(|&d| d as ObjId));
+            v
+        })
+        .collect()
+}
+
+// ---- dl_open ----------------------------------------------------------------------------
+
+/// `GLRO(dl_open)(file, mode, caller_dlopen, nsid, argc, argv, env)`.
+pub extern "C" fn dl_open(
+    file: *const u8,
+    mode: i32,
+    caller: usize,
+    nsid: isize,
+    argc: i32,
+    argv: usize,
+    env: usize,
+) -> usize {
+    let name: Vec<u8> = if file.is_null() {
+        Vec::new()
+    } else {
+        // SAFETY: libc passes a C string.
+        unsafe { CStr::from_ptr(file.cast()) }.to_bytes().to_vec()
+    };
+    load_lock(true);
+    let r = open_locked(name, mode, caller, nsid, argc as usize, argv, env);
+    load_lock(false);
+    match r {
+        Ok(lm) => lm,
+        Err(f) => raise(f),
+    }
+}
+
+fn open_locked(
+    name: Vec<u8>,
+    mode: i32,
+    caller: usize,
+    nsid: isize,
+    argc: usize,
+    argv: usize,
+    env: usize,
+) -> Result<usize, Failure> {
+    // Only the base namespace exists (`GL(dl_nns)` = 1): LM_ID_BASE, or __LM_ID_CALLER (-2)
+    // whose caller is necessarily in it. glibc's texts for the rest.
+    if nsid == -1 {
+        return Err(fail(
+            22,
+            &name,
+            "no more namespaces available for dlmopen() (rld supports only the base namespace)",
+        ));
+    }
+    if nsid > 0 || nsid < -2 {
+        return Err(fail(22, &name, "invalid target namespace in dlmopen()"));
+    }
+    let Some(b) = super::build() else {
+        return Err(fail(0, &name, "dlopen needs a known glibc build"));
+    };
+    if name.is_empty() {
+        // dlopen(NULL): the main program.
+        return state::with(|rt| {
+            let o = rt.objs.get(rt.main)?;
+            bump_open(b, o.lm, mode);
+            Some(o.lm)
+        })
+        .flatten()
+        .ok_or_else(|| fail(0, b"", "no main program"));
+    }
+    let Some(sc) = search_config() else {
+        return Err(fail(0, &name, "dlopen before start-up finished"));
+    };
+    // Snapshot of the process for the search (stable: we hold dl_load_lock).
+    let Some((priors, chain, caller_id)) = state::with(|rt| {
+        // Objects no longer in the chain (unloaded, or abandoned by a failed open) are
+        // unmapped: they are described as missing, which the search never matches.
+        let priors: Vec<Prior> = rt
+            .objs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                if rt.chain.contains(&i) {
+                    prior_of(o)
+                } else {
+                    dead_prior()
+                }
+            })
+            .collect();
+        (priors, rt.chain.clone(), rt.object_at(caller))
+    }) else {
+        return Err(fail(0, &name, "dlopen before start-up finished"));
+    };
+    let nprior = priors.len();
+    let fs = LoaderFs;
+    let mut searcher = Searcher::new(&fs, sc.clone());
+    let mut lc = LoadConfig::list(b"");
+    lc.mode = Mode::Normal;
+    let opened = match rld_deps::open(&mut searcher, &lc, priors, chain, caller_id, &name) {
+        Ok(o) => o,
+        // glibc reports a failed search even under RTLD_NOLOAD (only a found, not yet loaded
+        // file makes RTLD_NOLOAD return NULL quietly).
+        Err(f) => {
+            return Err(Failure {
+                errno: f.errno,
+                obj: f.objname,
+                msg: f.msg.into_bytes(),
+            });
+        }
+    };
+    drop(searcher);
+    let target = opened.target;
+    if opened.new.is_empty() {
+        // Already loaded (with all its dependencies).
+        return state::with(|rt| existing(b, rt, target, &opened.searchlist, mode))
+            .flatten()
+            .ok_or_else(|| fail(0, &name, "internal error: lost an object"));
+    }
+    if mode & RTLD_NOLOAD != 0 {
+        return Ok(0);
+    }
+    load_new(b, opened, nprior, mode, argc, argv, env)
+}
+
+/// `l_direct_opencount++` and the mode flags of an open of an object that exists.
+fn bump_open(b: &rld_glibc::GlibcBuild, lm: usize, mode: i32) {
+    let l = glibc::lm_raw(b, lm);
+    let f = &b.link_map;
+    l.put(f.l_direct_opencount, l.get(f.l_direct_opencount) + 1);
+    if mode & RTLD_NODELETE != 0 {
+        l.put(f.l_nodelete_active, 1);
+    }
+}
+
+/// Fills `l_searchlist` of `id` (a NULL-terminated link-map array) when it has none.
+fn set_searchlist(b: &rld_glibc::GlibcBuild, rt: &Runtime, id: usize, list: &[usize]) {
+    let Some(o) = rt.objs.get(id) else { return };
+    let l = glibc::lm_raw(b, o.lm);
+    let f = &b.link_map;
+    if l.get(f.l_searchlist_r_list) != 0 {
+        return;
+    }
+    let arr = glibc::lm_array(&rt.objs, list, true);
+    l.put(f.l_searchlist_r_list, arr as u64);
+    l.put(f.l_searchlist_r_nlist, list.len() as u64);
+}
+
+/// RTLD_GLOBAL: appends the objects of `list` missing from the global scope to it (rld-link's
+/// namespace and the main program's `l_searchlist`, which every `l_scope[0]` points to).
+fn make_global(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, list: &[usize]) {
+    let add: Vec<usize> = list
+        .iter()
+        .copied()
+        .filter(|i| !rt.searchlist.contains(i))
+        .collect();
+    for &i in list {
+        if let Some(o) = rt.objs.get(i) {
+            glibc::lm_raw(b, o.lm).put_bits(b.link_map.l_global, 1);
+        }
+    }
+    if add.is_empty() {
+        return;
+    }
+    rt.searchlist.extend(add);
+    rt.ns
+        .set_global(rt.searchlist.iter().map(|&i| i as ObjId).collect());
+    let Some(main) = rt.objs.get(rt.main) else {
+        return;
+    };
+    let l = glibc::lm_raw(b, main.lm);
+    let arr = glibc::lm_array(&rt.objs, &rt.searchlist, true);
+    // The new array is complete before the count grows, so a concurrent reader sees either
+    // the old list or the new one.
+    l.put(b.link_map.l_searchlist_r_list, arr as u64);
+    l.put(b.link_map.l_searchlist_r_nlist, rt.searchlist.len() as u64);
+}
+
+fn existing(
+    b: &rld_glibc::GlibcBuild,
+    rt: &mut Runtime,
+    id: usize,
+    searchlist: &[usize],
+    mode: i32,
+) -> Option<usize> {
+    let lm = rt.objs.get(id)?.lm;
+    set_searchlist(b, rt, id, searchlist);
+    bump_open(b, lm, mode);
+    if mode & RTLD_GLOBAL != 0 {
+        make_global(b, rt, searchlist);
+    }
+    Some(lm)
+}
+
+/// Maps one new object; the file is closed when `o` drops.
+fn map_new(
+    o: &rld_deps::Object<crate::fs::File>,
+    page: usize,
+) -> Result<(Loaded, (usize, usize)), Failure> {
+    let Some(file) = &o.file else {
+        return Err(fail(0, &o.path, "cannot open shared object file"));
+    };
+    let segs = o
+        .header
+        .phdrs
+        .iter()
+        .filter(|p| p.p_type == objects::PT_LOAD)
+        .map(|p| rld_image::Segment {
+            vaddr: p.p_vaddr,
+            memsz: p.p_memsz,
+            filesz: p.p_filesz,
+            offset: p.p_offset,
+            align: p.p_align,
+            flags: p.p_flags,
+        });
+    let plan = rld_image::plan(segs, page as u64).map_err(|e| fail(0, &o.path, e.message()))?;
+    // SAFETY: a shared object (ET_DYN: rld-deps refuses executables) goes where the kernel
+    // chooses, which overlaps nothing live.
+    let m = unsafe { super::map::map_object(&plan, file.fd(), false, page) }
+        .map_err(|e| fail(e.errno().raw_os_error(), &o.path, e.message()))?;
+    let phdr_addr = super::run::phdr_address(&o.header, m.bias);
+    let mut l = super::run::describe(
+        Kind::Library,
+        &o.path,
+        &o.names,
+        m.bias,
+        o.header.phdrs.clone(),
+        phdr_addr,
+        m.bias.wrapping_add(o.header.e_entry as usize),
+        page,
+        false,
+    );
+    l.file_id = (o.file_id.dev, o.file_id.ino);
+    l.origin = o.origin.as_deref().map(objects::leak_cstr);
+    l.loader = o.loader;
+    l.deps = o.deps.clone();
+    Ok((l, (m.map_start, m.map_end)))
+}
+
+fn unmap(ranges: &[(usize, usize)]) {
+    for &(a, e) in ranges {
+        if e > a {
+            // SAFETY: a range this dlopen mapped and nothing references yet.
+            let _ = unsafe { crate::sys::munmap(a, e - a) };
+        }
+    }
+}
+
+/// How an object's TLS block must be placed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StaticNeed {
+    /// `__tls_get_addr` blocks allocated on first use.
+    Dynamic,
+    /// Initial-exec accesses (DF_STATIC_TLS, TPOFF relocations): a static block or failure.
+    Required,
+    /// TLS descriptors: glibc 2.36 opportunistically uses the optional static surplus; rld has
+    /// no dynamic TLSDESC resolver, so this is also required, but from the optional part.
+    Descriptors,
+}
+
+fn static_need(rt: &Runtime, id: usize) -> StaticNeed {
+    let Some(o) = rt.objs.get(id) else {
+        return StaticNeed::Dynamic;
+    };
+    if o.info.flags() & DF_STATIC_TLS != 0 {
+        return StaticNeed::Required;
+    }
+    let Some(v) = rt.ns.obj(id as ObjId) else {
+        return StaticNeed::Dynamic;
+    };
+    let mut need = StaticNeed::Dynamic;
+    for r in rld_link::object::relas(v.rela).chain(rld_link::object::relas(v.jmprel)) {
+        match r.r_type {
+            R_X86_64_TPOFF64 | R_X86_64_TPOFF32 => return StaticNeed::Required,
+            R_X86_64_TLSDESC => need = StaticNeed::Descriptors,
+            _ => {}
+        }
+    }
+    need
+}
+
+/// First reference left unresolved that glibc would report now (`now`: every one; lazy:
+/// all but PLT entries), as (objname, message).
+fn first_undefined(rt: &Runtime, ids: &[usize], mode_now: bool) -> Option<(Vec<u8>, Vec<u8>)> {
+    let prog = String::from_utf8_lossy(rt.progname).into_owned();
+    for &id in ids {
+        let Some(p) = rt.plan.objs.get(id) else {
+            continue;
+        };
+        let now = mode_now || rt.bind_now || rt.objs.get(id).is_some_and(|o| o.info.bind_now());
+        for (k, b) in p.keys.iter().zip(&p.bindings) {
+            if *b != Binding::Undefined {
+                continue;
+            }
+            if (k & 3) as u8 == CLASS_PLT && !now {
+                continue;
+            }
+            let e = rld_link::plan::undefined_error(&rt.ns, &prog, id as ObjId, k >> 2)?;
+            return Some((e.objname.into_bytes(), e.errstring.into_bytes()));
+        }
+    }
+    None
+}
+
+/// Everything from mapping to constructors for an open that loads `opened.new`.
+fn load_new(
+    b: &'static rld_glibc::GlibcBuild,
+    opened: rld_deps::Opened<crate::fs::File>,
+    nprior: usize,
+    mode: i32,
+    argc: usize,
+    argv: usize,
+    env: usize,
+) -> Result<usize, Failure> {
+    let page = match _rtld_global_ro.raw().get(b.rtld_global_ro.dl_pagesize) as usize {
+        0 => 4096,
+        p => p,
+    };
+    let target = opened.target;
+    let searchlist = opened.searchlist.clone();
+    let new = opened.new.clone();
+    // The debugger protocol: RT_ADD before the list changes.
+    _r_debug.raw().put(b.r_debug.r_state, 1);
+    super::exports::_dl_debug_state();
+
+    // ---- map -------------------------------------------------------------------------
+    let mut loaded: Vec<Loaded> = Vec::with_capacity(new.len());
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for (k, o) in opened.objects.into_iter().enumerate().skip(nprior) {
+        if new.get(loaded.len()) != Some(&k) {
+            unmap(&ranges);
+            return Err(fail(0, &o.path, "internal error: unexpected object order"));
+        }
+        match map_new(&o, page) {
+            Ok((l, r)) => {
+                loaded.push(l);
+                ranges.push(r);
+            }
+            Err(e) => {
+                unmap(&ranges);
+                return Err(e);
+            }
+        }
+    }
+
+    // ---- enter the objects into the runtime, plan their bindings ----------------------------
+    let entered = state::with(|rt| -> Result<(), Failure> {
+        if rt.objs.len() != nprior {
+            return Err(fail(0, b"", "internal error: concurrent dlopen"));
+        }
+        let mut views = Vec::with_capacity(loaded.len());
+        for o in &loaded {
+            let v = if o.dyn_addr == 0 {
+                Ok(rld_link::ObjView::new(o.name, ObjKind::Library))
+            } else {
+                rld_link::from_elf::obj_view(&o.ro, &o.info, o.name, ObjKind::Library)
+            };
+            match v {
+                Ok(v) => views.push(v),
+                Err(_) => {
+                    return Err(fail(0, o.name, "cannot read its dynamic tables"));
+                }
+            }
+        }
+        for (o, v) in loaded.drain(..).zip(views) {
+            rt.ns.push_object(v);
+            rt.objs.push(o);
+        }
+        let local: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
+        for &i in &new {
+            rt.ns.set_local_scope(i as ObjId, local.clone());
+        }
+        // Relocation order: the new objects sorted by dependency, dependencies first.
+        let lists = initfini_lists(rt);
+        let maps: Vec<ObjId> = new.iter().map(|&i| i as ObjId).collect();
+        let mut order = rld_link::order::sort_maps_dfs(
+            &maps,
+            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            false,
+        );
+        order.reverse();
+        let p = rld_link::plan(&mut rt.ns, &order);
+        if rt.plan.objs.len() < rt.objs.len() {
+            rt.plan.objs.resize(rt.objs.len(), Default::default());
+        }
+        for &i in &order {
+            if let (Some(dst), Some(src)) =
+                (rt.plan.objs.get_mut(i as usize), p.objs.get(i as usize))
+            {
+                *dst = src.clone();
+            }
+        }
+        let order_usize: Vec<usize> = order.iter().map(|&i| i as usize).collect();
+        if let Some((obj, msg)) = first_undefined(rt, &order_usize, mode & RTLD_NOW != 0) {
+            return Err(Failure { errno: 0, obj, msg });
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|| Err(fail(0, b"", "no runtime")));
+    if let Err(e) = entered {
+        abandon(&new, &ranges);
+        return Err(e);
+    }
+
+    // ---- TLS module ids and static blocks ------------------------------------------------
+    let tls = state::with(|rt| assign_tls(b, rt, &new)).unwrap_or(Ok(Vec::new()));
+    let statics = match tls {
+        Ok(s) => s,
+        Err(e) => {
+            abandon(&new, &ranges);
+            return Err(e);
+        }
+    };
+
+    // ---- link maps, chain, global scope ------------------------------------------------
+    mutex(true, true);
+    let reloc_order: Vec<usize> = state::with(|rt| {
+        for &i in &new {
+            let lm = glibc::new_link_map(b, i);
+            if let Some(o) = rt.objs.get_mut(i) {
+                o.lm = lm;
+            }
+        }
+        let old_tail = rt.chain.last().copied();
+        rt.chain.extend(new.iter().copied());
+        let lists = Lists {
+            chain: &rt.chain,
+            searchlist: &rt.searchlist,
+            initfini: &rt.initfini,
+            main: rt.main,
+        };
+        glibc::fill_link_maps_of(b, &rt.objs, &lists, Some(&new));
+        let f = &b.link_map;
+        if let (Some(t), Some(&first)) = (old_tail.and_then(|t| rt.objs.get(t)), new.first())
+            && let Some(fo) = rt.objs.get(first)
+        {
+            glibc::lm_raw(b, t.lm).put(f.l_next, fo.lm as u64);
+        }
+        let main_lm = rt.objs.get(rt.main).map_or(0, |o| o.lm);
+        let target_lm = rt.objs.get(target).map_or(0, |o| o.lm);
+        let main_sl = glibc::lm_raw(b, main_lm).addr(f.l_searchlist) as u64;
+        for &i in &new {
+            let Some(o) = rt.objs.get(i) else { continue };
+            let l = glibc::lm_raw(b, o.lm);
+            l.put_bits(f.l_type, 2);
+            l.put_bits(f.l_global, 0);
+            // l_scope = [global, (own symbolic first), the dlopen'ed object's search list].
+            let tl = glibc::lm_raw(b, target_lm).addr(f.l_searchlist) as u64;
+            let mut k = 0;
+            while k < 3 && l.get(glibc::slot(f.l_scope_mem, k)) != 0 {
+                k += 1;
+            }
+            if l.get(glibc::slot(f.l_scope_mem, k.saturating_sub(1))) == main_sl && tl != main_sl {
+                l.put(glibc::slot(f.l_scope_mem, k), tl);
+            }
+            if o.info.flags_1() & DF_1_NODELETE != 0 {
+                l.put(f.l_nodelete_active, 1);
+            }
+        }
+        set_searchlist(b, rt, target, &searchlist);
+        if let Some(o) = rt.objs.get(target) {
+            bump_open(b, o.lm, mode);
+        }
+        if mode & RTLD_GLOBAL != 0 {
+            make_global(b, rt, &searchlist);
+        }
+        let n = new.len() as u64;
+        let gl = _rtld_global.raw();
+        let ns0 = Raw {
+            base: gl.base.wrapping_add(b.dl_ns_offset(0)),
+            size: b.link_namespaces.size,
+        };
+        ns0.put(
+            b.link_namespaces.ns_nloaded,
+            ns0.get(b.link_namespaces.ns_nloaded) + n,
+        );
+        gl.put(
+            b.rtld_global.dl_load_adds,
+            gl.get(b.rtld_global.dl_load_adds) + n,
+        );
+        rt.rebuild_ranges();
+        let lists = initfini_lists(rt);
+        let maps: Vec<ObjId> = new.iter().map(|&i| i as ObjId).collect();
+        let mut order = rld_link::order::sort_maps_dfs(
+            &maps,
+            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            false,
+        );
+        order.reverse();
+        order.into_iter().map(|i| i as usize).collect()
+    })
+    .unwrap_or_default();
+    mutex(true, false);
+
+    // ---- relocation ------------------------------------------------------------------------
+    for &id in &reloc_order {
+        if let Err(line) = super::reloc::relocate(id) {
+            // glibc would unload; rld keeps the mapping (it may already be referenced) and
+            // reports the error line as the message.
+            let obj = state::with(|rt| rt.objs.get(id).map(|o| o.name.to_vec()))
+                .flatten()
+                .unwrap_or_default();
+            return Err(Failure {
+                errno: 0,
+                obj,
+                msg: line.trim_end().as_bytes().to_vec(),
+            });
+        }
+        super::reloc::protect_relro(id);
+        state::with(|rt| {
+            if let Some(o) = rt.objs.get(id) {
+                glibc::lm_raw(b, o.lm).put_bits(b.link_map.l_relocated, 1);
+            }
+        });
+    }
+    // Static TLS blocks of the new initial-exec modules, in every thread (after relocation:
+    // the images may hold relocated data).
+    for m in &statics {
+        init_static_everywhere(b, m);
+    }
+    publish_tls_generation(b, &new);
+
+    _r_debug.raw().put(b.r_debug.r_state, 0);
+    super::exports::_dl_debug_state();
+
+    // ---- constructors ----------------------------------------------------------------------
+    run_constructors(b, &searchlist, argc, argv, env);
+    Ok(state::with(|rt| rt.objs.get(target).map_or(0, |o| o.lm)).unwrap_or(0))
+}
+
+/// Undoes a failed open before its objects were linked into the chain.
+fn abandon(new: &[usize], ranges: &[(usize, usize)]) {
+    state::with(|rt| {
+        for &i in new {
+            if let Some(o) = rt.objs.get_mut(i) {
+                o.tls = None;
+                o.deps.clear();
+            }
+            if let Some(v) = rt.ns.objs.get_mut(i) {
+                v.removed = true;
+            }
+            rt.ns.set_local_scope(i as ObjId, Vec::new());
+        }
+        rt.ns.invalidate_memo();
+    });
+    unmap(ranges);
+}
+
+/// Gives the new TLS modules ids (and static blocks when they need one); returns the static
+/// modules to initialise in every thread.
+fn assign_tls(
+    b: &rld_glibc::GlibcBuild,
+    rt: &mut Runtime,
+    new: &[usize],
+) -> Result<Vec<super::tls::TlsModule>, Failure> {
+    let mut statics = Vec::new();
+    for &i in new {
+        let need = static_need(rt, i);
+        let Some(img) = rt.objs.get(i).and_then(|o| o.tls.map(|t| t.image)) else {
+            continue;
+        };
+        let offset = if need != StaticNeed::Dynamic {
+            let optional = need == StaticNeed::Descriptors;
+            match rt.static_tls.try_allocate(&img, optional) {
+                Some(off) => off as usize,
+                None => {
+                    let name = rt.objs.get(i).map_or(&b""[..], |o| o.name);
+                    return Err(fail(0, name, "cannot allocate memory in static TLS block"));
+                }
+            }
+        } else {
+            0
+        };
+        rt.max_modid += 1;
+        let modid = rt.max_modid;
+        if let Some(o) = rt.objs.get_mut(i)
+            && let Some(t) = o.tls.as_mut()
+        {
+            t.modid = modid;
+            t.offset = offset;
+            if offset != 0 {
+                statics.push(super::tls::TlsModule {
+                    modid,
+                    init_addr: o.bias.wrapping_add(t.init_vaddr as usize),
+                    init_len: t.init_len as usize,
+                    blocksize: t.image.blocksize as usize,
+                    offset,
+                    link_map: 0,
+                });
+            }
+        }
+    }
+    let gl = _rtld_global.raw();
+    gl.put(b.rtld_global.dl_tls_static_used, rt.static_tls.used);
+    gl.put(b.rtld_global.dl_tls_static_optional, rt.static_tls.optional);
+    Ok(statics)
+}
+
+/// Slotinfo entries for the new modules and the generation bump (`_dl_add_to_slotinfo`,
+/// `update_tls_slotinfo`).
+fn publish_tls_generation(b: &rld_glibc::GlibcBuild, new: &[usize]) {
+    state::with(|rt| {
+        let mods: Vec<(usize, usize)> = new
+            .iter()
+            .filter_map(|&i| {
+                let o = rt.objs.get(i)?;
+                Some((o.tls?.modid, o.lm))
+            })
+            .collect();
+        if mods.is_empty() {
+            return;
+        }
+        let gl = _rtld_global.raw();
+        let g = &b.rtld_global;
+        let generation = gl.get(g.dl_tls_generation) + 1;
+        set_slotinfo(b, &mods, generation);
+        gl.put(g.dl_tls_max_dtv_idx, rt.max_modid as u64);
+        gl.put(g.dl_tls_generation, generation);
+        // SAFETY: the fast-path mirror of GL(dl_tls_generation); written under the state
+        // lock and read with plain loads by `__tls_get_addr` (a stale read takes the slow path).
+        unsafe { super::tls::TLS_GENERATION = generation };
+    });
+}
+
+/// Writes {generation, map} slotinfo entries (the first chunk rld allocated at start-up).
+pub fn set_slotinfo(b: &rld_glibc::GlibcBuild, mods: &[(usize, usize)], generation: u64) {
+    let gl = _rtld_global.raw();
+    let list = gl.get(b.rtld_global.dl_tls_dtv_slotinfo_list) as usize;
+    if list == 0 {
+        return;
+    }
+    let head = b.dtv_slotinfo_list.size;
+    let elem = b.dtv_slotinfo.size;
+    // SAFETY: the slotinfo chunk rld allocated at start-up (never freed), `len` entries.
+    let r = unsafe { Raw::new(list as *mut u8, head) };
+    let len = r.get(b.dtv_slotinfo_list.len) as usize;
+    for &(modid, lm) in mods {
+        if modid >= len {
+            continue;
+        }
+        let e = Raw {
+            base: (list + b.dtv_slotinfo_list.slotinfo.offset + modid * elem) as *mut u8,
+            size: elem,
+        };
+        e.put(b.dtv_slotinfo.generation, generation);
+        e.put(b.dtv_slotinfo.map, lm as u64);
+    }
+}
+
+/// Copies a static TLS module's image into every thread's block (`_dl_init_static_tls`):
+/// the threads are the `struct pthread`s on `GL(dl_stack_used)` and `GL(dl_stack_user)`.
+fn init_static_everywhere(b: &rld_glibc::GlibcBuild, m: &super::tls::TlsModule) {
+    let gl = _rtld_global.raw();
+    let list_off = b.pthread.list.offset;
+    for head_f in [b.rtld_global.dl_stack_used, b.rtld_global.dl_stack_user] {
+        let head = gl.addr(head_f);
+        // SAFETY: glibc's thread lists (list_t {next, prev}) of live threads' struct pthread,
+        // maintained by libc under dl_load_lock-compatible rules (threads are added/removed
+        // under GL(dl_stack_cache_lock); glibc walks them the same way here).
+        unsafe {
+            let mut node = (head as *const usize).read();
+            let mut guard = 0;
+            while node != head && node != 0 && guard < 1_000_000 {
+                guard += 1;
+                let pd = node - list_off;
+                let dest = (pd - m.offset) as *mut u8;
+                let n = m.init_len.min(m.blocksize);
+                core::ptr::copy_nonoverlapping(m.init_addr as *const u8, dest, n);
+                core::ptr::write_bytes(dest.add(n), 0, m.blocksize - n);
+                node = (node as *const usize).read();
+            }
+        }
+    }
+}
+
+/// Runs the constructors of the objects of `searchlist` not yet initialised, dependencies
+/// first (`_dl_init` over the dlopen'ed object's `l_initfini`).
+fn run_constructors(
+    b: &rld_glibc::GlibcBuild,
+    searchlist: &[usize],
+    argc: usize,
+    argv: usize,
+    env: usize,
+) {
+    type Init = (usize, Option<u64>, Option<u64>, Option<u64>, usize);
+    let inits: Vec<Init> = state::with(|rt| {
+        let lists = initfini_lists(rt);
+        let maps: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
+        let order = rld_link::order::sort_maps_dfs(
+            &maps,
+            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            true,
+        );
+        order
+            .into_iter()
+            .rev()
+            .filter_map(|i| {
+                let o = rt.objs.get_mut(i as usize)?;
+                if o.init_called || o.kind != Kind::Library {
+                    return None;
+                }
+                o.init_called = true;
+                glibc::lm_raw(b, o.lm).put_bits(b.link_map.l_init_called, 1);
+                Some((
+                    i as usize,
+                    o.info.get(rld_elf::consts::DT_INIT),
+                    o.info.get(rld_elf::consts::DT_INIT_ARRAY),
+                    o.info.get(rld_elf::consts::DT_INIT_ARRAYSZ),
+                    o.bias,
+                ))
+            })
+            .collect()
+    })
+    .unwrap_or_default();
+    for (_, init, arr, arrsz, bias) in inits {
+        if let Some(f) = init {
+            // SAFETY: DT_INIT of a relocated object.
+            unsafe { super::jump::call_init(bias.wrapping_add(f as usize), argc, argv, env) };
+        }
+        if let (Some(a), Some(sz)) = (arr, arrsz) {
+            let base = bias.wrapping_add(a as usize) as *const usize;
+            for k in 0..(sz as usize / 8) {
+                // SAFETY: the relocated DT_INIT_ARRAY of that object.
+                let f = unsafe { base.add(k).read() };
+                if f != 0 && f != usize::MAX {
+                    // SAFETY: a constructor of that object.
+                    unsafe { super::jump::call_init(f, argc, argv, env) };
+                }
+            }
+        }
+    }
+}
+
+// ---- dl_close ---------------------------------------------------------------------------
+
+/// `GLRO(dl_close)(map)`: drops one reference; when the last one goes, unloads every
+/// dlopen'ed object nothing uses any more (`_dl_close_worker`): destructors, `_r_debug`
+/// RT_DELETE, removal from the chain, the scopes and the namespace, TLS slots, munmap.
+pub extern "C" fn dl_close(map: usize) {
+    let Some(b) = super::build() else { return };
+    load_lock(true);
+    let r = close_locked(b, map);
+    load_lock(false);
+    if let Err(f) = r {
+        raise(f)
+    }
+}
+
+fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Failure> {
+    // SAFETY: libc passes a handle dlopen returned; `index_of` recognises our link maps.
+    let Some(_id) = (unsafe { glibc::index_of(b, map) }) else {
+        return Err(fail(0, b"", "shared object not open"));
+    };
+    let f = &b.link_map;
+    let l = glibc::lm_raw(b, map);
+    let n = l.get(f.l_direct_opencount);
+    if n == 0 {
+        let name = state::with(|rt| {
+            rt.objs
+                .get(_id)
+                .map(|o| o.name.to_vec())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+        return Err(Failure {
+            errno: 0,
+            obj: name,
+            msg: b"shared object not open".to_vec(),
+        });
+    }
+    l.put(f.l_direct_opencount, n - 1);
+    if n > 1 {
+        return Ok(());
+    }
+    // Which dlopen'ed objects are still used: open, NODELETE, with pending thread_local
+    // destructors, not dlopen'ed, or a dependency of a used object.
+    type Fini = (usize, Option<u64>, Option<u64>, Option<u64>, usize);
+    let Some((remove, finis)) = state::with(|rt| -> (Vec<usize>, Vec<Fini>) {
+        let mut used = alloc::vec![false; rt.objs.len()];
+        let mut work: Vec<usize> = Vec::new();
+        for &i in &rt.chain {
+            let Some(o) = rt.objs.get(i) else { continue };
+            let l = glibc::lm_raw(b, o.lm);
+            let keep = l.get_bits(f.l_type) != 2
+                || l.get(f.l_direct_opencount) != 0
+                || l.get(f.l_nodelete_active) != 0
+                || l.get(f.l_tls_dtor_count) != 0;
+            if keep {
+                used[i] = true;
+                work.push(i);
+            }
+        }
+        while let Some(i) = work.pop() {
+            for &d in rt.objs.get(i).map_or(&[][..], |o| o.deps.as_slice()) {
+                if let Some(u) = used.get_mut(d)
+                    && !*u
+                {
+                    *u = true;
+                    work.push(d);
+                }
+            }
+        }
+        let remove: Vec<usize> = rt
+            .chain
+            .iter()
+            .copied()
+            .filter(|&i| !used.get(i).copied().unwrap_or(true))
+            .collect();
+        // Destructor order: the namespace sorted for fini (users first).
+        let lists = initfini_lists(rt);
+        let maps: Vec<ObjId> = rt.chain.iter().map(|&i| i as ObjId).collect();
+        let order = rld_link::order::sort_maps_dfs(
+            &maps,
+            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            true,
+        );
+        let finis = order
+            .into_iter()
+            .map(|i| i as usize)
+            .filter(|i| remove.contains(i))
+            .filter_map(|i| {
+                let o = rt.objs.get_mut(i)?;
+                if !core::mem::take(&mut o.init_called) {
+                    return None;
+                }
+                glibc::lm_raw(b, o.lm).put_bits(f.l_init_called, 0);
+                Some((
+                    o.bias,
+                    o.info.get(rld_elf::consts::DT_FINI_ARRAY),
+                    o.info.get(rld_elf::consts::DT_FINI_ARRAYSZ),
+                    o.info.get(rld_elf::consts::DT_FINI),
+                    o.lm,
+                ))
+            })
+            .collect();
+        (remove, finis)
+    }) else {
+        return Ok(());
+    };
+    if remove.is_empty() {
+        return Ok(());
+    }
+    for (bias, arr, arrsz, fini, _lm) in finis {
+        if let (Some(a), Some(sz)) = (arr, arrsz) {
+            let base = bias.wrapping_add(a as usize) as *const usize;
+            for k in (0..sz as usize / 8).rev() {
+                // SAFETY: the relocated DT_FINI_ARRAY of an object being unloaded.
+                let f = unsafe { base.add(k).read() };
+                if f != 0 && f != usize::MAX {
+                    // SAFETY: a destructor of that object.
+                    unsafe { super::jump::call_void(f) };
+                }
+            }
+        }
+        if let Some(f) = fini {
+            // SAFETY: DT_FINI of that object.
+            unsafe { super::jump::call_void(bias.wrapping_add(f as usize)) };
+        }
+    }
+    _r_debug.raw().put(b.r_debug.r_state, 2);
+    super::exports::_dl_debug_state();
+    mutex(true, true);
+    let ranges = state::with(|rt| unlink(b, rt, &remove)).unwrap_or_default();
+    mutex(true, false);
+    unmap(&ranges);
+    _r_debug.raw().put(b.r_debug.r_state, 0);
+    super::exports::_dl_debug_state();
+    Ok(())
+}
+
+/// Removes `remove` from the chain, the global scope, the namespace and the TLS slots;
+/// returns the address ranges to unmap.
+fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<(usize, usize)> {
+    let f = &b.link_map;
+    let mut ranges = Vec::new();
+    let mut tls_gone = Vec::new();
+    for &i in remove {
+        let Some(pos) = rt.chain.iter().position(|&c| c == i) else {
+            continue;
+        };
+        let prev = pos.checked_sub(1).and_then(|p| rt.chain.get(p)).copied();
+        let next = rt.chain.get(pos + 1).copied();
+        let lm_of = |x: Option<usize>| x.and_then(|x| rt.objs.get(x)).map_or(0, |o| o.lm);
+        let (plm, nlm) = (lm_of(prev), lm_of(next));
+        if plm != 0 {
+            glibc::lm_raw(b, plm).put(f.l_next, nlm as u64);
+        }
+        if nlm != 0 {
+            glibc::lm_raw(b, nlm).put(f.l_prev, plm as u64);
+        }
+        rt.chain.remove(pos);
+        if let Some(o) = rt.objs.get_mut(i) {
+            glibc::lm_raw(b, o.lm).put_bits(f.l_removed, 1);
+            ranges.push((o.map_start, o.map_end));
+            if let Some(t) = o.tls.take() {
+                tls_gone.push((t.modid, 0usize));
+            }
+            o.deps.clear();
+        }
+        if let Some(v) = rt.ns.objs.get_mut(i) {
+            v.removed = true;
+        }
+        rt.ns.set_local_scope(i as ObjId, Vec::new());
+    }
+    if rt.searchlist.iter().any(|i| remove.contains(i)) {
+        rt.searchlist.retain(|i| !remove.contains(i));
+        rt.ns
+            .set_global(rt.searchlist.iter().map(|&i| i as ObjId).collect());
+        if let Some(main) = rt.objs.get(rt.main) {
+            let arr = glibc::lm_array(&rt.objs, &rt.searchlist, true);
+            let l = glibc::lm_raw(b, main.lm);
+            l.put(f.l_searchlist_r_nlist, rt.searchlist.len() as u64);
+            l.put(f.l_searchlist_r_list, arr as u64);
+        }
+    }
+    rt.ns.invalidate_memo();
+    if !tls_gone.is_empty() {
+        let gl = _rtld_global.raw();
+        let generation = gl.get(b.rtld_global.dl_tls_generation) + 1;
+        set_slotinfo(b, &tls_gone, generation);
+        gl.put(b.rtld_global.dl_tls_generation, generation);
+        // SAFETY: the fast-path mirror, updated under the state lock like at dlopen.
+        unsafe { super::tls::TLS_GENERATION = generation };
+    }
+    let gl = _rtld_global.raw();
+    let ns0 = Raw {
+        base: gl.base.wrapping_add(b.dl_ns_offset(0)),
+        size: b.link_namespaces.size,
+    };
+    ns0.put(b.link_namespaces.ns_nloaded, rt.chain.len() as u64);
+    rt.rebuild_ranges();
+    ranges
+}
