@@ -74,6 +74,9 @@ impl<H: FileHandle + ?Sized> FileHandle for BlockCache<'_, H> {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, rld_search::fs::Errno> {
         let start = offset & !(BLOCK - 1);
+        if self.h.reads_are_cheap() {
+            return self.h.read_at(offset, buf);
+        }
         let mut blocks = self.blocks.borrow_mut();
         let i = match blocks.iter().position(|b| b.0 == start) {
             Some(i) => i,

@@ -131,6 +131,9 @@ pub struct LoadConfig {
     /// its header and dynamic facts, read from the mapped image. `program` is then only its
     /// name; nothing is opened for it.
     pub main_loaded: Option<(ElfHeader, DynInfo)>,
+    /// The dynamic loader's own header and dynamic facts when the caller has them in memory
+    /// (then `rtld_file` is not read).
+    pub rtld_loaded: Option<(ElfHeader, DynInfo)>,
 }
 
 impl LoadConfig {
@@ -149,6 +152,7 @@ impl LoadConfig {
             inhibit_rpath: None,
             exe_origin: None,
             main_loaded: None,
+            rtld_loaded: None,
         }
     }
 }
@@ -488,6 +492,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         if (!has_dyn && hdr.e_type == ET_DYN) || empty_dyn {
             return lose("object file has no dynamic section");
         }
+        found.file.prepare_image(&hdr);
         let dynamic = read_dyn_info(&found.file, &hdr);
         if dynamic.flags_1 & DF_1_PIE != 0 && !is_main {
             return lose("cannot dynamically load position-independent executable");
@@ -612,7 +617,9 @@ pub fn build<F: Fs>(
     if rnames.first() != Some(&cfg.rtld_soname) {
         rnames.push(cfg.rtld_soname.clone());
     }
-    let (rdyn, rhdr, rfile) = {
+    let (rdyn, rhdr, rfile) = if let Some((h, d)) = &cfg.rtld_loaded {
+        (d.clone(), h.clone(), None)
+    } else {
         let p = cfg
             .rtld_file
             .clone()

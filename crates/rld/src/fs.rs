@@ -6,9 +6,19 @@ use core::ffi::CStr;
 
 use crate::sys::{self, Errno, FileStat, OwnedFd};
 
-/// An open file (closed on drop).
+/// An open file (closed on drop). Once `prepare_image` mapped it as an ELF object, reads of
+/// file-backed segment bytes come from that mapping (no system call, no copy into the heap),
+/// and the mapping is handed to the runtime with `take_image`, or unmapped on drop.
 pub struct File {
     fd: OwnedFd,
+    image: core::cell::RefCell<Option<Image>>,
+}
+
+/// An object mapped by `prepare_image`, or why mapping failed.
+pub struct Image {
+    pub result: Result<crate::rt::map::Mapped, crate::rt::map::MapError>,
+    /// (file offset, file-backed length, link-time address) of each PT_LOAD.
+    segs: alloc::vec::Vec<(u64, u64, u64)>,
 }
 
 impl File {
@@ -16,7 +26,42 @@ impl File {
     pub fn open(path: &CStr) -> Result<File, Errno> {
         Ok(File {
             fd: sys::open_readonly(path)?,
+            image: core::cell::RefCell::new(None),
         })
+    }
+
+    /// The mapping made by `prepare_image` (ownership passes to the caller).
+    pub fn take_image(&self) -> Option<Result<crate::rt::map::Mapped, crate::rt::map::MapError>> {
+        self.image.borrow_mut().take().map(|i| i.result)
+    }
+
+    /// Maps the object as the runtime will use it (PT_LOADs at their final place).
+    fn map_image(&self, hdr: &rld_search::verify::ElfHeader) -> Image {
+        let loads = || hdr.phdrs.iter().filter(|p| p.p_type == 1);
+        let segs = loads()
+            .map(|p| (p.p_offset, p.p_filesz, p.p_vaddr))
+            .collect();
+        let plan = rld_image::plan(
+            loads().map(|p| rld_image::Segment {
+                vaddr: p.p_vaddr,
+                memsz: p.p_memsz,
+                filesz: p.p_filesz,
+                offset: p.p_offset,
+                align: p.p_align,
+                flags: p.p_flags,
+            }),
+            4096,
+        );
+        let result = match plan {
+            // The graph reports plan errors itself when it maps the object (glibc's order).
+            Err(_) => Err(crate::rt::map::MapError::MapSegment(Errno::INVAL)),
+            // SAFETY: ET_EXEC objects are linked where nothing of rld's lives (glibc's
+            // assumption too); everything else goes where the kernel chooses.
+            Ok(plan) => unsafe {
+                crate::rt::map::map_object(&plan, self.fd(), hdr.e_type == 2, 4096)
+            },
+        };
+        Image { result, segs }
     }
 
     pub fn stat(&self) -> Result<FileStat, Errno> {
@@ -127,7 +172,27 @@ fn errno(e: Errno) -> i32 {
     e.raw_os_error()
 }
 
+impl Drop for File {
+    fn drop(&mut self) {
+        if let Some(Image { result: Ok(m), .. }) = self.image.get_mut().take() {
+            // SAFETY: the mapping was made for this file and never handed out.
+            let _ = unsafe { sys::munmap(m.map_start, m.map_end - m.map_start) };
+        }
+    }
+}
+
 impl rld_search::fs::FileHandle for File {
+    fn prepare_image(&self, hdr: &rld_search::verify::ElfHeader) {
+        let mut img = self.image.borrow_mut();
+        if img.is_none() {
+            *img = Some(self.map_image(hdr));
+        }
+    }
+
+    fn reads_are_cheap(&self) -> bool {
+        matches!(&*self.image.borrow(), Some(Image { result: Ok(_), .. }))
+    }
+
     fn stat(&self) -> Result<rld_search::fs::FileStat, i32> {
         let s = File::stat(self).map_err(errno)?;
         Ok(rld_search::fs::FileStat {
@@ -138,6 +203,20 @@ impl rld_search::fs::FileHandle for File {
         })
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, i32> {
+        if let Some(Image {
+            result: Ok(m),
+            segs,
+        }) = &*self.image.borrow()
+            && let Some(&(off, len, vaddr)) =
+                segs.iter().find(|s| offset >= s.0 && offset < s.0 + s.1)
+        {
+            let n = ((off + len - offset) as usize).min(buf.len());
+            let src = m.bias.wrapping_add((vaddr + (offset - off)) as usize);
+            // SAFETY: [src, src + n) lies in the file-backed part of a PT_LOAD this file
+            // mapped (readable, owned by the image until it is taken or dropped).
+            unsafe { core::ptr::copy_nonoverlapping(src as *const u8, buf.as_mut_ptr(), n) };
+            return Ok(n);
+        }
         self.pread(buf, offset).map_err(errno)
     }
 }

@@ -60,6 +60,15 @@ pub trait FileHandle {
     fn stat(&self) -> Result<FileStat, Errno>;
     /// `pread(2)`: fills as much of `buf` as the file has from `offset`; `Ok(0)` at end of file.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// Called once the file is known to be an object that will be loaded, before its dynamic
+    /// section is read. A loader may map the object here (as glibc maps before parsing) and
+    /// serve later `read_at` calls from memory. The default does nothing.
+    fn prepare_image(&self, _hdr: &crate::verify::ElfHeader) {}
+    /// True when `read_at` is served from memory (no system call per read), so callers need
+    /// not batch or cache small reads.
+    fn reads_are_cheap(&self) -> bool {
+        false
+    }
 }
 
 /// Filesystem operations with raw-syscall semantics (paths are byte strings without NUL).

@@ -430,10 +430,14 @@ fn map_new(
             flags: p.p_flags,
         });
     let plan = rld_image::plan(segs, page as u64).map_err(|e| fail(0, &o.path, e.message()))?;
-    // SAFETY: a shared object (ET_DYN: rld-deps refuses executables) goes where the kernel
-    // chooses, which overlaps nothing live.
-    let m = unsafe { super::map::map_object(&plan, file.fd(), false, page) }
-        .map_err(|e| fail(e.errno().raw_os_error(), &o.path, e.message()))?;
+    // rld-deps may already have mapped it (`prepare_image`) to read its dynamic section.
+    let m = match file.take_image() {
+        Some(r) => r,
+        // SAFETY: a shared object (ET_DYN: rld-deps refuses executables) goes where the
+        // kernel chooses, which overlaps nothing live.
+        None => unsafe { super::map::map_object(&plan, file.fd(), false, page) },
+    }
+    .map_err(|e| fail(e.errno().raw_os_error(), &o.path, e.message()))?;
     let phdr_addr = super::run::phdr_address(&o.header, m.bias);
     let mut l = super::run::describe(
         Kind::Library,

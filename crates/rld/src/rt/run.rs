@@ -48,6 +48,9 @@ struct MemImage {
 }
 
 impl FileHandle for MemImage {
+    fn reads_are_cheap(&self) -> bool {
+        true
+    }
     fn stat(&self) -> Result<rld_search::fs::FileStat, i32> {
         Err(rld_search::fs::errno::EINVAL)
     }
@@ -287,9 +290,13 @@ fn map_from_file(
         Err(e) => fail(e.message(), None),
     };
     let fixed = hdr.e_type == 2;
-    // SAFETY: ET_EXEC programs are linked away from where the kernel put rld and its heap
-    // (glibc makes the same assumption); everything else goes where the kernel chooses.
-    match unsafe { super::map::map_object(&plan, file.fd(), fixed, page) } {
+    let mapped = match file.take_image() {
+        Some(r) => r,
+        // SAFETY: ET_EXEC programs are linked away from where the kernel put rld and its heap
+        // (glibc makes the same assumption); everything else goes where the kernel chooses.
+        None => unsafe { super::map::map_object(&plan, file.fd(), fixed, page) },
+    };
+    match mapped {
         Ok(m) => (m.bias, m.map_start, m.map_end),
         Err(e) => fail(e.message(), Some(e.errno())),
     }
@@ -470,6 +477,20 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     lc.inhibit_rpath = cfg.inhibit_rpath.map(<[u8]>::to_vec);
     if st.aux.sysinfo_ehdr == 0 {
         lc.vdso = None;
+    }
+    // rld's own version definitions come from its mapped image, not from its file.
+    {
+        let hdr = mem_header(3, 0, &self_phdrs);
+        let img = MemImage {
+            bias: self_base,
+            segs: self_phdrs
+                .iter()
+                .filter(|p| p.p_type == PT_LOAD)
+                .map(|p| (p.p_vaddr, p.p_vaddr + p.p_filesz))
+                .collect(),
+        };
+        let dynamic = rld_deps::elfdyn::read_dyn_info(&img, &hdr);
+        lc.rtld_loaded = Some((hdr, dynamic));
     }
     let mut kernel_main: Option<(usize, Vec<Phdr>)> = None;
     if explicit {
