@@ -9,6 +9,7 @@ extern crate std;
 pub mod error;
 pub mod from_elf;
 pub mod hash;
+pub mod index;
 pub mod lookup;
 #[cfg(test)]
 mod lookup_tests;

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use crate::ObjId;
 use crate::hash::{NameHash, sysv_hash};
+use crate::index::ScopeIndex;
 use crate::object::*;
 
 /// Relocation type class (`elf_machine_type_class`): bit 0 = PLT (an undefined symbol, e.g.
@@ -181,9 +182,24 @@ pub struct Namespace<'a> {
     /// Per-object local scopes searched after the global scope (glibc's `l_scope[1]` of a
     /// dlopen'ed object and its new dependencies: the dlopen'ed object's search list).
     local: BTreeMap<ObjId, Vec<ObjId>>,
+    /// Index of the global scope by GNU hash (built on first use for large scopes).
+    index: Option<ScopeIndex>,
+    index_state: IndexState,
     memo: Memo<'a>,
     pub stats: Stats,
     pub diags: Vec<Diag>,
+}
+
+/// Scopes at least this long get a `ScopeIndex` (below, building it costs more than the
+/// object walks it saves).
+const INDEX_MIN_SCOPE: usize = 12;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IndexState {
+    Unbuilt,
+    Built,
+    /// Some object has only a SysV hash table: walk the scope.
+    Unavailable,
 }
 
 struct SearchState {
@@ -199,6 +215,8 @@ impl<'a> Namespace<'a> {
             use_memo: true,
             unique: BTreeMap::new(),
             local: BTreeMap::new(),
+            index: None,
+            index_state: IndexState::Unbuilt,
             memo: Memo::new(),
             stats: Stats::default(),
             diags: Vec::new(),
@@ -213,6 +231,8 @@ impl<'a> Namespace<'a> {
     pub fn set_global(&mut self, global: Vec<ObjId>) {
         self.global = global;
         self.memo.clear();
+        self.index = None;
+        self.index_state = IndexState::Unbuilt;
     }
 
     /// Gives `id` a local scope, searched after the global scope by [`Namespace::lookup_for`]
@@ -385,42 +405,91 @@ impl<'a> Namespace<'a> {
             if Some(id) == req.skip {
                 continue;
             }
-            let Some(o) = self.objs.get(id as usize) else {
-                continue;
-            };
-            if (class & CLASS_COPY != 0 && o.kind == ObjKind::Executable) || o.removed {
-                continue;
-            }
-            self.stats.objects_probed += 1;
-            let Some((idx, sym)) = Self::find_in_object(o, req, class, sysv) else {
-                continue;
-            };
-            if sym.binds_local() {
-                continue;
-            }
-            if sym.vis() == STV_PROTECTED {
-                self.check_protected(req, undef, id, class);
-            }
-            match sym.bind() {
-                // LD_DYNAMIC_WEAK: remember the first weak one but keep searching.
-                #[allow(clippy::collapsible_match)]
-                STB_WEAK if self.dynamic_weak => {
-                    if st.result.is_none() {
-                        st.result = Some((id, idx));
-                    }
-                }
-                STB_WEAK | STB_GLOBAL => {
-                    st.result = Some((id, idx));
-                    return true;
-                }
-                STB_GNU_UNIQUE => {
-                    st.result = Some(self.do_lookup_unique(req, id, idx, class));
-                    return true;
-                }
-                _ => {}
+            if self.probe_object(req, id, class, undef, st, sysv) {
+                return true;
             }
         }
         false
+    }
+
+    /// One object of `do_lookup_x`'s walk; true when the search is finished.
+    #[inline]
+    fn probe_object(
+        &mut self,
+        req: &Request,
+        id: ObjId,
+        class: TypeClass,
+        undef: Option<ObjId>,
+        st: &mut SearchState,
+        sysv: &mut Option<u32>,
+    ) -> bool {
+        let Some(o) = self.objs.get(id as usize) else {
+            return false;
+        };
+        if (class & CLASS_COPY != 0 && o.kind == ObjKind::Executable) || o.removed {
+            return false;
+        }
+        self.stats.objects_probed += 1;
+        let Some((idx, sym)) = Self::find_in_object(o, req, class, sysv) else {
+            return false;
+        };
+        if sym.binds_local() {
+            return false;
+        }
+        if sym.vis() == STV_PROTECTED {
+            self.check_protected(req, undef, id, class);
+        }
+        match sym.bind() {
+            // LD_DYNAMIC_WEAK: remember the first weak one but keep searching.
+            #[allow(clippy::collapsible_match)]
+            STB_WEAK if self.dynamic_weak => {
+                if st.result.is_none() {
+                    st.result = Some((id, idx));
+                }
+                false
+            }
+            STB_WEAK | STB_GLOBAL => {
+                st.result = Some((id, idx));
+                true
+            }
+            STB_GNU_UNIQUE => {
+                st.result = Some(self.do_lookup_unique(req, id, idx, class));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The global-scope walk of `global_memo`: through the scope index when the scope is
+    /// large (same objects in the same order, minus those that cannot match), else linear.
+    fn search_global(
+        &mut self,
+        req: &Request,
+        global: &[ObjId],
+        class: TypeClass,
+        sysv: &mut Option<u32>,
+    ) -> Option<(ObjId, u32)> {
+        if self.index_state == IndexState::Unbuilt && global.len() >= INDEX_MIN_SCOPE {
+            self.index = ScopeIndex::build(&self.objs, global);
+            self.index_state = if self.index.is_some() {
+                IndexState::Built
+            } else {
+                IndexState::Unavailable
+            };
+        }
+        let Some(ix) = self.index.take() else {
+            return self.search(req, &[global], class, None, sysv);
+        };
+        self.stats.scans += 1;
+        let mut st = SearchState { result: None };
+        for pos in ix.candidates(req.name.gnu) {
+            let Some(&id) = global.get(pos) else { continue };
+            if self.probe_object(req, id, class, None, &mut st, sysv) {
+                break;
+            }
+        }
+        self.index = Some(ix);
+        st.result
     }
 
     fn check_protected(
@@ -605,7 +674,7 @@ impl<'a> Namespace<'a> {
         let global = core::mem::take(&mut self.global);
         let mut sysv = None;
         // undef=None: requester-dependent warnings are re-checked by the caller.
-        let r = self.search(req, &[&global], class, None, &mut sysv);
+        let r = self.search_global(req, &global, class, &mut sysv);
         self.global = global;
         self.memo.insert(MemoEntry {
             gnu: req.name.gnu,
