@@ -66,3 +66,62 @@ fn pt_interp_with_env_does_not_crash() {
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("Valid options for the LD_DEBUG"));
 }
+
+/// A libc.so.6 whose build-id rld does not know: rld must say so and hand the program to
+/// the system's loader, which runs it (here with the same code, so the output is normal).
+#[test]
+fn unknown_glibc_build_is_handed_to_the_system_loader() {
+    let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+    let notes = Command::new("readelf")
+        .args(["-n", "/lib/x86_64-linux-gnu/libc.so.6"])
+        .output()
+        .unwrap();
+    let notes = String::from_utf8_lossy(&notes.stdout).to_string();
+    let hex = notes
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .expect("libc has a build-id")
+        .to_string();
+    let id: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let at = libc
+        .windows(id.len())
+        .position(|w| w == id.as_slice())
+        .expect("build-id bytes in the file");
+    let mut patched = libc.clone();
+    patched[at + id.len() - 1] ^= 0x5a;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("unknown-libc");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("libc.so.6"), &patched).unwrap();
+
+    let exe = fixture("hello-unknown", HELLO, &[]);
+    let runs = [
+        Command::new(RLD)
+            .arg(&exe)
+            .env_clear()
+            .env("LD_LIBRARY_PATH", &dir)
+            .output()
+            .unwrap(),
+        Command::new(&exe)
+            .env_clear()
+            .env("LD_LIBRARY_PATH", &dir)
+            .output()
+            .unwrap(),
+    ];
+    for o in runs {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
+        assert!(
+            err.starts_with("rld: ") && err.contains("is a glibc build rld does not know"),
+            "{err}"
+        );
+        assert!(
+            err.trim_end()
+                .ends_with("handing the program to /lib64/ld-linux-x86-64.so.2"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
