@@ -114,7 +114,7 @@ fn unknown_glibc_build_is_handed_to_the_system_loader() {
         assert_eq!(o.status.code(), Some(0), "{o:?}");
         assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
         assert!(
-            err.starts_with("rld: ") && err.contains("is a glibc build rld does not know"),
+            err.starts_with("rld: ") && err.contains("libc.so.6: unsupported glibc build"),
             "{err}"
         );
         assert!(
