@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use rld_elf::memory::Memory;
-use rld_link::object::{SHN_ABS, SHN_UNDEF, STT_GNU_IFUNC, Sym, relas, relr_offsets};
+use rld_link::object::{SHN_ABS, SHN_UNDEF, STT_GNU_IFUNC, Sym, relas};
 use rld_link::reloc::{
     Action, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT, R_X86_64_RELATIVE, RelocError, RelocInput,
     SymFacts, TlsDescEntry, TlsFacts, Warn, finish_ifunc, reloc_action, type_class,
@@ -287,6 +287,37 @@ unsafe fn do_range(
     Ok(())
 }
 
+/// DT_RELR: `*where += bias` for every encoded word. An even entry is an address (the next
+/// word starts after it); an odd entry is a bitmap of the 63 words that follow the current
+/// one. Decoded in place: this is the bulk of the relocations of glibc's own libraries.
+///
+/// # Safety
+/// Every encoded address, plus `bias`, is a word of the object's writable image.
+unsafe fn apply_relr(table: &[u8], bias: usize) {
+    let mut next = 0usize;
+    for e in table.chunks_exact(8) {
+        let e = u64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]) as usize;
+        if e & 1 == 0 {
+            let p = bias.wrapping_add(e) as *mut usize;
+            // SAFETY: caller contract.
+            unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias)) };
+            next = bias.wrapping_add(e) + 8;
+        } else {
+            let mut bits = e >> 1;
+            let mut p = next as *mut usize;
+            while bits != 0 {
+                if bits & 1 != 0 {
+                    // SAFETY: caller contract.
+                    unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias)) };
+                }
+                bits >>= 1;
+                p = p.wrapping_add(1);
+            }
+            next += 63 * 8;
+        }
+    }
+}
+
 /// Makes the non-writable segments writable (DT_TEXTREL) or restores them.
 fn textrel_protect(id: usize, writable: bool) {
     let rt = rt();
@@ -343,11 +374,8 @@ pub fn relocate(id: usize) -> Result<(), String> {
         textrel_protect(id, true);
     }
     if let Some(t) = relr {
-        for off in relr_offsets(t) {
-            let p = bias.wrapping_add(off as usize) as *mut u64;
-            // SAFETY: RELR entries point at words of this object's writable image.
-            unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias as u64)) };
-        }
+        // SAFETY: RELR entries point at words of this object's writable image.
+        unsafe { apply_relr(t, bias) };
     }
     // One range when JMPREL directly follows RELA (eager), else two (`_ELF_DYNAMIC_DO_RELOC`).
     let ranges = rld_link::order::ranges(info_rela, info_jmprel, lazy);
