@@ -92,3 +92,30 @@ fn report_size() {
         );
     }
 }
+
+#[test]
+fn exported_data_sizes_match_glibc() {
+    // Programs may COPY-relocate the loader's data symbols (__rseq_size, __libc_stack_end,
+    // _r_debug, ...): their sizes are ABI. `_rtld_global` is larger on purpose (room for every
+    // supported build; libc reaches it only through its GOT).
+    let sizes = |path: &str| -> std::collections::BTreeMap<String, u64> {
+        tool("readelf", &["--dyn-syms", "-W", path])
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() >= 8 && f[3] == "OBJECT" && f[2] != "0")
+                    .then(|| (f[7].to_string(), f[2].parse().unwrap_or(0)))
+            })
+            .collect()
+    };
+    let ours = sizes(RLD);
+    let glibc = sizes("/lib64/ld-linux-x86-64.so.2");
+    assert!(glibc.len() >= 10, "{glibc:?}");
+    for (name, size) in &glibc {
+        if name.starts_with("_rtld_global@") {
+            assert!(ours.get(name).is_some_and(|s| s >= size), "{name}");
+            continue;
+        }
+        assert_eq!(ours.get(name), Some(size), "{name}");
+    }
+}

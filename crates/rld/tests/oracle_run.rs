@@ -1681,6 +1681,20 @@ fn m3_relro_is_read_only() {
 }
 
 #[test]
+fn m4_tunables_reach_libc() {
+    let o = check(&[
+        case("tunables", &[]),
+        case("tunables", &[]).env("GLIBC_TUNABLES", "glibc.malloc.mmap_max=0"),
+        case("tunables", &[]).env("MALLOC_MMAP_MAX_", "0"),
+        case("tunables", &[]).env("GLIBC_TUNABLES", "glibc.pthread.rseq=0"),
+    ]);
+    expect_in(&o[0], "mmapped=1\n");
+    expect_in(&o[1], "mmapped=0\n");
+    expect_in(&o[2], "mmapped=0\n");
+    expect_in(&o[3], "rseq_size=0 ");
+}
+
+#[test]
 fn m4_lazy_vector_arguments() {
     // The first call of each function goes through the lazy resolver; vector, varargs (%al)
     // and stack arguments must arrive intact. LD_BIND_NOW binds eagerly for comparison.

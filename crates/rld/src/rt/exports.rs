@@ -28,6 +28,23 @@ impl<const N: usize> GlobalBlock<N> {
     }
 }
 
+/// Like `GlobalBlock`, with pointer alignment only (so the symbol size stays exactly `N`).
+#[repr(C, align(8))]
+pub struct SmallBlock<const N: usize>(pub UnsafeCell<[u8; N]>);
+
+// SAFETY: as GlobalBlock.
+unsafe impl<const N: usize> Sync for SmallBlock<N> {}
+
+impl<const N: usize> SmallBlock<N> {
+    pub const fn new() -> Self {
+        SmallBlock(UnsafeCell::new([0; N]))
+    }
+    pub fn raw(&self) -> super::abi::Raw {
+        // SAFETY: the block is a static owned by rld for the life of the process.
+        unsafe { super::abi::Raw::new(self.0.get().cast(), N) }
+    }
+}
+
 /// A word-sized exported variable (pointer or integer).
 #[repr(transparent)]
 pub struct Word(pub UnsafeCell<usize>);
@@ -44,6 +61,29 @@ impl Word {
     }
 }
 
+/// A 4-byte exported variable (`int` / `unsigned int` in glibc; the size is ABI: programs
+/// may COPY-relocate these, and a size mismatch is a visible warning).
+#[repr(transparent)]
+pub struct Word32(pub UnsafeCell<u32>);
+// SAFETY: as GlobalBlock.
+unsafe impl Sync for Word32 {}
+impl Word32 {
+    pub fn set(&self, v: u32) {
+        // SAFETY: module invariant: written only during single-threaded start-up.
+        unsafe { self.0.get().write_volatile(v) }
+    }
+    pub fn get(&self) -> u32 {
+        // SAFETY: plain load of our own static.
+        unsafe { self.0.get().read_volatile() }
+    }
+}
+
+/// A one-byte exported variable (`bool`).
+#[repr(transparent)]
+pub struct Byte(pub UnsafeCell<u8>);
+// SAFETY: as GlobalBlock.
+unsafe impl Sync for Byte {}
+
 pub const RTLD_GLOBAL_SIZE: usize = 4352;
 pub const RTLD_GLOBAL_RO_SIZE: usize = 896;
 
@@ -57,23 +97,23 @@ pub static __libc_stack_end: Word = Word(UnsafeCell::new(0));
 /// argv after rld's own options are removed.
 #[unsafe(no_mangle)]
 pub static _dl_argv: Word = Word(UnsafeCell::new(0));
-/// AT_SECURE, as an int (the high half of the word stays zero).
+/// AT_SECURE, as an int.
 #[unsafe(no_mangle)]
-pub static __libc_enable_secure: Word = Word(UnsafeCell::new(0));
-/// 20 when the main thread registered rseq, else 0 (glibc stores an unsigned int).
+pub static __libc_enable_secure: Word32 = Word32(UnsafeCell::new(0));
+/// 20 when the main thread registered rseq, else 0 (an unsigned int).
 #[unsafe(no_mangle)]
-pub static __rseq_size: Word = Word(UnsafeCell::new(0));
+pub static __rseq_size: Word32 = Word32(UnsafeCell::new(0));
 /// Offset of `rseq_area` from the thread pointer (a ptrdiff_t).
 #[unsafe(no_mangle)]
 pub static __rseq_offset: Word = Word(UnsafeCell::new(0));
 #[unsafe(no_mangle)]
-pub static __rseq_flags: Word = Word(UnsafeCell::new(0));
-/// libthread_db reads it; rld never asks for thread events.
+pub static __rseq_flags: Word32 = Word32(UnsafeCell::new(0));
+/// libthread_db reads it (a bool); rld never asks for thread events.
 #[unsafe(no_mangle)]
-pub static __nptl_initial_report_events: Word = Word(UnsafeCell::new(0));
-/// The debugger interface (`struct r_debug`, 40 bytes; r_debug_extended's `r_next` after).
+pub static __nptl_initial_report_events: Byte = Byte(UnsafeCell::new(0));
+/// The debugger interface (`struct r_debug`, 40 bytes, as glibc exports it).
 #[unsafe(no_mangle)]
-pub static _r_debug: GlobalBlock<64> = GlobalBlock::new();
+pub static _r_debug: SmallBlock<40> = SmallBlock::new();
 /// Exists only so the GLIBC_2.34 version node exists, as in glibc's ld.so.
 #[unsafe(no_mangle)]
 pub static __rtld_version_placeholder: Word = Word(UnsafeCell::new(0));

@@ -911,9 +911,10 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         let rseq = tunable_num(tunables, build, "glibc.pthread.rseq").unwrap_or(1) != 0;
         // SAFETY: tp is the main thread's TCB.
         let registered = unsafe { super::tls::init_tp(b, gl, tp, st.sp as usize, rseq) };
+        // The offset is published whether or not rseq is registered (as glibc does).
+        exports::__rseq_offset.set(b.pthread.rseq_area.offset);
         if registered {
             exports::__rseq_size.set(20);
-            exports::__rseq_offset.set(b.pthread.rseq_area.offset);
         }
         super::services::install_glro_functions(b, 0);
     }
@@ -945,7 +946,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         }
     }
     exports::__libc_stack_end.set(st.sp as usize);
-    exports::__libc_enable_secure.set(usize::from(cfg.secure));
+    exports::__libc_enable_secure.set(u32::from(cfg.secure));
     exports::_dl_argv.set(st.argv_ptr as usize);
     state::publish(rt);
     exports::_dl_debug_state();
