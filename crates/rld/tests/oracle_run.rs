@@ -1695,6 +1695,23 @@ fn m4_tunables_reach_libc() {
 }
 
 #[test]
+fn m3_patchelf_moved_tables() {
+    // The fixture is only meaningful if patchelf really moved the string tables out of the
+    // read-only segments: both objects must have gained a PT_LOAD.
+    for f in ["pe/libgreet.so", "hellolib_pe"] {
+        let ph = tool_output(&["readelf", "-lW", f]);
+        let loads = ph
+            .lines()
+            .filter(|l| l.trim_start().starts_with("LOAD"))
+            .count();
+        assert!(loads >= 5, "patchelf did not add a segment to {f}:\n{ph}");
+    }
+    let o = check(&[case("hellolib_pe", &[]), case("hellolib_pe", &["x"])]);
+    expect_status(&o[0], "exit 0");
+    expect_in(&o[0], "greetings, again (42)\n");
+}
+
+#[test]
 fn m4_lazy_vector_arguments() {
     // The first call of each function goes through the lazy resolver; vector, varargs (%al)
     // and stack arguments must arrive intact. LD_BIND_NOW binds eagerly for comparison.

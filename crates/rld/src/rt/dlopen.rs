@@ -569,12 +569,8 @@ fn load_new(
             return Err(fail(0, b"", "internal error: concurrent dlopen"));
         }
         let mut views = Vec::with_capacity(loaded.len());
-        for o in &loaded {
-            let v = if o.dyn_addr == 0 {
-                Ok(rld_link::ObjView::new(o.name, ObjKind::Library))
-            } else {
-                rld_link::from_elf::obj_view(&o.ro, &o.info, o.name, ObjKind::Library)
-            };
+        for o in &mut loaded {
+            let v = objects::view_of(o, ObjKind::Library);
             match v {
                 Ok(v) => views.push(v),
                 Err(_) => {

@@ -235,3 +235,26 @@ pub unsafe fn ro_image(map_start: usize, ro_end: usize, min_vaddr: u64) -> Mappe
     let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(map_start as *const u8, len) };
     MappedImage::new(bytes, min_vaddr)
 }
+
+/// The lookup view of a loaded object. The tables are normally in the read-only segments in
+/// front of the first writable one; tools such as patchelf move `.dynstr` (and more) into a new
+/// segment appended after the data, which may be writable. Then the view is rebuilt over the
+/// whole image: its slices still only cover the tables, which relocation never writes.
+pub fn view_of(
+    o: &mut Loaded,
+    kind: rld_link::ObjKind,
+) -> rld_elf::error::Result<rld_link::ObjView<'static>> {
+    if o.dyn_addr == 0 {
+        return Ok(rld_link::ObjView::new(o.name, kind));
+    }
+    match rld_link::from_elf::obj_view(&o.ro, &o.info, o.name, kind) {
+        Ok(v) => Ok(v),
+        Err(_) => {
+            let min_vaddr = o.ro.start_vaddr();
+            // SAFETY: [map_start, map_end) is the object's mapping; see the function comment
+            // for why no byte a view covers is written.
+            o.ro = unsafe { ro_image(o.map_start, o.map_end, min_vaddr) };
+            rld_link::from_elf::obj_view(&o.ro, &o.info, o.name, kind)
+        }
+    }
+}

@@ -779,24 +779,20 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
 
     // ---- lookup views ---------------------------------------------------------------------
     let mut views = Vec::with_capacity(objs.len());
-    for o in &objs {
+    for o in &mut objs {
         let kind = if o.kind == Kind::Main {
             ObjKind::Executable
         } else {
             ObjKind::Library
         };
-        let v = if o.dyn_addr == 0 {
-            Ok(rld_link::ObjView::new(o.name, kind))
-        } else {
-            rld_link::from_elf::obj_view(&o.ro, &o.info, o.name, kind)
-        };
+        let v = objects::view_of(o, kind);
         match v {
             Ok(v) => views.push(v),
             Err(_) => {
                 let mut l = String::new();
                 let _ = write!(
                     l,
-                    "{}: error while loading shared libraries: {}: cannot read its dynamic tables (rld reads them from the read-only segments)\n",
+                    "{}: error while loading shared libraries: {}: cannot read its dynamic tables\n",
                     lossy(progname),
                     lossy(if o.name.is_empty() { progname } else { o.name })
                 );
