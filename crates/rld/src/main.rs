@@ -93,7 +93,7 @@ fn main(st: &mut startup::Startup) -> i32 {
                 );
                 return 0;
             }
-            ArgsOutcome::Help => return help(argv0, &cfg),
+            ArgsOutcome::Help => return help(argv0, &cfg, st),
             ArgsOutcome::Usage(wrong) => {
                 match wrong {
                     Some(w) => eprint!("{}: unrecognized option '{}'\n", Bytes(argv0), Bytes(w)),
@@ -121,7 +121,7 @@ fn main(st: &mut startup::Startup) -> i32 {
 
     match cfg.mode {
         // WIRE: --help with a program: map it (for its RPATH/RUNPATH) then print help.
-        Mode::Help => help(argv0, &cfg),
+        Mode::Help => help(argv0, &cfg, st),
         Mode::List | Mode::Trace => {
             let program: &[u8] = match cfg.program_index.and_then(|i| args.get(i)) {
                 Some(p) => p,
@@ -145,18 +145,126 @@ fn main(st: &mut startup::Startup) -> i32 {
     }
 }
 
-fn help(argv0: &[u8], cfg: &Config<'_>) -> i32 {
+fn help(argv0: &[u8], cfg: &Config<'_>, st: &startup::Startup) -> i32 {
     let mut text = Vec::new();
     cli::help_text(argv0, &mut text, LD_SO_CACHE, SELF_ID);
     out::stdout().write_bytes(&text);
-    help_search_path(cfg);
+    help_search_path(cfg, st);
     0
 }
 
-/// Hook for the rest of `--help`: "Shared library search path:", the glibc-hwcaps
-/// subdirectories and the legacy HWCAP subdirectories sections.
-fn help_search_path(_cfg: &Config<'_>) {
-    // WIRE: rld-search (search path list, hwcaps subdirs with supported/masked/searched).
+/// The rest of `--help` (glibc's `dl-usage.c`): the library search path, the glibc-hwcaps
+/// subdirectories and the legacy HWCAP subdirectories, with their status on this CPU.
+fn help_search_path(cfg: &Config<'_>, st: &startup::Startup) {
+    let suid_debug = false;
+    let (tunables, _, info) = rt::run::tunables_and_cpu(st, cfg.secure, suid_debug);
+    println!("\nShared library search path:");
+    if let Some(lp) = cfg.library_path {
+        let what = if cfg.library_path_source == Some(cli::LibraryPathSource::Option) {
+            "--library-path"
+        } else {
+            "LD_LIBRARY_PATH"
+        };
+        let mut s =
+            rld_search::search::Searcher::new(&fs::LoaderFs, list::search_config_from(cfg, &info));
+        list::apply_library_path(&mut s, cfg, b"");
+        let _ = lp;
+        if let Some(p) = &s.config.library_path {
+            for d in &p.dirs {
+                // glibc shares one record per directory: a system directory keeps its label.
+                let what = if rld_search::search::DEBIAN_SYSTEM_DIRS.contains(&d.as_slice()) {
+                    "system search path"
+                } else {
+                    what
+                };
+                let d: &[u8] = if d.is_empty() {
+                    b"."
+                } else if d.len() > 1 {
+                    d.strip_suffix(b"/").unwrap_or(d)
+                } else {
+                    d
+                };
+                println!("  {} ({what})", Bytes(d));
+            }
+        }
+    }
+    println!("  (libraries located via {LD_SO_CACHE})");
+    for d in rld_search::search::DEBIAN_SYSTEM_DIRS {
+        println!(
+            "  {} (system search path)",
+            Bytes(d.strip_suffix(b"/").unwrap_or(d))
+        );
+    }
+
+    let mut printed = false;
+    let header = |printed: &mut bool| {
+        if !*printed {
+            println!("\nSubdirectories of glibc-hwcaps directories, in priority order:");
+            *printed = true;
+        }
+    };
+    if let Some(pre) = cfg.glibc_hwcaps_prepend {
+        for name in pre.split(|&c| c == b':').filter(|n| !n.is_empty()) {
+            header(&mut printed);
+            println!("  {} (searched)", Bytes(name));
+        }
+    }
+    let listed = |name: &[u8]| match cfg.glibc_hwcaps_mask {
+        None => true,
+        Some(m) => m.split(|&c| c == b':').any(|n| n == name),
+    };
+    let mut mask = info.hwcaps_subdirs_active;
+    for name in [&b"x86-64-v4"[..], b"x86-64-v3", b"x86-64-v2"] {
+        header(&mut printed);
+        let l = listed(name);
+        let flags = [
+            (mask & 1 != 0, "supported"),
+            (!l, "masked"),
+            (mask & 1 != 0 && l, "searched"),
+        ];
+        println!("  {}{}", Bytes(name), status(&flags));
+        mask >>= 1;
+    }
+    if !printed {
+        println!("\nNo subdirectories of glibc-hwcaps directories are searched.");
+    }
+
+    println!("\nLegacy HWCAP subdirectories under library search path directories:");
+    if let Some(p) = info.platform {
+        println!("  {} (AT_PLATFORM; supported, searched)", Bytes(p));
+    }
+    println!("  tls (supported, searched)");
+    let hwcap_mask = rld_glibc::BUILDS
+        .first()
+        .and_then(|b| b.tunable_id("glibc.cpu.hwcap_mask"))
+        .and_then(|i| tunables.get(i))
+        .map_or(6, |(v, _)| match v {
+            rld_glibc::tunables::TunableValue::Uint64(x) => x,
+            rld_glibc::tunables::TunableValue::SizeT(x) => x as u64,
+            rld_glibc::tunables::TunableValue::Int32(x) => x as u64,
+            rld_glibc::tunables::TunableValue::Str(_) => 6,
+        });
+    // HWCAP_IMPORTANT on x86-64: HWCAP_X86_64 (bit 1) and HWCAP_X86_AVX512_1 (bit 2), from the
+    // highest bit down; names from `_dl_x86_hwcap_flags`.
+    for (bit, name) in [(2u32, "avx512_1"), (1, "x86_64")] {
+        let b = 1u64 << bit;
+        let flags = [
+            (info.hwcap & b != 0, "supported"),
+            (hwcap_mask & b == 0, "masked"),
+            (info.hwcap & hwcap_mask & b != 0, "searched"),
+        ];
+        println!("  {name}{}", status(&flags));
+    }
+}
+
+/// " (a, b)" for the set flags, "" when none is set (glibc's `print_hwcap_1`).
+fn status(flags: &[(bool, &str)]) -> alloc::string::String {
+    let set: Vec<&str> = flags.iter().filter(|f| f.0).map(|f| f.1).collect();
+    if set.is_empty() {
+        alloc::string::String::new()
+    } else {
+        alloc::format!(" ({})", set.join(", "))
+    }
 }
 
 /// `LD_SHOW_AUXV`: glibc's `_dl_show_auxv` (labels padded to one column; decimal, hex

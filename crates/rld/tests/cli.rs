@@ -91,21 +91,35 @@ fn version_exits_0() {
 }
 
 #[test]
-fn help_matches_glibc_head() {
-    let ours = run(RLD, &["--help"], &[]);
-    let theirs = run(GLIBC_LDSO, &["--help"], &[]);
-    assert_eq!(ours.status.code(), Some(0));
-    assert_eq!(theirs.status.code(), Some(0));
-    let marker = "This program interpreter self-identifies as:";
-    let head = |s: String| -> String {
-        let end = s.find(marker).expect("self-identify line");
-        let nl = s[end..].find('\n').expect("newline") + end + 1;
-        s[..nl].to_string()
-    };
-    assert_eq!(
-        head(text(&ours.stdout)).replacen(RLD, "LDSO", 1),
-        head(text(&theirs.stdout)).replacen(GLIBC_LDSO, "LDSO", 1)
-    );
+fn help_matches_glibc() {
+    // The whole text, search path and hwcaps sections included, in several configurations.
+    let cases: [(&[&str], &[(&str, &str)]); 4] = [
+        (&["--help"], &[]),
+        (
+            &[
+                "--glibc-hwcaps-mask",
+                "x86-64-v2",
+                "--glibc-hwcaps-prepend",
+                "foo:bar",
+                "--help",
+            ],
+            &[("LD_LIBRARY_PATH", "/tmp/a:/usr/lib/::")],
+        ),
+        (&["--library-path", "/x:/lib", "--help"], &[]),
+        (&["--help"], &[("GLIBC_TUNABLES", "glibc.cpu.hwcap_mask=2")]),
+    ];
+    for (args, env) in cases {
+        let ours = run(RLD, args, env);
+        let theirs = run(GLIBC_LDSO, args, env);
+        assert_eq!(ours.status.code(), Some(0));
+        assert_eq!(theirs.status.code(), Some(0));
+        assert!(text(&theirs.stdout).contains("Legacy HWCAP subdirectories"));
+        assert_eq!(
+            text(&ours.stdout).replacen(RLD, "LDSO", 1),
+            text(&theirs.stdout).replacen(GLIBC_LDSO, "LDSO", 1),
+            "{args:?} {env:?}"
+        );
+    }
 }
 
 #[test]
