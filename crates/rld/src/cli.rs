@@ -79,33 +79,6 @@ pub mod debug {
     ];
 }
 
-/// Variables removed from the environment of an AT_SECURE program (glibc's unsecvars.h,
-/// tunables build: GLIBC_TUNABLES is filtered per tunable instead).
-pub const UNSECURE_ENVVARS: &[&[u8]] = &[
-    b"GCONV_PATH",
-    b"GETCONF_DIR",
-    b"HOSTALIASES",
-    b"LD_AUDIT",
-    b"LD_DEBUG",
-    b"LD_DEBUG_OUTPUT",
-    b"LD_DYNAMIC_WEAK",
-    b"LD_HWCAP_MASK",
-    b"LD_LIBRARY_PATH",
-    b"LD_ORIGIN_PATH",
-    b"LD_PRELOAD",
-    b"LD_PROFILE",
-    b"LD_SHOW_AUXV",
-    b"LOCALDOMAIN",
-    b"LOCPATH",
-    b"MALLOC_TRACE",
-    b"NIS_PATH",
-    b"NLSPATH",
-    b"RESOLV_HOST_CONF",
-    b"RES_OPTIONS",
-    b"TMPDIR",
-    b"TZDIR",
-];
-
 /// Side effects glibc performs while scanning the environment, in encounter order; the
 /// caller carries them out (printing, exiting) before acting on `Config`.
 #[derive(Clone, Debug, PartialEq, Eq)]

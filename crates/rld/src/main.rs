@@ -74,8 +74,8 @@ fn main(st: &mut startup::Startup) -> i32 {
         }
     }
     if secure {
-        for name in cli::UNSECURE_ENVVARS {
-            st.unsetenv(name);
+        for name in rld_glibc::unsecvars::UNSECURE_ENVVARS {
+            st.unsetenv(name.as_bytes());
         }
     }
     if env_outcome == EnvOutcome::SecureExit5 {

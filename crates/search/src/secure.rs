@@ -3,37 +3,7 @@
 
 use alloc::vec::Vec;
 
-/// Variables glibc removes from the environment of AT_SECURE programs (`UNSECURE_ENVVARS`).
-pub const UNSECURE_ENVVARS: [&str; 23] = [
-    "GCONV_PATH",
-    "GETCONF_DIR",
-    "GLIBC_TUNABLES",
-    "HOSTALIASES",
-    "LD_AUDIT",
-    "LD_DEBUG",
-    "LD_DEBUG_OUTPUT",
-    "LD_DYNAMIC_WEAK",
-    "LD_HWCAP_MASK",
-    "LD_LIBRARY_PATH",
-    "LD_ORIGIN_PATH",
-    "LD_PRELOAD",
-    "LD_PROFILE",
-    "LD_SHOW_AUXV",
-    "LOCALDOMAIN",
-    "LOCPATH",
-    "MALLOC_TRACE",
-    "NIS_PATH",
-    "NLSPATH",
-    "RESOLV_HOST_CONF",
-    "RES_OPTIONS",
-    "TMPDIR",
-    "TZDIR",
-];
-
-/// True if `var` (name only) is removed in secure mode.
-pub fn is_unsecure_envvar(var: &[u8]) -> bool {
-    UNSECURE_ENVVARS.iter().any(|v| v.as_bytes() == var)
-}
+// The list of variables removed in secure mode is per glibc build: rld-glibc `unsecvars`.
 
 /// glibc's `SECURE_PATH_LIMIT` / `SECURE_NAME_LIMIT`.
 pub const SECURE_PATH_LIMIT: usize = 1024;
