@@ -1642,6 +1642,117 @@ fn m4_lazy_undefined_versioned_symbol() {
     expect_status(&o[1], "exit 127");
 }
 
+#[test]
+fn m4_rtld_next_wrappers() {
+    let w = world();
+    let wrap = w.out.join("libwrap.so").to_string_lossy().into_owned();
+    let o = check(&[
+        case("rtldnext", &[]),
+        case("rtldnext", &[]).env("LD_PRELOAD", &wrap),
+        case("rtldnext_linked", &[]),
+    ]);
+    expect_in(&o[0], "RTLD_NEXT malloc from exe: malloc in libc.so.6\n");
+    for k in [1, 2] {
+        expect_in(
+            &o[k],
+            "wrap: malloc(12345) next is malloc in libc.so.6\nwrap: fopen(/dev/null, r)\nwrap: fopen next is fopen64 in libc.so.6\n",
+        );
+        expect_in(&o[k], "RTLD_NEXT malloc from exe: malloc in libwrap.so\n");
+        expect_in(&o[k], "RTLD_NEXT puts from exe: puts in libc.so.6\n");
+    }
+    expect_in(
+        &o[2],
+        "RTLD_NEXT missing: NULL, dlerror: ./rtldnext_linked: undefined symbol: no_such_symbol_anywhere\n",
+    );
+}
+
+#[test]
+fn m4_dlvsym_dladdr_dlinfo_phdr_counters() {
+    let o = check(&[case("dlquery", &[])]);
+    expect_in(&o[0], "dlvsym foo@VERS_1: foo_old (foo@VERS_1)\n");
+    expect_in(&o[0], "dlvsym foo@VERS_2: foo_new (foo@@VERS_2)\n");
+    expect_in(
+        &o[0],
+        "dlvsym foo@VERS_3: libv.so: undefined symbol: foo, version VERS_3\n",
+    );
+    expect_in(
+        &o[0],
+        "dladdr1 SYMENT: foo in libv.so, st_size>0=1 type=2 bind=1 offset=1\n",
+    );
+    expect_in(
+        &o[0],
+        "dladdr1 LINKMAP: foo, l_name libv.so, l_addr==dli_fbase 1\n",
+    );
+    expect_in(&o[0], "RTLD_DI_LINKMAP: libv.so, handle==map 1\n");
+    expect_in(&o[0], "RTLD_DI_ORIGIN: 0, the directory of l_name: 1\n");
+    expect_in(&o[0], "RTLD_DI_TLS_MODID of libv.so: 0 -> 0\n");
+    expect_in(&o[0], "RTLD_DI_TLS_MODID of libdltls_gd.so: 0, nonzero 1\n");
+    expect_in(
+        &o[0],
+        "RTLD_DI_TLS_DATA after use: 0, block holds the variable 1\n",
+    );
+    expect_in(
+        &o[0],
+        "after dlopen libdl_a.so (and libdl_b.so): objects=6 adds=+2 subs=+0\nafter dlclose libdl_a.so: objects=4 adds=+0 subs=+2\n",
+    );
+}
+
+#[test]
+fn m4_cxx_exception_dlopen() {
+    let o = check(&[case("dlcxx", &[])]);
+    expect_in(
+        &o[0],
+        "caught out_of_range: thrown in libdlcxx: 1\ncaught runtime_error: thrown in libcxx_a: boom (passed through libdlcxx)\ncaught inside libdlcxx: 1\n",
+    );
+    // libcxx_a defines STB_GNU_UNIQUE objects: glibc makes it NODELETE, so dlclose keeps it.
+    expect_in(
+        &o[0],
+        "caught inside libdlcxx: 1\nafter reload caught: thrown in libdlcxx: 9\nlibcxx_a static object destroyed\n",
+    );
+}
+
+#[test]
+fn m4_pthread_cancel_and_exit() {
+    let o = check(&[case("cancel", &[])]);
+    expect_in(&o[0], "libgcc_s loaded at start: no\n");
+    expect_in(
+        &o[0],
+        "cleanup handler: cancelled thread\ncancelled thread returned PTHREAD_CANCELED: yes\nlibgcc_s loaded after cancel: yes\n",
+    );
+    expect_in(
+        &o[0],
+        "cleanup handler: exiting thread\npthread_exit value: 42\n",
+    );
+    expect_in(
+        &o[0],
+        "cleanup handler: async thread\nasync-cancelled thread returned PTHREAD_CANCELED: yes\n",
+    );
+}
+
+#[test]
+fn m4_dlopen_shared_dependency_init_fini() {
+    let o = check(&[case("dlinitfini", &[])]);
+    expect_in(&o[0], "main dlopen libdlx_top.so\ndlx_r DT_INIT\n");
+    expect_in(
+        &o[0],
+        "main dlclose libdlx_other.so\ndlx_other .fini_array\n",
+    );
+    expect_in(&o[0], "dlx_r DT_FINI\ndlx_base .fini_array\n");
+    expect_in(
+        &o[0],
+        "main exit with libdlx_other.so open\ndlx_other atexit handler\ndlx_base atexit handler\ndlx_other .fini_array\n",
+    );
+}
+
+#[test]
+fn m4_dlopen_dlclose_no_leak() {
+    let o = check(&[case("dlleak", &[])]);
+    expect_in(
+        &o[0],
+        "cycles ok: 10000\nstill loaded after the last dlclose: no\nRSS growth under 1 MiB: yes\nVM growth under 1 MiB: yes\n",
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The harness's own pieces
 // ---------------------------------------------------------------------------------------------
