@@ -678,6 +678,7 @@ fn load_new(
             }
         }
         set_searchlist(b, rt, target, &searchlist);
+        mark_unique_nodelete(b, rt, &new);
         if let Some(o) = rt.objs.get(target) {
             bump_open(b, o.lm, mode);
         }
@@ -746,6 +747,45 @@ fn load_new(
     // ---- constructors ----------------------------------------------------------------------
     run_constructors(b, &searchlist, argc, argv, env);
     Ok(state::with(|rt| rt.objs.get(target).map_or(0, |o| o.lm)).unwrap_or(0))
+}
+
+/// A dlopen'ed object whose STB_GNU_UNIQUE definition became the process-wide one while the
+/// new objects were relocated can never be unloaded (glibc's `do_lookup_unique` marks it
+/// NODELETE): other objects may hold its address for ever.
+fn mark_unique_nodelete(b: &rld_glibc::GlibcBuild, rt: &Runtime, new: &[usize]) {
+    const STB_GNU_UNIQUE: u8 = 10;
+    let mut mark: Vec<usize> = Vec::new();
+    for &i in new {
+        let Some(p) = rt.plan.objs.get(i) else {
+            continue;
+        };
+        for bd in &p.bindings {
+            let Binding::Def { obj, sym } = *bd else {
+                continue;
+            };
+            let target = obj as usize;
+            if mark.contains(&target) {
+                continue;
+            }
+            let Some(v) = rt.ns.obj(obj) else { continue };
+            let Some(s) = v.sym(sym) else { continue };
+            if s.bind() != STB_GNU_UNIQUE {
+                continue;
+            }
+            let entered_here = rt.ns.unique_entry(v.sym_name(&s)) == Some((obj, sym));
+            let loaded = rt.objs.get(target).is_some_and(|o| {
+                o.lm != 0 && glibc::lm_raw(b, o.lm).get_bits(b.link_map.l_type) == 2
+            });
+            if entered_here && loaded {
+                mark.push(target);
+            }
+        }
+    }
+    for t in mark {
+        if let Some(o) = rt.objs.get(t) {
+            glibc::lm_raw(b, o.lm).put(b.link_map.l_nodelete_active, 1);
+        }
+    }
 }
 
 /// Undoes a failed open before its objects were linked into the chain.
