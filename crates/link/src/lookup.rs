@@ -2,7 +2,7 @@
 //! tables, plus a namespace-wide memo of global-scope answers. Invariant: a memo entry is only
 //! created for lookups whose answer cannot depend on the requester (no skip map, global scope).
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use crate::ObjId;
@@ -182,6 +182,9 @@ pub struct Namespace<'a> {
     /// Per-object local scopes searched after the global scope (glibc's `l_scope[1]` of a
     /// dlopen'ed object and its new dependencies: the dlopen'ed object's search list).
     local: BTreeMap<ObjId, Vec<ObjId>>,
+    /// Objects whose local scope comes *before* the global scope (RTLD_DEEPBIND: glibc's
+    /// `l_scope = [loader's search list, global]`).
+    deep: BTreeSet<ObjId>,
     /// Index of the global scope by GNU hash (built on first use for large scopes).
     index: Option<ScopeIndex>,
     index_state: IndexState,
@@ -215,6 +218,7 @@ impl<'a> Namespace<'a> {
             use_memo: true,
             unique: BTreeMap::new(),
             local: BTreeMap::new(),
+            deep: BTreeSet::new(),
             index: None,
             index_state: IndexState::Unbuilt,
             memo: Memo::new(),
@@ -238,11 +242,27 @@ impl<'a> Namespace<'a> {
     /// Gives `id` a local scope, searched after the global scope by [`Namespace::lookup_for`]
     /// (an empty list removes it).
     pub fn set_local_scope(&mut self, id: ObjId, scope: Vec<ObjId>) {
+        self.deep.remove(&id);
         if scope.is_empty() {
             self.local.remove(&id);
         } else {
             self.local.insert(id, scope);
         }
+    }
+
+    /// Gives `id` a local scope searched *before* the global scope (RTLD_DEEPBIND); its own
+    /// DT_SYMBOLIC precedence does not apply then, as in glibc. An empty list removes it.
+    pub fn set_local_scope_first(&mut self, id: ObjId, scope: Vec<ObjId>) {
+        let deep = !scope.is_empty();
+        self.set_local_scope(id, scope);
+        if deep {
+            self.deep.insert(id);
+        }
+    }
+
+    /// True if `id`'s local scope is searched before the global scope.
+    pub fn local_scope_first(&self, id: ObjId) -> bool {
+        self.deep.contains(&id)
     }
 
     /// The local scope of `id` (empty if it has none).
@@ -615,7 +635,8 @@ impl<'a> Namespace<'a> {
 
     /// Lookup for a relocation of object `requester` with its scope: itself first if it is
     /// DT_SYMBOLIC, then the global scope (memoized), then its local scope if it has one
-    /// (objects loaded by dlopen: the dlopen'ed object's search list).
+    /// (objects loaded by dlopen: the dlopen'ed object's search list); with RTLD_DEEPBIND
+    /// ([`Namespace::set_local_scope_first`]) the local scope, then the global scope.
     pub fn lookup_for(&mut self, requester: ObjId, req: &Request<'a>) -> Option<Found> {
         let symbolic = self
             .obj(requester)
@@ -623,7 +644,9 @@ impl<'a> Namespace<'a> {
         if let Some(local) = self.local.remove(&requester) {
             let global = core::mem::take(&mut self.global);
             let own = [requester];
-            let r = if symbolic {
+            let r = if self.deep.contains(&requester) {
+                self.lookup_in(req, &[&local, &global])
+            } else if symbolic {
                 self.lookup_in(req, &[&own, &global, &local])
             } else {
                 self.lookup_in(req, &[&global, &local])

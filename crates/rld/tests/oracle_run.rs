@@ -1753,6 +1753,24 @@ fn m4_dlopen_dlclose_no_leak() {
     );
 }
 
+#[test]
+fn m4_dlopen_deepbind() {
+    let o = check(&[case("dldeep", &[])]);
+    expect_in(
+        &o[0],
+        "plain NOW: calls exe, data 1, only in exe, RTLD_DEFAULT from the library: exe\n",
+    );
+    for m in ["LAZY", "NOW"] {
+        expect_in(
+            &o[0],
+            &format!(
+                "DEEPBIND {m}: calls libdeep_dep, data 2, only in exe, RTLD_DEFAULT from the library: libdeep_dep\n"
+            ),
+        );
+    }
+    expect_in(&o[0], "exe: deep_name exe, RTLD_DEFAULT exe\n");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The harness's own pieces
 // ---------------------------------------------------------------------------------------------

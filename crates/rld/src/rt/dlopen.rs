@@ -36,6 +36,7 @@ pub const RTLD_NOW: i32 = 0x2;
 pub const RTLD_NOLOAD: i32 = 0x4;
 pub const RTLD_GLOBAL: i32 = 0x100;
 pub const RTLD_NODELETE: i32 = 0x1000;
+pub const RTLD_DEEPBIND: i32 = 0x8;
 const DF_STATIC_TLS: u64 = 0x10;
 const DF_1_NODELETE: u64 = 0x8;
 const R_X86_64_TPOFF64: u32 = 18;
@@ -588,7 +589,11 @@ fn load_new(
         }
         let local: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
         for &i in &new {
-            rt.ns.set_local_scope(i as ObjId, local.clone());
+            if mode & RTLD_DEEPBIND != 0 {
+                rt.ns.set_local_scope_first(i as ObjId, local.clone());
+            } else {
+                rt.ns.set_local_scope(i as ObjId, local.clone());
+            }
         }
         // Relocation order: the new objects sorted by dependency, dependencies first.
         let lists = initfini_lists(rt);
@@ -664,8 +669,19 @@ fn load_new(
             let l = glibc::lm_raw(b, o.lm);
             l.put_bits(f.l_type, 2);
             l.put_bits(f.l_global, 0);
-            // l_scope = [global, (own symbolic first), the dlopen'ed object's search list].
+            // l_scope = [global, (own symbolic first), the dlopen'ed object's search list];
+            // RTLD_DEEPBIND: [the dlopen'ed object's search list, global] (`_dl_new_object`;
+            // `_dl_map_object_from_fd` adds no symbolic scope then).
             let tl = glibc::lm_raw(b, target_lm).addr(f.l_searchlist) as u64;
+            if mode & RTLD_DEEPBIND != 0 && tl != main_sl {
+                l.put(glibc::slot(f.l_scope_mem, 0), tl);
+                l.put(glibc::slot(f.l_scope_mem, 1), main_sl);
+                l.put(glibc::slot(f.l_scope_mem, 2), 0);
+                if o.info.flags_1() & DF_1_NODELETE != 0 {
+                    l.put(f.l_nodelete_active, 1);
+                }
+                continue;
+            }
             let mut k = 0;
             while k < 3 && l.get(glibc::slot(f.l_scope_mem, k)) != 0 {
                 k += 1;
