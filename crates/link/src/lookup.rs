@@ -2,7 +2,7 @@
 //! tables, plus a namespace-wide memo of global-scope answers. Invariant: a memo entry is only
 //! created for lookups whose answer cannot depend on the requester (no skip map, global scope).
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::ObjId;
@@ -184,7 +184,7 @@ pub struct Namespace<'a> {
     local: BTreeMap<ObjId, Vec<ObjId>>,
     /// Objects whose local scope comes *before* the global scope (RTLD_DEEPBIND: glibc's
     /// `l_scope = [loader's search list, global]`).
-    deep: BTreeSet<ObjId>,
+    deep: Vec<ObjId>,
     /// Index of the global scope by GNU hash (built on first use for large scopes).
     index: Option<ScopeIndex>,
     index_state: IndexState,
@@ -218,7 +218,7 @@ impl<'a> Namespace<'a> {
             use_memo: true,
             unique: BTreeMap::new(),
             local: BTreeMap::new(),
-            deep: BTreeSet::new(),
+            deep: Vec::new(),
             index: None,
             index_state: IndexState::Unbuilt,
             memo: Memo::new(),
@@ -242,7 +242,7 @@ impl<'a> Namespace<'a> {
     /// Gives `id` a local scope, searched after the global scope by [`Namespace::lookup_for`]
     /// (an empty list removes it).
     pub fn set_local_scope(&mut self, id: ObjId, scope: Vec<ObjId>) {
-        self.deep.remove(&id);
+        self.deep.retain(|&d| d != id);
         if scope.is_empty() {
             self.local.remove(&id);
         } else {
@@ -256,7 +256,7 @@ impl<'a> Namespace<'a> {
         let deep = !scope.is_empty();
         self.set_local_scope(id, scope);
         if deep {
-            self.deep.insert(id);
+            self.deep.push(id);
         }
     }
 
@@ -274,6 +274,21 @@ impl<'a> Namespace<'a> {
     pub fn push_object(&mut self, view: ObjView<'a>) -> ObjId {
         self.objs.push(view);
         (self.objs.len() - 1) as ObjId
+    }
+
+    /// Forgets the objects with ids `len..` (unloaded objects at the end of the table, whose
+    /// ids will be given to new objects): their views, local scopes and STB_GNU_UNIQUE
+    /// entries, and every memoized answer. The global scope must not name them.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.objs.len() {
+            return;
+        }
+        self.objs.truncate(len);
+        let gone = |id: &ObjId| *id as usize >= len;
+        self.local.retain(|id, _| !gone(id));
+        self.deep.retain(|id| !gone(id));
+        self.unique.retain(|_, (id, _)| !gone(id));
+        self.memo.clear();
     }
 
     /// Drop memoized answers (call when an object's `removed` flag changes).

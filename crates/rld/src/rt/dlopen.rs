@@ -623,7 +623,7 @@ fn load_new(
     })
     .unwrap_or_else(|| Err(fail(0, b"", "no runtime")));
     if let Err(e) = entered {
-        abandon(&new, &ranges);
+        abandon(b, &new, &ranges);
         return Err(e);
     }
 
@@ -632,7 +632,7 @@ fn load_new(
     let statics = match tls {
         Ok(s) => s,
         Err(e) => {
-            abandon(&new, &ranges);
+            abandon(b, &new, &ranges);
             return Err(e);
         }
     };
@@ -641,7 +641,7 @@ fn load_new(
     mutex(true, true);
     let reloc_order: Vec<usize> = state::with(|rt| {
         for &i in &new {
-            let lm = glibc::new_link_map(b, i);
+            let lm = link_map_for(b, i);
             if let Some(o) = rt.objs.get_mut(i) {
                 o.lm = lm;
             }
@@ -805,7 +805,7 @@ fn mark_unique_nodelete(b: &rld_glibc::GlibcBuild, rt: &Runtime, new: &[usize]) 
 }
 
 /// Undoes a failed open before its objects were linked into the chain.
-fn abandon(new: &[usize], ranges: &[(usize, usize)]) {
+fn abandon(b: &rld_glibc::GlibcBuild, new: &[usize], ranges: &[(usize, usize)]) {
     state::with(|rt| {
         for &i in new {
             if let Some(o) = rt.objs.get_mut(i) {
@@ -818,8 +818,166 @@ fn abandon(new: &[usize], ranges: &[(usize, usize)]) {
             rt.ns.set_local_scope(i as ObjId, Vec::new());
         }
         rt.ns.invalidate_memo();
+        reclaim_tail(b, rt);
     });
     unmap(ranges);
+}
+
+/// Frees what a reclaimed dlopen'ed object allocated for ever: the strings `describe` and
+/// `map_new` leaked, its dynamic-section copy (`objects::read_dynamic`), and the arrays and
+/// name nodes its link map points to (`lm_array`, `fill_link_maps_of`). Its link map itself
+/// is kept for reuse.
+fn free_object_memory(b: &rld_glibc::GlibcBuild, o: Loaded) {
+    use alloc::alloc::{Layout, dealloc};
+    use alloc::boxed::Box;
+    let free_bytes = |s: &'static [u8]| {
+        if !s.is_empty() {
+            // SAFETY: `s` is a `Box<[u8]>` leaked by `objects::leak`/`leak_cstr` for this
+            // object only (describe/map_new); the object is unloaded and reclaimed, so no
+            // table of rld names it any more.
+            drop(unsafe { Box::from_raw(s as *const [u8] as *mut [u8]) });
+        }
+    };
+    let free_words = |p: usize, n: usize| {
+        if p != 0
+            && let Ok(l) = Layout::from_size_align(n.max(1) * 8, 8)
+        {
+            // SAFETY: an `alloc_forever(n * 8, 8)` block (`lm_array`) of this object's link map.
+            unsafe { dealloc(p as *mut u8, l) };
+        }
+    };
+    if o.lm != 0 {
+        let f = &b.link_map;
+        let l = glibc::lm_raw(b, o.lm);
+        // l_libname nodes (`fill_link_maps_of`: `alloc_forever(size, 8)` each).
+        let ln = &b.libname_list;
+        let mut node = l.get(f.l_libname) as usize;
+        let mut guard = 0;
+        while node != 0 && guard < 64 {
+            // SAFETY: a libname node rld allocated for this link map.
+            let r = unsafe { Raw::new(node as *mut u8, ln.size) };
+            let next = r.get(ln.next) as usize;
+            if let Ok(lay) = Layout::from_size_align(ln.size, 8) {
+                // SAFETY: as above; nothing else points to it.
+                unsafe { dealloc(node as *mut u8, lay) };
+            }
+            node = next;
+            guard += 1;
+        }
+        l.put(f.l_libname, 0);
+        // l_searchlist (set_searchlist: nlist + NULL) and l_initfini ([self, deps..] + NULL).
+        let sl = l.get(f.l_searchlist_r_list) as usize;
+        let inside = sl >= o.lm && sl < o.lm + b.link_map.size;
+        if !inside {
+            free_words(sl, l.get(f.l_searchlist_r_nlist) as usize + 1);
+        }
+        l.put(f.l_searchlist_r_list, 0);
+        let ifi = l.get(f.l_initfini) as usize;
+        if ifi != 0 {
+            let mut n = 0;
+            // SAFETY: a NULL-terminated array from `lm_array` (bounded walk).
+            while n < 1 << 16 && unsafe { (ifi as *const usize).add(n).read() } != 0 {
+                n += 1;
+            }
+            free_words(ifi, n + 1);
+        }
+        l.put(f.l_initfini, 0);
+    }
+    if o.dyn_addr != 0 {
+        // `read_dynamic` leaked exactly the entries up to and including DT_NULL.
+        let e = o.info.dynamic().raw_entries();
+        let n = (e.len() + 1) * 16;
+        // SAFETY: that leaked `Box<[u8]>` of `n` bytes, only referenced by `o.info`, which
+        // is dropped with `o` below.
+        let s: &'static [u8] = unsafe { core::slice::from_raw_parts(e.as_ptr().cast(), n) };
+        free_bytes(s);
+    }
+    free_bytes(o.name);
+    free_bytes(o.name_c);
+    for n in &o.libnames {
+        free_bytes(n);
+    }
+    if let Some(or) = o.origin {
+        free_bytes(or);
+    }
+}
+
+// ---- reusing the ids of unloaded objects ----------------------------------------------------
+
+/// Link maps of reclaimed object ids, by id: the next object given that id reuses the memory
+/// (its trailer already names the id). Only touched under `state::with`.
+struct Spare(core::cell::UnsafeCell<Vec<(usize, usize)>>);
+// SAFETY: accessed only inside `state::with`, which serialises all access.
+unsafe impl Sync for Spare {}
+static SPARE_LINK_MAPS: Spare = Spare(core::cell::UnsafeCell::new(Vec::new()));
+
+/// Mutable access to the spare link maps.
+///
+/// # Safety
+/// The caller holds the state lock (runs inside `state::with`) and keeps no other reference.
+#[allow(clippy::mut_from_ref)]
+unsafe fn spare_link_maps() -> &'static mut Vec<(usize, usize)> {
+    // SAFETY: caller contract.
+    unsafe { &mut *SPARE_LINK_MAPS.0.get() }
+}
+
+/// A zeroed link map for object `id`: a reclaimed one of the same id, or a new one.
+/// Runs inside `state::with`.
+fn link_map_for(b: &rld_glibc::GlibcBuild, id: usize) -> usize {
+    // SAFETY: called inside `state::with` (load_new's link-map section).
+    let spare = unsafe { spare_link_maps() };
+    if let Some(k) = spare.iter().position(|&(i, _)| i == id) {
+        let (_, lm) = spare.swap_remove(k);
+        // SAFETY: a link map from `new_link_map` for this id whose object was unloaded and
+        // reclaimed; nothing of rld references it any more (as after glibc's free). Its
+        // trailer (after `size` bytes) is kept.
+        unsafe { core::ptr::write_bytes(lm as *mut u8, 0, b.link_map.size) };
+        return lm;
+    }
+    glibc::new_link_map(b, id)
+}
+
+/// Drops the unloaded objects at the end of the object table (ids no list names any more),
+/// so that their ids, link maps and table entries serve the next dlopen: repeated
+/// dlopen/dlclose cycles keep the table, and every per-open walk over it, the same size.
+/// Objects still referenced (in the chain, or live objects' dependencies) are never at a
+/// reclaimable end: only unloaded (`l_removed`) or abandoned objects are dropped.
+fn reclaim_tail(b: &rld_glibc::GlibcBuild, rt: &mut Runtime) {
+    let floor = [Some(rt.main), Some(rt.rtld), rt.vdso, rt.libc]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut len = rt.objs.len();
+    while len > floor {
+        let i = len - 1;
+        let Some(o) = rt.objs.get(i) else { break };
+        if rt.chain.contains(&i)
+            || rt.searchlist.contains(&i)
+            || o.tls.is_some()
+            || rt.objs.iter().take(i).any(|p| p.deps.contains(&i))
+        {
+            break;
+        }
+        let dead = o.lm == 0 || glibc::lm_raw(b, o.lm).get_bits(b.link_map.l_removed) != 0;
+        if !dead {
+            break;
+        }
+        if o.lm != 0 {
+            // SAFETY: inside `state::with`.
+            unsafe { spare_link_maps() }.push((i, o.lm));
+        }
+        len = i;
+    }
+    if len == rt.objs.len() {
+        return;
+    }
+    rt.ns.truncate(len);
+    rt.plan.objs.truncate(len);
+    for o in rt.objs.drain(len..) {
+        free_object_memory(b, o);
+    }
 }
 
 /// Gives the new TLS modules ids (and static blocks when they need one); returns the static
@@ -1136,7 +1294,12 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
     _r_debug.raw().put(b.r_debug.r_state, 2);
     super::exports::_dl_debug_state();
     mutex(true, true);
-    let ranges = state::with(|rt| unlink(b, rt, &remove)).unwrap_or_default();
+    let ranges = state::with(|rt| {
+        let r = unlink(b, rt, &remove);
+        reclaim_tail(b, rt);
+        r
+    })
+    .unwrap_or_default();
     mutex(true, false);
     unmap(&ranges);
     _r_debug.raw().put(b.r_debug.r_state, 0);
