@@ -185,6 +185,9 @@ pub struct Namespace<'a> {
     /// Objects whose local scope comes *before* the global scope (RTLD_DEEPBIND: glibc's
     /// `l_scope = [loader's search list, global]`).
     deep: Vec<ObjId>,
+    /// Objects whose whole scope list is given explicitly, replacing the global and local
+    /// scopes (objects of another link-map namespace, `dlmopen`).
+    explicit: Vec<(ObjId, Vec<Vec<ObjId>>)>,
     /// Index of the global scope by GNU hash (built on first use for large scopes).
     index: Option<ScopeIndex>,
     index_state: IndexState,
@@ -219,6 +222,7 @@ impl<'a> Namespace<'a> {
             unique: BTreeMap::new(),
             local: BTreeMap::new(),
             deep: Vec::new(),
+            explicit: Vec::new(),
             index: None,
             index_state: IndexState::Unbuilt,
             memo: Memo::new(),
@@ -260,6 +264,24 @@ impl<'a> Namespace<'a> {
         }
     }
 
+    /// Gives `id` its complete scope list (glibc's `l_scope` of an object in another
+    /// namespace: that namespace's first object's search list, then the opener's): the global
+    /// scope and any local scope are not searched for it. An empty list removes it.
+    pub fn set_scopes(&mut self, id: ObjId, scopes: Vec<Vec<ObjId>>) {
+        self.explicit.retain(|(i, _)| *i != id);
+        if !scopes.is_empty() {
+            self.explicit.push((id, scopes));
+        }
+    }
+
+    /// The explicit scope list of `id` (see [`Namespace::set_scopes`]), if it has one.
+    pub fn scopes(&self, id: ObjId) -> Option<&[Vec<ObjId>]> {
+        self.explicit
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, s)| s.as_slice())
+    }
+
     /// True if `id`'s local scope is searched before the global scope.
     pub fn local_scope_first(&self, id: ObjId) -> bool {
         self.deep.contains(&id)
@@ -287,6 +309,7 @@ impl<'a> Namespace<'a> {
         let gone = |id: &ObjId| *id as usize >= len;
         self.local.retain(|id, _| !gone(id));
         self.deep.retain(|id| !gone(id));
+        self.explicit.retain(|(id, _)| !gone(id));
         self.unique.retain(|_, (id, _)| !gone(id));
         self.memo.clear();
     }
@@ -651,11 +674,24 @@ impl<'a> Namespace<'a> {
     /// Lookup for a relocation of object `requester` with its scope: itself first if it is
     /// DT_SYMBOLIC, then the global scope (memoized), then its local scope if it has one
     /// (objects loaded by dlopen: the dlopen'ed object's search list); with RTLD_DEEPBIND
-    /// ([`Namespace::set_local_scope_first`]) the local scope, then the global scope.
+    /// ([`Namespace::set_local_scope_first`]) the local scope, then the global scope; objects
+    /// with explicit scopes ([`Namespace::set_scopes`]): itself if DT_SYMBOLIC, then those.
     pub fn lookup_for(&mut self, requester: ObjId, req: &Request<'a>) -> Option<Found> {
         let symbolic = self
             .obj(requester)
             .is_some_and(|o| o.symbolic && o.kind != ObjKind::Executable);
+        if let Some(k) = self.explicit.iter().position(|(i, _)| *i == requester) {
+            let (id, scopes) = self.explicit.swap_remove(k);
+            let own = [requester];
+            let mut refs: Vec<&[ObjId]> = Vec::with_capacity(scopes.len() + 1);
+            if symbolic {
+                refs.push(&own);
+            }
+            refs.extend(scopes.iter().map(|s| s.as_slice()));
+            let r = self.lookup_in(req, &refs);
+            self.explicit.push((id, scopes));
+            return r;
+        }
         if let Some(local) = self.local.remove(&requester) {
             let global = core::mem::take(&mut self.global);
             let own = [requester];

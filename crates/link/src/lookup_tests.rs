@@ -713,6 +713,40 @@ fn deepbind_local_scope_searched_first() {
 }
 
 #[test]
+fn explicit_scopes_replace_global_scope() {
+    // A second link-map namespace: its lib sees only its own namespace's objects, never the
+    // base namespace's global scope (the exe's foo), and fails where only the exe defines it.
+    let mut exe = Fake::new("", EXE);
+    let e_foo = exe.func("foo", 0x10);
+    let _ = exe.func("exe_only", 0x18);
+    let mut lib = Fake::new("/lib.so", LIB);
+    let l_foo_ref = lib.undef("foo", STB_GLOBAL, VER_GLOBAL);
+    let l_exe_only = lib.undef("exe_only", STB_GLOBAL, VER_GLOBAL);
+    let mut dep = Fake::new("/dep.so", LIB);
+    let d_foo = dep.func("foo", 0x20);
+    let b = [exe.build(), lib.build(), dep.build()];
+    let objs: Vec<ObjView> = b.iter().map(|x| x.view()).collect();
+    let mut n = Namespace::new(objs, vec![0, 2]);
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_foo_ref, CLASS_PLT),
+        def(&b, 0, e_foo)
+    );
+    n.set_scopes(1, vec![vec![1, 2]]);
+    assert_eq!(n.scopes(1), Some(&[vec![1u32, 2]][..]));
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_foo_ref, CLASS_PLT),
+        def(&b, 2, d_foo)
+    );
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_exe_only, CLASS_PLT),
+        Binding::Undefined
+    );
+    // Forgetting the object (truncate) drops its scopes.
+    n.truncate(1);
+    assert_eq!(n.scopes(1), None);
+}
+
+#[test]
 fn push_object_extends_namespace() {
     let mut exe = Fake::new("", EXE);
     let _ = exe.func("foo", 0x10);
