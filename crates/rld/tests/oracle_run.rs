@@ -1771,6 +1771,32 @@ fn m4_dlopen_deepbind() {
     expect_in(&o[0], "exe: deep_name exe, RTLD_DEFAULT exe\n");
 }
 
+#[test]
+fn m4_dlmopen_namespaces() {
+    let o = check(&[case("dlmopen", &[])]);
+    expect_in(&o[0], "namespaces: 0 1, different handles: 1\n");
+    expect_in(&o[0], "counters: base 2, new 1, same address: 0\n");
+    expect_in(
+        &o[0],
+        "own libc copy: malloc differs 1, errno differs 1, base malloc is ours 1\n",
+    );
+    expect_in(&o[0], "dladdr in the new namespace: libns.so ns_bump\n");
+    expect_in(
+        &o[0],
+        "dlmopen into the existing namespace: same handle 1\n",
+    );
+    expect_in(
+        &o[0],
+        "dlmopen(7): libns.so: invalid target namespace in dlmopen(): Invalid argument\n",
+    );
+    expect_in(&o[0], "third namespace: 2, counter 1\n");
+    expect_in(&o[0], "dlopen from the new namespace finds its copy: 1\n");
+    expect_in(
+        &o[0],
+        "after closing everything of namespace 1: libns.so: invalid target namespace in dlmopen(): Invalid argument\nnext new namespace: 1, counter 1\n",
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The harness's own pieces
 // ---------------------------------------------------------------------------------------------

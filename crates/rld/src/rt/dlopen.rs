@@ -261,21 +261,10 @@ fn open_locked(
     argv: usize,
     env: usize,
 ) -> Result<usize, Failure> {
-    // Only the base namespace exists (`GL(dl_nns)` = 1): LM_ID_BASE, or __LM_ID_CALLER (-2)
-    // whose caller is necessarily in it. glibc's texts for the rest.
-    if nsid == -1 {
-        return Err(fail(
-            22,
-            &name,
-            "no more namespaces available for dlmopen() (rld supports only the base namespace)",
-        ));
-    }
-    if nsid > 0 || nsid < -2 {
-        return Err(fail(22, &name, "invalid target namespace in dlmopen()"));
-    }
     let Some(b) = super::build() else {
         return Err(fail(0, &name, "dlopen needs a known glibc build"));
     };
+    let ns = choose_namespace(b, nsid, caller, &name)?;
     if name.is_empty() {
         // dlopen(NULL): the main program.
         return state::with(|rt| {
@@ -293,19 +282,33 @@ fn open_locked(
     let Some((priors, chain, caller_id)) = state::with(|rt| {
         // Objects no longer in the chain (unloaded, or abandoned by a failed open) are
         // unmapped: they are described as missing, which the search never matches.
+        let live = all_chained(rt);
         let priors: Vec<Prior> = rt
             .objs
             .iter()
             .enumerate()
             .map(|(i, o)| {
-                if rt.chain.contains(&i) {
+                if live.contains(&i) {
                     prior_of(o)
                 } else {
                     dead_prior()
                 }
             })
             .collect();
-        (priors, rt.chain.clone(), rt.object_at(caller))
+        // The objects already-loaded detection sees: the namespace's own. Another namespace
+        // also sees the main program (whose RPATH glibc searches for every namespace) and
+        // ld.so (glibc's proxy map: one ld.so for all namespaces).
+        let chain = if ns == 0 {
+            rt.chain.clone()
+        } else {
+            let mut c = alloc::vec![rt.main, rt.rtld];
+            // SAFETY: inside `state::with`.
+            if let Some(n) = unsafe { namespaces() }.get(ns) {
+                c.extend_from_slice(&n.chain);
+            }
+            c
+        };
+        (priors, chain, rt.object_at(caller))
     }) else {
         return Err(fail(0, &name, "dlopen before start-up finished"));
     };
@@ -330,6 +333,7 @@ fn open_locked(
     let target = opened.target;
     if opened.new.is_empty() {
         // Already loaded (with all its dependencies).
+        let mode = if ns == 0 { mode } else { mode & !RTLD_GLOBAL };
         return state::with(|rt| existing(b, rt, target, &opened.searchlist, mode))
             .flatten()
             .ok_or_else(|| fail(0, &name, "internal error: lost an object"));
@@ -337,7 +341,7 @@ fn open_locked(
     if mode & RTLD_NOLOAD != 0 {
         return Ok(0);
     }
-    load_new(b, opened, nprior, mode, argc, argv, env)
+    load_new(b, opened, nprior, mode, ns, argc, argv, env)
 }
 
 /// `l_direct_opencount++` and the mode flags of an open of an object that exists.
@@ -529,10 +533,13 @@ fn load_new(
     opened: rld_deps::Opened<crate::fs::File>,
     nprior: usize,
     mode: i32,
+    ns: usize,
     argc: usize,
     argv: usize,
     env: usize,
 ) -> Result<usize, Failure> {
+    // RTLD_GLOBAL into another namespace (libc refuses it for LM_ID_NEWLM): local there.
+    let mode = if ns == 0 { mode } else { mode & !RTLD_GLOBAL };
     let page = match _rtld_global_ro.raw().get(b.rtld_global_ro.dl_pagesize) as usize {
         0 => 4096,
         p => p,
@@ -588,7 +595,27 @@ fn load_new(
             rt.objs.push(o);
         }
         let local: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
-        for &i in &new {
+        // SAFETY: inside `state::with`.
+        let spaces = unsafe { namespaces() };
+        if let Some(n) = spaces.get_mut(ns).filter(|_| ns != 0) {
+            // Another namespace: its global scope (its first object's search list) and the
+            // opened object's search list, never the base namespace's global scope.
+            if n.chain.is_empty() {
+                n.global = searchlist.clone();
+            }
+            let global: Vec<ObjId> = n.global.iter().map(|&i| i as ObjId).collect();
+            let scopes = if global == local {
+                alloc::vec![global]
+            } else if mode & RTLD_DEEPBIND != 0 {
+                alloc::vec![local.clone(), global]
+            } else {
+                alloc::vec![global, local.clone()]
+            };
+            for &i in &new {
+                rt.ns.set_scopes(i as ObjId, scopes.clone());
+            }
+        }
+        for &i in new.iter().filter(|_| ns == 0) {
             if mode & RTLD_DEEPBIND != 0 {
                 rt.ns.set_local_scope_first(i as ObjId, local.clone());
             } else {
@@ -638,6 +665,7 @@ fn load_new(
     };
 
     // ---- link maps, chain, global scope ------------------------------------------------
+    let mut new_libc: Option<usize> = None;
     mutex(true, true);
     let reloc_order: Vec<usize> = state::with(|rt| {
         for &i in &new {
@@ -646,10 +674,17 @@ fn load_new(
                 o.lm = lm;
             }
         }
-        let old_tail = rt.chain.last().copied();
-        rt.chain.extend(new.iter().copied());
+        // SAFETY: inside `state::with`.
+        let spaces = unsafe { namespaces() };
+        let chain = match spaces.get_mut(ns) {
+            Some(n) if ns != 0 => &mut n.chain,
+            _ => &mut rt.chain,
+        };
+        let old_tail = chain.last().copied();
+        chain.extend(new.iter().copied());
+        let chain: &[usize] = chain;
         let lists = Lists {
-            chain: &rt.chain,
+            chain,
             searchlist: &rt.searchlist,
             initfini: &rt.initfini,
             main: rt.main,
@@ -661,7 +696,13 @@ fn load_new(
         {
             glibc::lm_raw(b, t.lm).put(f.l_next, fo.lm as u64);
         }
-        let main_lm = rt.objs.get(rt.main).map_or(0, |o| o.lm);
+        let first = chain.first().copied();
+        let ns_first = if ns == 0 {
+            rt.main
+        } else {
+            first.unwrap_or(target)
+        };
+        let main_lm = rt.objs.get(ns_first).map_or(0, |o| o.lm);
         let target_lm = rt.objs.get(target).map_or(0, |o| o.lm);
         let main_sl = glibc::lm_raw(b, main_lm).addr(f.l_searchlist) as u64;
         for &i in &new {
@@ -669,6 +710,21 @@ fn load_new(
             let l = glibc::lm_raw(b, o.lm);
             l.put_bits(f.l_type, 2);
             l.put_bits(f.l_global, 0);
+            l.put(f.l_ns, ns as u64);
+            if ns != 0 {
+                // fill_link_maps_of gave it the base namespace's scope: its own namespace's
+                // global scope replaces it (after its DT_SYMBOLIC self-scope, if any).
+                let mut k = 0;
+                if o.info.symbolic() && mode & RTLD_DEEPBIND == 0 {
+                    l.put(
+                        glibc::slot(f.l_scope_mem, 0),
+                        l.addr(f.l_symbolic_searchlist) as u64,
+                    );
+                    k = 1;
+                }
+                l.put(glibc::slot(f.l_scope_mem, k), main_sl);
+                l.put(glibc::slot(f.l_scope_mem, k + 1), 0);
+            }
             // l_scope = [global, (own symbolic first), the dlopen'ed object's search list];
             // RTLD_DEEPBIND: [the dlopen'ed object's search list, global] (`_dl_new_object`;
             // `_dl_map_object_from_fd` adds no symbolic scope then).
@@ -703,19 +759,28 @@ fn load_new(
         }
         let n = new.len() as u64;
         let gl = _rtld_global.raw();
-        let ns0 = Raw {
-            base: gl.base.wrapping_add(b.dl_ns_offset(0)),
-            size: b.link_namespaces.size,
-        };
-        ns0.put(
-            b.link_namespaces.ns_nloaded,
-            ns0.get(b.link_namespaces.ns_nloaded) + n,
-        );
+        let nsr = ns_raw(b, ns);
+        let nl = &b.link_namespaces;
+        nsr.put(nl.ns_nloaded, nsr.get(nl.ns_nloaded) + n);
+        if ns != 0 {
+            nsr.put(nl.ns_loaded, main_lm as u64);
+            // Its own libc (glibc's `libc_map`, set when libc.so.6 is mapped there).
+            if nsr.get(nl.libc_map) == 0
+                && let Some(&c) = new.iter().find(|&&i| {
+                    rt.objs
+                        .get(i)
+                        .is_some_and(|o| o.libnames.iter().any(|n| n.starts_with(b"libc.so.6\0")))
+                })
+            {
+                nsr.put(nl.libc_map, rt.objs.get(c).map_or(0, |o| o.lm) as u64);
+                new_libc = Some(c);
+            }
+        }
         gl.put(
             b.rtld_global.dl_load_adds,
             gl.get(b.rtld_global.dl_load_adds) + n,
         );
-        rt.rebuild_ranges();
+        rebuild_ranges_all(rt);
         let lists = initfini_lists(rt);
         let maps: Vec<ObjId> = new.iter().map(|&i| i as ObjId).collect();
         let mut order = rld_link::order::sort_maps_dfs(
@@ -759,6 +824,20 @@ fn load_new(
 
     _r_debug.raw().put(b.r_debug.r_state, 0);
     super::exports::_dl_debug_state();
+
+    // A namespace's own libc is initialised before any constructor (`_dl_call_libc_early_init`
+    // with initial = false: no brk heap, ...).
+    if let Some(c) = new_libc {
+        let f = state::with(|rt| {
+            super::run::lookup_in_object(rt, c, b"__libc_early_init", Some(b"GLIBC_PRIVATE"))
+        })
+        .unwrap_or(0);
+        if f != 0 {
+            // SAFETY: `void __libc_early_init(_Bool)` of a relocated libc.
+            let f: extern "C" fn(bool) = unsafe { core::mem::transmute(f) };
+            f(false);
+        }
+    }
 
     // ---- constructors ----------------------------------------------------------------------
     run_constructors(b, &searchlist, argc, argv, env);
@@ -816,6 +895,7 @@ fn abandon(b: &rld_glibc::GlibcBuild, new: &[usize], ranges: &[(usize, usize)]) 
                 v.removed = true;
             }
             rt.ns.set_local_scope(i as ObjId, Vec::new());
+            rt.ns.set_scopes(i as ObjId, Vec::new());
         }
         rt.ns.invalidate_memo();
         reclaim_tail(b, rt);
@@ -902,6 +982,150 @@ fn free_object_memory(b: &rld_glibc::GlibcBuild, o: Loaded) {
     }
 }
 
+// ---- link-map namespaces (dlmopen) ------------------------------------------------------------
+
+/// One namespace other than the base one: its objects in link-map order and its global scope
+/// (the search list of its first object, glibc's `_ns_loaded->l_searchlist`).
+#[derive(Default)]
+struct NsState {
+    chain: Vec<usize>,
+    global: Vec<usize>,
+}
+
+/// Namespaces 1.. (index 0 is unused: the base namespace is `Runtime::chain`/`searchlist`).
+/// Only touched under `state::with`.
+struct Namespaces(core::cell::UnsafeCell<Vec<NsState>>);
+// SAFETY: accessed only inside `state::with`, which serialises all access.
+unsafe impl Sync for Namespaces {}
+static NAMESPACES: Namespaces = Namespaces(core::cell::UnsafeCell::new(Vec::new()));
+
+/// The namespaces 1.. (index 0 unused, always present).
+///
+/// # Safety
+/// The caller holds the state lock (runs inside `state::with`) and keeps no other reference.
+#[allow(clippy::mut_from_ref)]
+unsafe fn namespaces() -> &'static mut Vec<NsState> {
+    // SAFETY: caller contract.
+    let v = unsafe { &mut *NAMESPACES.0.get() };
+    if v.is_empty() {
+        v.push(NsState::default());
+    }
+    v
+}
+
+/// True if object `i` is in the link-map list of some namespace. Inside `state::with`.
+fn chained(rt: &Runtime, i: usize) -> bool {
+    // SAFETY: inside `state::with` (every caller).
+    rt.chain.contains(&i) || unsafe { namespaces() }.iter().any(|n| n.chain.contains(&i))
+}
+
+/// Every object of every namespace's list, base namespace first. Inside `state::with`.
+fn all_chained(rt: &Runtime) -> Vec<usize> {
+    let mut v = rt.chain.clone();
+    // SAFETY: inside `state::with` (every caller).
+    for n in unsafe { namespaces() }.iter() {
+        v.extend_from_slice(&n.chain);
+    }
+    v
+}
+
+/// The namespace of object `i` (its link map's `l_ns`).
+fn ns_of(b: &rld_glibc::GlibcBuild, rt: &Runtime, i: usize) -> usize {
+    rt.objs
+        .get(i)
+        .filter(|o| o.lm != 0)
+        .map_or(0, |o| glibc::lm_raw(b, o.lm).get(b.link_map.l_ns) as usize)
+}
+
+/// `_rtld_global._dl_ns[ns]`.
+fn ns_raw(b: &rld_glibc::GlibcBuild, ns: usize) -> Raw {
+    Raw {
+        base: _rtld_global.raw().base.wrapping_add(b.dl_ns_offset(ns)),
+        size: b.link_namespaces.size,
+    }
+}
+
+/// Address ranges of every namespace's objects (`Runtime::rebuild_ranges` knows only the base
+/// namespace). Inside `state::with`.
+fn rebuild_ranges_all(rt: &mut Runtime) {
+    rt.rebuild_ranges();
+    // SAFETY: inside `state::with` (every caller).
+    let extra: Vec<usize> = unsafe { namespaces() }
+        .iter()
+        .flat_map(|n| n.chain.iter().copied())
+        .collect();
+    if extra.is_empty() {
+        return;
+    }
+    for i in extra {
+        if let Some(o) = rt.objs.get(i)
+            && o.map_end > o.map_start
+        {
+            rt.ranges.push((o.map_start, o.map_end, i));
+        }
+    }
+    rt.ranges.sort_unstable();
+}
+
+/// glibc's namespace choice in `_dl_open`: LM_ID_NEWLM takes the first empty namespace (or a
+/// new one, `GL(dl_nns)`++), __LM_ID_CALLER the caller's, others must exist and be in use.
+fn choose_namespace(
+    b: &rld_glibc::GlibcBuild,
+    nsid: isize,
+    caller: usize,
+    name: &[u8],
+) -> Result<usize, Failure> {
+    let gl = _rtld_global.raw();
+    let nns = gl.get(b.rtld_global.dl_nns) as usize;
+    let r = state::with(|rt| {
+        // SAFETY: inside `state::with`.
+        let spaces = unsafe { namespaces() };
+        match nsid {
+            -1 => {
+                let free = (1..nns).find(|&n| spaces.get(n).is_none_or(|s| s.chain.is_empty()));
+                match free {
+                    Some(n) => Ok(n),
+                    None if nns < b.dl_nns_max() => {
+                        // A new namespace: its unique-symbol lock like the base one's.
+                        let lock = b.link_namespaces.ns_unique_sym_table_lock;
+                        let mut m = [0u8; 64];
+                        let n0 = ns_raw(b, 0);
+                        for (k, byte) in m.iter_mut().enumerate().take(lock.size.min(64)) {
+                            *byte = n0.get(rld_glibc::Field {
+                                offset: lock.offset + k,
+                                size: 1,
+                            }) as u8;
+                        }
+                        ns_raw(b, nns).put_bytes(lock, m.get(..lock.size).unwrap_or(&[]));
+                        gl.put(b.rtld_global.dl_nns, nns as u64 + 1);
+                        Ok(nns)
+                    }
+                    None => Err("no more namespaces available for dlmopen()"),
+                }
+            }
+            -2 => Ok(rt.object_at(caller).map_or(0, |c| ns_of(b, rt, c))),
+            0 => Ok(0),
+            n if n > 0
+                && (n as usize) < nns
+                && spaces.get(n as usize).is_some_and(|s| !s.chain.is_empty()) =>
+            {
+                Ok(n as usize)
+            }
+            _ => Err("invalid target namespace in dlmopen()"),
+        }
+    })
+    .unwrap_or(Ok(0));
+    let ns = r.map_err(|m| fail(22, name, m))?;
+    state::with(|_| {
+        // SAFETY: inside `state::with`.
+        let spaces = unsafe { namespaces() };
+        while spaces.len() <= ns {
+            spaces.push(NsState::default());
+        }
+    });
+    Ok(ns)
+}
+
 // ---- reusing the ids of unloaded objects ----------------------------------------------------
 
 /// Link maps of reclaimed object ids, by id: the next object given that id reuses the memory
@@ -953,7 +1177,7 @@ fn reclaim_tail(b: &rld_glibc::GlibcBuild, rt: &mut Runtime) {
     while len > floor {
         let i = len - 1;
         let Some(o) = rt.objs.get(i) else { break };
-        if rt.chain.contains(&i)
+        if chained(rt, i)
             || rt.searchlist.contains(&i)
             || o.tls.is_some()
             || rt.objs.iter().take(i).any(|p| p.deps.contains(&i))
@@ -1212,7 +1436,8 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
     let Some((remove, finis)) = state::with(|rt| -> (Vec<usize>, Vec<Fini>) {
         let mut used = alloc::vec![false; rt.objs.len()];
         let mut work: Vec<usize> = Vec::new();
-        for &i in &rt.chain {
+        let everything = all_chained(rt);
+        for &i in &everything {
             let Some(o) = rt.objs.get(i) else { continue };
             let l = glibc::lm_raw(b, o.lm);
             let keep = l.get_bits(f.l_type) != 2
@@ -1234,15 +1459,14 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
                 }
             }
         }
-        let remove: Vec<usize> = rt
-            .chain
+        let remove: Vec<usize> = everything
             .iter()
             .copied()
             .filter(|&i| !used.get(i).copied().unwrap_or(true))
             .collect();
         // Destructor order: the namespace sorted for fini (users first).
         let lists = initfini_lists(rt);
-        let maps: Vec<ObjId> = rt.chain.iter().map(|&i| i as ObjId).collect();
+        let maps: Vec<ObjId> = everything.iter().map(|&i| i as ObjId).collect();
         let order = rld_link::order::sort_maps_dfs(
             &maps,
             &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
@@ -1313,12 +1537,18 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
     let f = &b.link_map;
     let mut ranges = Vec::new();
     let mut tls_gone = Vec::new();
+    // SAFETY: inside `state::with` (unlink's caller).
+    let spaces = unsafe { namespaces() };
     for &i in remove {
-        let Some(pos) = rt.chain.iter().position(|&c| c == i) else {
+        let chain = match spaces.iter_mut().find(|n| n.chain.contains(&i)) {
+            Some(n) => &mut n.chain,
+            None => &mut rt.chain,
+        };
+        let Some(pos) = chain.iter().position(|&c| c == i) else {
             continue;
         };
-        let prev = pos.checked_sub(1).and_then(|p| rt.chain.get(p)).copied();
-        let next = rt.chain.get(pos + 1).copied();
+        let prev = pos.checked_sub(1).and_then(|p| chain.get(p)).copied();
+        let next = chain.get(pos + 1).copied();
         let lm_of = |x: Option<usize>| x.and_then(|x| rt.objs.get(x)).map_or(0, |o| o.lm);
         let (plm, nlm) = (lm_of(prev), lm_of(next));
         if plm != 0 {
@@ -1327,7 +1557,7 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
         if nlm != 0 {
             glibc::lm_raw(b, nlm).put(f.l_prev, plm as u64);
         }
-        rt.chain.remove(pos);
+        chain.remove(pos);
         if let Some(o) = rt.objs.get_mut(i) {
             glibc::lm_raw(b, o.lm).put_bits(f.l_removed, 1);
             ranges.push((o.map_start, o.map_end));
@@ -1340,6 +1570,7 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
             v.removed = true;
         }
         rt.ns.set_local_scope(i as ObjId, Vec::new());
+        rt.ns.set_scopes(i as ObjId, Vec::new());
     }
     if rt.searchlist.iter().any(|i| remove.contains(i)) {
         rt.searchlist.retain(|i| !remove.contains(i));
@@ -1367,6 +1598,28 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
         size: b.link_namespaces.size,
     };
     ns0.put(b.link_namespaces.ns_nloaded, rt.chain.len() as u64);
-    rt.rebuild_ranges();
+    // The other namespaces: counts, first objects; an emptied one is free again (and
+    // `GL(dl_nns)` shrinks past empty namespaces at the end, as `_dl_close_worker` does).
+    let nl = &b.link_namespaces;
+    for (n, st) in spaces.iter_mut().enumerate().skip(1) {
+        let r = ns_raw(b, n);
+        r.put(nl.ns_nloaded, st.chain.len() as u64);
+        let first = st
+            .chain
+            .first()
+            .and_then(|&i| rt.objs.get(i))
+            .map_or(0, |o| o.lm);
+        r.put(nl.ns_loaded, first as u64);
+        if st.chain.is_empty() {
+            st.global.clear();
+            r.put(nl.libc_map, 0);
+        }
+    }
+    let mut nns = gl.get(b.rtld_global.dl_nns) as usize;
+    while nns > 1 && spaces.get(nns - 1).is_none_or(|s| s.chain.is_empty()) {
+        nns -= 1;
+    }
+    gl.put(b.rtld_global.dl_nns, nns as u64);
+    rebuild_ranges_all(rt);
     ranges
 }
