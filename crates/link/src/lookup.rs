@@ -188,6 +188,9 @@ pub struct Namespace<'a> {
     /// Objects whose whole scope list is given explicitly, replacing the global and local
     /// scopes (objects of another link-map namespace, `dlmopen`).
     explicit: Vec<(ObjId, Vec<Vec<ObjId>>)>,
+    /// Link-map namespace of objects outside the base one (`l_ns`): each namespace has its own
+    /// STB_GNU_UNIQUE table (glibc's `_ns_unique_sym_table`).
+    groups: Vec<(ObjId, u32)>,
     /// Index of the global scope by GNU hash (built on first use for large scopes).
     index: Option<ScopeIndex>,
     index_state: IndexState,
@@ -223,6 +226,7 @@ impl<'a> Namespace<'a> {
             local: BTreeMap::new(),
             deep: Vec::new(),
             explicit: Vec::new(),
+            groups: Vec::new(),
             index: None,
             index_state: IndexState::Unbuilt,
             memo: Memo::new(),
@@ -282,6 +286,32 @@ impl<'a> Namespace<'a> {
             .map(|(_, s)| s.as_slice())
     }
 
+    /// Puts `id` in link-map namespace `group` (0, the default, is the base namespace): its
+    /// STB_GNU_UNIQUE definitions go to that namespace's table.
+    pub fn set_group(&mut self, id: ObjId, group: u32) {
+        self.groups.retain(|(i, _)| *i != id);
+        if group != 0 {
+            self.groups.push((id, group));
+        }
+    }
+
+    /// The unique-table key of `name` defined in `id`: the name itself in the base namespace,
+    /// else NUL, the namespace and the name (symbol names hold no NUL).
+    fn unique_key(&self, id: ObjId, name: &[u8]) -> Vec<u8> {
+        let g = self
+            .groups
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or(0, |(_, g)| *g);
+        if g == 0 {
+            return name.to_vec();
+        }
+        let mut k = alloc::vec![0u8];
+        k.extend_from_slice(&g.to_le_bytes());
+        k.extend_from_slice(name);
+        k
+    }
+
     /// True if `id`'s local scope is searched before the global scope.
     pub fn local_scope_first(&self, id: ObjId) -> bool {
         self.deep.contains(&id)
@@ -311,6 +341,7 @@ impl<'a> Namespace<'a> {
         self.deep.retain(|id| !gone(id));
         self.explicit.retain(|(id, _)| !gone(id));
         self.unique.retain(|_, (id, _)| !gone(id));
+        self.groups.retain(|(id, _)| !gone(id));
         self.memo.clear();
     }
 
@@ -327,6 +358,11 @@ impl<'a> Namespace<'a> {
     /// Entry of the STB_GNU_UNIQUE table for `name`, if any.
     pub fn unique_entry(&self, name: &[u8]) -> Option<(ObjId, u32)> {
         self.unique.get(name).copied()
+    }
+
+    /// Entry of the STB_GNU_UNIQUE table of `id`'s namespace for `name`, if any.
+    pub fn unique_entry_of(&self, id: ObjId, name: &[u8]) -> Option<(ObjId, u32)> {
+        self.unique.get(&self.unique_key(id, name)).copied()
     }
 
     /// glibc's `check_match`. Returns true for a match; may record the single acceptable
@@ -587,7 +623,8 @@ impl<'a> Namespace<'a> {
         class: TypeClass,
     ) -> (ObjId, u32) {
         let name = req.name.name;
-        if let Some(&e) = self.unique.get(name) {
+        let key = self.unique_key(map, name);
+        if let Some(&e) = self.unique.get(&key) {
             return if class & CLASS_COPY != 0 {
                 (map, idx)
             } else {
@@ -599,7 +636,7 @@ impl<'a> Namespace<'a> {
             (true, Some((ri, _)), Some(u)) => (u, ri),
             _ => (map, idx),
         };
-        self.unique.insert(name.to_vec(), entry);
+        self.unique.insert(key, entry);
         (map, idx)
     }
 

@@ -747,6 +747,50 @@ fn explicit_scopes_replace_global_scope() {
 }
 
 #[test]
+fn unique_symbols_per_namespace_group() {
+    // The same STB_GNU_UNIQUE symbol in two namespaces: each namespace's first definition wins
+    // there (glibc's per-namespace `_ns_unique_sym_table`).
+    let mut a = Fake::new("/a.so", LIB);
+    let a_u = a.sym(
+        "u",
+        STB_GNU_UNIQUE,
+        STT_OBJECT,
+        STV_DEFAULT,
+        1,
+        0x10,
+        8,
+        VER_GLOBAL,
+    );
+    let mut a2 = Fake::new("/a.so", LIB);
+    let a2_u = a2.sym(
+        "u",
+        STB_GNU_UNIQUE,
+        STT_OBJECT,
+        STV_DEFAULT,
+        1,
+        0x10,
+        8,
+        VER_GLOBAL,
+    );
+    let b = [a.build(), a2.build()];
+    let objs: Vec<ObjView> = b.iter().map(|x| x.view()).collect();
+    let mut n = Namespace::new(objs, vec![0]);
+    n.set_group(1, 1);
+    n.set_scopes(1, vec![vec![1]]);
+    let req = Request::new(b"u");
+    assert_eq!(
+        n.lookup_for(0, &req).map(|f| (f.obj, f.sym)),
+        Some((0, b[0].idx[a_u]))
+    );
+    assert_eq!(
+        n.lookup_for(1, &req).map(|f| (f.obj, f.sym)),
+        Some((1, b[1].idx[a2_u]))
+    );
+    assert_eq!(n.unique_entry(b"u"), Some((0, b[0].idx[a_u])));
+    assert_eq!(n.unique_entry_of(1, b"u"), Some((1, b[1].idx[a2_u])));
+}
+
+#[test]
 fn push_object_extends_namespace() {
     let mut exe = Fake::new("", EXE);
     let _ = exe.func("foo", 0x10);

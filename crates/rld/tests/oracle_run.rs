@@ -1795,6 +1795,11 @@ fn m4_dlmopen_namespaces() {
         &o[0],
         "after closing everything of namespace 1: libns.so: invalid target namespace in dlmopen(): Invalid argument\nnext new namespace: 1, counter 1\n",
     );
+    // Per-namespace STB_GNU_UNIQUE tables; _dl_fini runs every namespace's destructors.
+    expect_in(
+        &o[0],
+        "unique counter shared across namespaces: 0\nlibcxx_a static object destroyed\nlibcxx_a static object destroyed\n",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

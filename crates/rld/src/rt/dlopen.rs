@@ -613,6 +613,7 @@ fn load_new(
             };
             for &i in &new {
                 rt.ns.set_scopes(i as ObjId, scopes.clone());
+                rt.ns.set_group(i as ObjId, ns as u32);
             }
         }
         for &i in new.iter().filter(|_| ns == 0) {
@@ -867,7 +868,7 @@ fn mark_unique_nodelete(b: &rld_glibc::GlibcBuild, rt: &Runtime, new: &[usize]) 
             if s.bind() != STB_GNU_UNIQUE {
                 continue;
             }
-            let entered_here = rt.ns.unique_entry(v.sym_name(&s)) == Some((obj, sym));
+            let entered_here = rt.ns.unique_entry_of(obj, v.sym_name(&s)) == Some((obj, sym));
             let loaded = rt.objs.get(target).is_some_and(|o| {
                 o.lm != 0 && glibc::lm_raw(b, o.lm).get_bits(b.link_map.l_type) == 2
             });
@@ -896,6 +897,7 @@ fn abandon(b: &rld_glibc::GlibcBuild, new: &[usize], ranges: &[(usize, usize)]) 
             }
             rt.ns.set_local_scope(i as ObjId, Vec::new());
             rt.ns.set_scopes(i as ObjId, Vec::new());
+            rt.ns.set_group(i as ObjId, 0);
         }
         rt.ns.invalidate_memo();
         reclaim_tail(b, rt);
@@ -1027,6 +1029,25 @@ fn all_chained(rt: &Runtime) -> Vec<usize> {
         v.extend_from_slice(&n.chain);
     }
     v
+}
+
+/// `_dl_fini`'s order for the namespaces other than the base one (run before it): the last
+/// namespace first, each sorted for fini (users before their dependencies).
+pub fn other_namespaces_fini_order(rt: &Runtime) -> Vec<usize> {
+    // SAFETY: `_dl_fini` calls this inside `state::with`.
+    let spaces = unsafe { namespaces() };
+    let lists = initfini_lists(rt);
+    let mut out = Vec::new();
+    for n in spaces.iter().skip(1).rev() {
+        let maps: Vec<ObjId> = n.chain.iter().map(|&i| i as ObjId).collect();
+        let order = rld_link::order::sort_maps_dfs(
+            &maps,
+            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            true,
+        );
+        out.extend(order.into_iter().map(|i| i as usize));
+    }
+    out
 }
 
 /// The namespace of object `i` (its link map's `l_ns`).
@@ -1571,6 +1592,7 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
         }
         rt.ns.set_local_scope(i as ObjId, Vec::new());
         rt.ns.set_scopes(i as ObjId, Vec::new());
+        rt.ns.set_group(i as ObjId, 0);
     }
     if rt.searchlist.iter().any(|i| remove.contains(i)) {
         rt.searchlist.retain(|i| !remove.contains(i));
