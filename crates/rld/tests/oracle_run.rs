@@ -1485,6 +1485,75 @@ fn m3_gdb_breakpoint_in_library() {
     );
 }
 
+/// gdb follows dlopen: `info sharedlibrary` lists the dlopen'ed library (and its dependency)
+/// and a pending breakpoint in it hits, in explicit and PT_INTERP mode.
+#[test]
+fn m4_gdb_breakpoint_in_dlopened_library() {
+    if Command::new("gdb").arg("--version").output().is_err() {
+        eprintln!("m4_gdb_breakpoint_in_dlopened_library: skip: gdb not installed");
+        return;
+    }
+    let w = world();
+    let gdb = |cwd: PathBuf, args: Vec<String>| {
+        let mut argv: Vec<String> = ["gdb", "-nx", "--batch"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for e in [
+            "set debuginfod enabled off",
+            "set breakpoint pending on",
+            "break dla_value",
+            "run",
+            "info sharedlibrary",
+            "continue",
+        ] {
+            argv.push("-ex".into());
+            argv.push(e.into());
+        }
+        argv.push("--args".into());
+        argv.extend(args);
+        let mut env = base_env();
+        env.push(("HOME".into(), w.root.to_string_lossy().into_owned()));
+        let c = Cmd {
+            argv: vec!["/usr/bin/env".into()]
+                .into_iter()
+                .chain(argv)
+                .collect(),
+            cwd,
+            env,
+            stdin: vec![],
+        };
+        (c.shell_line(), c.run())
+    };
+    let runs = [
+        gdb(
+            w.out.clone(),
+            vec![loader().to_string_lossy().into_owned(), "./dlbasic".into()],
+        ),
+        gdb(w.out.join("pt-r"), vec!["./dlbasic".into()]),
+    ];
+    let mut bad = Vec::new();
+    for (line, o) in &runs {
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        let stopped = text
+            .lines()
+            .any(|l| l.starts_with("Breakpoint 1, ") && l.contains("dla_value"));
+        let listed = ["/libdl_a.so", "/libdl_b.so"].iter().all(|lib| {
+            text.lines()
+                .any(|l| l.starts_with("0x") && l.trim_end().ends_with(lib))
+        });
+        let exited = text.contains("exited normally");
+        if !stopped || !listed || !exited {
+            bad.push(format!(
+                "=== {line}\n  stopped in dla_value: {stopped}, listed: {listed}, exited normally: {exited}\n{}",
+                indent(&text)
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "gdb and dlopen:\n{}", bad.join("\n"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // m4: threads, C++ exceptions, lazy binding specifics
 // ---------------------------------------------------------------------------------------------
