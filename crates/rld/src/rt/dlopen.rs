@@ -528,6 +528,7 @@ fn first_undefined(rt: &Runtime, ids: &[usize], mode_now: bool) -> Option<(Vec<u
 }
 
 /// Everything from mapping to constructors for an open that loads `opened.new`.
+#[allow(clippy::too_many_arguments)]
 fn load_new(
     b: &'static rld_glibc::GlibcBuild,
     opened: rld_deps::Opened<crate::fs::File>,
