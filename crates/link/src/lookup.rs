@@ -182,6 +182,15 @@ pub struct Namespace<'a> {
     /// Per-object local scopes searched after the global scope (glibc's `l_scope[1]` of a
     /// dlopen'ed object and its new dependencies: the dlopen'ed object's search list).
     local: BTreeMap<ObjId, Vec<ObjId>>,
+    /// Objects whose local scope comes *before* the global scope (RTLD_DEEPBIND: glibc's
+    /// `l_scope = [loader's search list, global]`).
+    deep: Vec<ObjId>,
+    /// Objects whose whole scope list is given explicitly, replacing the global and local
+    /// scopes (objects of another link-map namespace, `dlmopen`).
+    explicit: Vec<(ObjId, Vec<Vec<ObjId>>)>,
+    /// Link-map namespace of objects outside the base one (`l_ns`): each namespace has its own
+    /// STB_GNU_UNIQUE table (glibc's `_ns_unique_sym_table`).
+    groups: Vec<(ObjId, u32)>,
     /// Index of the global scope by GNU hash (built on first use for large scopes).
     index: Option<ScopeIndex>,
     index_state: IndexState,
@@ -215,6 +224,9 @@ impl<'a> Namespace<'a> {
             use_memo: true,
             unique: BTreeMap::new(),
             local: BTreeMap::new(),
+            deep: Vec::new(),
+            explicit: Vec::new(),
+            groups: Vec::new(),
             index: None,
             index_state: IndexState::Unbuilt,
             memo: Memo::new(),
@@ -238,11 +250,71 @@ impl<'a> Namespace<'a> {
     /// Gives `id` a local scope, searched after the global scope by [`Namespace::lookup_for`]
     /// (an empty list removes it).
     pub fn set_local_scope(&mut self, id: ObjId, scope: Vec<ObjId>) {
+        self.deep.retain(|&d| d != id);
         if scope.is_empty() {
             self.local.remove(&id);
         } else {
             self.local.insert(id, scope);
         }
+    }
+
+    /// Gives `id` a local scope searched *before* the global scope (RTLD_DEEPBIND); its own
+    /// DT_SYMBOLIC precedence does not apply then, as in glibc. An empty list removes it.
+    pub fn set_local_scope_first(&mut self, id: ObjId, scope: Vec<ObjId>) {
+        let deep = !scope.is_empty();
+        self.set_local_scope(id, scope);
+        if deep {
+            self.deep.push(id);
+        }
+    }
+
+    /// Gives `id` its complete scope list (glibc's `l_scope` of an object in another
+    /// namespace: that namespace's first object's search list, then the opener's): the global
+    /// scope and any local scope are not searched for it. An empty list removes it.
+    pub fn set_scopes(&mut self, id: ObjId, scopes: Vec<Vec<ObjId>>) {
+        self.explicit.retain(|(i, _)| *i != id);
+        if !scopes.is_empty() {
+            self.explicit.push((id, scopes));
+        }
+    }
+
+    /// The explicit scope list of `id` (see [`Namespace::set_scopes`]), if it has one.
+    pub fn scopes(&self, id: ObjId) -> Option<&[Vec<ObjId>]> {
+        self.explicit
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, s)| s.as_slice())
+    }
+
+    /// Puts `id` in link-map namespace `group` (0, the default, is the base namespace): its
+    /// STB_GNU_UNIQUE definitions go to that namespace's table.
+    pub fn set_group(&mut self, id: ObjId, group: u32) {
+        self.groups.retain(|(i, _)| *i != id);
+        if group != 0 {
+            self.groups.push((id, group));
+        }
+    }
+
+    /// The unique-table key of `name` defined in `id`: the name itself in the base namespace,
+    /// else NUL, the namespace and the name (symbol names hold no NUL).
+    fn unique_key(&self, id: ObjId, name: &[u8]) -> Vec<u8> {
+        let g = self
+            .groups
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or(0, |(_, g)| *g);
+        if g == 0 {
+            return name.to_vec();
+        }
+        let mut k = alloc::vec![0u8];
+        k.extend_from_slice(&g.to_le_bytes());
+        k.extend_from_slice(name);
+        k
+    }
+
+    /// True if `id`'s local scope is searched before the global scope.
+    pub fn local_scope_first(&self, id: ObjId) -> bool {
+        self.deep.contains(&id)
     }
 
     /// The local scope of `id` (empty if it has none).
@@ -254,6 +326,23 @@ impl<'a> Namespace<'a> {
     pub fn push_object(&mut self, view: ObjView<'a>) -> ObjId {
         self.objs.push(view);
         (self.objs.len() - 1) as ObjId
+    }
+
+    /// Forgets the objects with ids `len..` (unloaded objects at the end of the table, whose
+    /// ids will be given to new objects): their views, local scopes and STB_GNU_UNIQUE
+    /// entries, and every memoized answer. The global scope must not name them.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.objs.len() {
+            return;
+        }
+        self.objs.truncate(len);
+        let gone = |id: &ObjId| *id as usize >= len;
+        self.local.retain(|id, _| !gone(id));
+        self.deep.retain(|id| !gone(id));
+        self.explicit.retain(|(id, _)| !gone(id));
+        self.unique.retain(|_, (id, _)| !gone(id));
+        self.groups.retain(|(id, _)| !gone(id));
+        self.memo.clear();
     }
 
     /// Drop memoized answers (call when an object's `removed` flag changes).
@@ -269,6 +358,11 @@ impl<'a> Namespace<'a> {
     /// Entry of the STB_GNU_UNIQUE table for `name`, if any.
     pub fn unique_entry(&self, name: &[u8]) -> Option<(ObjId, u32)> {
         self.unique.get(name).copied()
+    }
+
+    /// Entry of the STB_GNU_UNIQUE table of `id`'s namespace for `name`, if any.
+    pub fn unique_entry_of(&self, id: ObjId, name: &[u8]) -> Option<(ObjId, u32)> {
+        self.unique.get(&self.unique_key(id, name)).copied()
     }
 
     /// glibc's `check_match`. Returns true for a match; may record the single acceptable
@@ -529,7 +623,8 @@ impl<'a> Namespace<'a> {
         class: TypeClass,
     ) -> (ObjId, u32) {
         let name = req.name.name;
-        if let Some(&e) = self.unique.get(name) {
+        let key = self.unique_key(map, name);
+        if let Some(&e) = self.unique.get(&key) {
             return if class & CLASS_COPY != 0 {
                 (map, idx)
             } else {
@@ -541,7 +636,7 @@ impl<'a> Namespace<'a> {
             (true, Some((ri, _)), Some(u)) => (u, ri),
             _ => (map, idx),
         };
-        self.unique.insert(name.to_vec(), entry);
+        self.unique.insert(key, entry);
         (map, idx)
     }
 
@@ -615,15 +710,31 @@ impl<'a> Namespace<'a> {
 
     /// Lookup for a relocation of object `requester` with its scope: itself first if it is
     /// DT_SYMBOLIC, then the global scope (memoized), then its local scope if it has one
-    /// (objects loaded by dlopen: the dlopen'ed object's search list).
+    /// (objects loaded by dlopen: the dlopen'ed object's search list); with RTLD_DEEPBIND
+    /// ([`Namespace::set_local_scope_first`]) the local scope, then the global scope; objects
+    /// with explicit scopes ([`Namespace::set_scopes`]): itself if DT_SYMBOLIC, then those.
     pub fn lookup_for(&mut self, requester: ObjId, req: &Request<'a>) -> Option<Found> {
         let symbolic = self
             .obj(requester)
             .is_some_and(|o| o.symbolic && o.kind != ObjKind::Executable);
+        if let Some(k) = self.explicit.iter().position(|(i, _)| *i == requester) {
+            let (id, scopes) = self.explicit.swap_remove(k);
+            let own = [requester];
+            let mut refs: Vec<&[ObjId]> = Vec::with_capacity(scopes.len() + 1);
+            if symbolic {
+                refs.push(&own);
+            }
+            refs.extend(scopes.iter().map(|s| s.as_slice()));
+            let r = self.lookup_in(req, &refs);
+            self.explicit.push((id, scopes));
+            return r;
+        }
         if let Some(local) = self.local.remove(&requester) {
             let global = core::mem::take(&mut self.global);
             let own = [requester];
-            let r = if symbolic {
+            let r = if self.deep.contains(&requester) {
+                self.lookup_in(req, &[&local, &global])
+            } else if symbolic {
                 self.lookup_in(req, &[&own, &global, &local])
             } else {
                 self.lookup_in(req, &[&global, &local])

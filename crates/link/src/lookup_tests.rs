@@ -664,6 +664,133 @@ fn local_scope_searched_after_global() {
 }
 
 #[test]
+fn deepbind_local_scope_searched_first() {
+    // exe (global) and a RTLD_DEEPBIND lib's dependency both define foo: the lib and its
+    // dependency bind to the dependency's foo; the exe keeps its own. A DT_SYMBOLIC deep-bound
+    // lib does not search itself first (glibc drops l_symbolic_searchlist under DEEPBIND).
+    let mut exe = Fake::new("", EXE);
+    let e_foo = exe.func("foo", 0x10);
+    let e_foo_ref = exe.undef("foo", STB_GLOBAL, VER_GLOBAL);
+    let _ = e_foo_ref;
+    let mut lib = Fake::new("/lib.so", LIB);
+    let l_foo_ref = lib.undef("foo", STB_GLOBAL, VER_GLOBAL);
+    let l_only_ref = lib.undef("only_global", STB_GLOBAL, VER_GLOBAL);
+    let mut dep = Fake::new("/dep.so", LIB);
+    let d_foo = dep.func("foo", 0x20);
+    let e_only = exe.func("only_global", 0x40);
+    let b = [exe.build(), lib.build(), dep.build()];
+    let objs: Vec<ObjView> = b.iter().map(|x| x.view()).collect();
+    let mut n = Namespace::new(objs, vec![0]);
+    n.set_local_scope(1, vec![1, 2]);
+    assert!(!n.local_scope_first(1));
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_foo_ref, CLASS_PLT),
+        def(&b, 0, e_foo)
+    );
+    n.set_local_scope_first(1, vec![1, 2]);
+    n.set_local_scope_first(2, vec![1, 2]);
+    assert!(n.local_scope_first(1));
+    assert_eq!(n.local_scope(1), &[1, 2]);
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_foo_ref, CLASS_PLT),
+        def(&b, 2, d_foo)
+    );
+    // Not in the local scope: the global scope still answers.
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_only_ref, CLASS_PLT),
+        def(&b, 0, e_only)
+    );
+    // The plain setter clears the flag; an empty scope removes both.
+    n.set_local_scope(1, vec![1, 2]);
+    assert!(!n.local_scope_first(1));
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_foo_ref, CLASS_PLT),
+        def(&b, 0, e_foo)
+    );
+    n.set_local_scope_first(1, Vec::new());
+    assert!(!n.local_scope_first(1));
+    assert_eq!(n.local_scope(1), &[] as &[u32]);
+}
+
+#[test]
+fn explicit_scopes_replace_global_scope() {
+    // A second link-map namespace: its lib sees only its own namespace's objects, never the
+    // base namespace's global scope (the exe's foo), and fails where only the exe defines it.
+    let mut exe = Fake::new("", EXE);
+    let e_foo = exe.func("foo", 0x10);
+    let _ = exe.func("exe_only", 0x18);
+    let mut lib = Fake::new("/lib.so", LIB);
+    let l_foo_ref = lib.undef("foo", STB_GLOBAL, VER_GLOBAL);
+    let l_exe_only = lib.undef("exe_only", STB_GLOBAL, VER_GLOBAL);
+    let mut dep = Fake::new("/dep.so", LIB);
+    let d_foo = dep.func("foo", 0x20);
+    let b = [exe.build(), lib.build(), dep.build()];
+    let objs: Vec<ObjView> = b.iter().map(|x| x.view()).collect();
+    let mut n = Namespace::new(objs, vec![0, 2]);
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_foo_ref, CLASS_PLT),
+        def(&b, 0, e_foo)
+    );
+    n.set_scopes(1, vec![vec![1, 2]]);
+    assert_eq!(n.scopes(1), Some(&[vec![1u32, 2]][..]));
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_foo_ref, CLASS_PLT),
+        def(&b, 2, d_foo)
+    );
+    assert_eq!(
+        resolve(&mut n, &b, 1, l_exe_only, CLASS_PLT),
+        Binding::Undefined
+    );
+    // Forgetting the object (truncate) drops its scopes.
+    n.truncate(1);
+    assert_eq!(n.scopes(1), None);
+}
+
+#[test]
+fn unique_symbols_per_namespace_group() {
+    // The same STB_GNU_UNIQUE symbol in two namespaces: each namespace's first definition wins
+    // there (glibc's per-namespace `_ns_unique_sym_table`).
+    let mut a = Fake::new("/a.so", LIB);
+    let a_u = a.sym(
+        "u",
+        STB_GNU_UNIQUE,
+        STT_OBJECT,
+        STV_DEFAULT,
+        1,
+        0x10,
+        8,
+        VER_GLOBAL,
+    );
+    let mut a2 = Fake::new("/a.so", LIB);
+    let a2_u = a2.sym(
+        "u",
+        STB_GNU_UNIQUE,
+        STT_OBJECT,
+        STV_DEFAULT,
+        1,
+        0x10,
+        8,
+        VER_GLOBAL,
+    );
+    let b = [a.build(), a2.build()];
+    let objs: Vec<ObjView> = b.iter().map(|x| x.view()).collect();
+    let mut n = Namespace::new(objs, vec![0]);
+    n.set_group(1, 1);
+    n.set_scopes(1, vec![vec![1]]);
+    let req = Request::new(b"u");
+    assert_eq!(
+        n.lookup_for(0, &req).map(|f| (f.obj, f.sym)),
+        Some((0, b[0].idx[a_u]))
+    );
+    assert_eq!(
+        n.lookup_for(1, &req).map(|f| (f.obj, f.sym)),
+        Some((1, b[1].idx[a2_u]))
+    );
+    assert_eq!(n.unique_entry(b"u"), Some((0, b[0].idx[a_u])));
+    assert_eq!(n.unique_entry_of(1, b"u"), Some((1, b[1].idx[a2_u])));
+}
+
+#[test]
 fn push_object_extends_namespace() {
     let mut exe = Fake::new("", EXE);
     let _ = exe.func("foo", 0x10);

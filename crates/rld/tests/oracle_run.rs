@@ -1561,6 +1561,75 @@ fn m3_gdb_breakpoint_in_library() {
     );
 }
 
+/// gdb follows dlopen: `info sharedlibrary` lists the dlopen'ed library (and its dependency)
+/// and a pending breakpoint in it hits, in explicit and PT_INTERP mode.
+#[test]
+fn m4_gdb_breakpoint_in_dlopened_library() {
+    if Command::new("gdb").arg("--version").output().is_err() {
+        eprintln!("m4_gdb_breakpoint_in_dlopened_library: skip: gdb not installed");
+        return;
+    }
+    let w = world();
+    let gdb = |cwd: PathBuf, args: Vec<String>| {
+        let mut argv: Vec<String> = ["gdb", "-nx", "--batch"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for e in [
+            "set debuginfod enabled off",
+            "set breakpoint pending on",
+            "break dla_value",
+            "run",
+            "info sharedlibrary",
+            "continue",
+        ] {
+            argv.push("-ex".into());
+            argv.push(e.into());
+        }
+        argv.push("--args".into());
+        argv.extend(args);
+        let mut env = base_env();
+        env.push(("HOME".into(), w.root.to_string_lossy().into_owned()));
+        let c = Cmd {
+            argv: vec!["/usr/bin/env".into()]
+                .into_iter()
+                .chain(argv)
+                .collect(),
+            cwd,
+            env,
+            stdin: vec![],
+        };
+        (c.shell_line(), c.run())
+    };
+    let runs = [
+        gdb(
+            w.out.clone(),
+            vec![loader().to_string_lossy().into_owned(), "./dlbasic".into()],
+        ),
+        gdb(w.out.join("pt-r"), vec!["./dlbasic".into()]),
+    ];
+    let mut bad = Vec::new();
+    for (line, o) in &runs {
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        let stopped = text
+            .lines()
+            .any(|l| l.starts_with("Breakpoint 1, ") && l.contains("dla_value"));
+        let listed = ["/libdl_a.so", "/libdl_b.so"].iter().all(|lib| {
+            text.lines()
+                .any(|l| l.starts_with("0x") && l.trim_end().ends_with(lib))
+        });
+        let exited = text.contains("exited normally");
+        if !stopped || !listed || !exited {
+            bad.push(format!(
+                "=== {line}\n  stopped in dla_value: {stopped}, listed: {listed}, exited normally: {exited}\n{}",
+                indent(&text)
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "gdb and dlopen:\n{}", bad.join("\n"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // m4: threads, C++ exceptions, lazy binding specifics
 // ---------------------------------------------------------------------------------------------
@@ -1747,6 +1816,166 @@ fn m4_lazy_undefined_versioned_symbol() {
         "./vers_baz: symbol lookup error: ./vers_baz: undefined symbol: baz, version VERS_2\n",
     );
     expect_status(&o[1], "exit 127");
+}
+
+#[test]
+fn m4_rtld_next_wrappers() {
+    let w = world();
+    let wrap = w.out.join("libwrap.so").to_string_lossy().into_owned();
+    let o = check(&[
+        case("rtldnext", &[]),
+        case("rtldnext", &[]).env("LD_PRELOAD", &wrap),
+        case("rtldnext_linked", &[]),
+    ]);
+    expect_in(&o[0], "RTLD_NEXT malloc from exe: malloc in libc.so.6\n");
+    for k in [1, 2] {
+        expect_in(
+            &o[k],
+            "wrap: malloc(12345) next is malloc in libc.so.6\nwrap: fopen(/dev/null, r)\nwrap: fopen next is fopen64 in libc.so.6\n",
+        );
+        expect_in(&o[k], "RTLD_NEXT malloc from exe: malloc in libwrap.so\n");
+        expect_in(&o[k], "RTLD_NEXT puts from exe: puts in libc.so.6\n");
+    }
+    expect_in(
+        &o[2],
+        "RTLD_NEXT missing: NULL, dlerror: ./rtldnext_linked: undefined symbol: no_such_symbol_anywhere\n",
+    );
+}
+
+#[test]
+fn m4_dlvsym_dladdr_dlinfo_phdr_counters() {
+    let o = check(&[case("dlquery", &[])]);
+    expect_in(&o[0], "dlvsym foo@VERS_1: foo_old (foo@VERS_1)\n");
+    expect_in(&o[0], "dlvsym foo@VERS_2: foo_new (foo@@VERS_2)\n");
+    expect_in(
+        &o[0],
+        "dlvsym foo@VERS_3: libv.so: undefined symbol: foo, version VERS_3\n",
+    );
+    expect_in(
+        &o[0],
+        "dladdr1 SYMENT: foo in libv.so, st_size>0=1 type=2 bind=1 offset=1\n",
+    );
+    expect_in(
+        &o[0],
+        "dladdr1 LINKMAP: foo, l_name libv.so, l_addr==dli_fbase 1\n",
+    );
+    expect_in(&o[0], "RTLD_DI_LINKMAP: libv.so, handle==map 1\n");
+    expect_in(&o[0], "RTLD_DI_ORIGIN: 0, the directory of l_name: 1\n");
+    expect_in(&o[0], "RTLD_DI_TLS_MODID of libv.so: 0 -> 0\n");
+    expect_in(&o[0], "RTLD_DI_TLS_MODID of libdltls_gd.so: 0, nonzero 1\n");
+    expect_in(
+        &o[0],
+        "RTLD_DI_TLS_DATA after use: 0, block holds the variable 1\n",
+    );
+    expect_in(
+        &o[0],
+        "after dlopen libdl_a.so (and libdl_b.so): objects=6 adds=+2 subs=+0\nafter dlclose libdl_a.so: objects=4 adds=+0 subs=+2\n",
+    );
+}
+
+#[test]
+fn m4_cxx_exception_dlopen() {
+    let o = check(&[case("dlcxx", &[])]);
+    expect_in(
+        &o[0],
+        "caught out_of_range: thrown in libdlcxx: 1\ncaught runtime_error: thrown in libcxx_a: boom (passed through libdlcxx)\ncaught inside libdlcxx: 1\n",
+    );
+    // libcxx_a defines STB_GNU_UNIQUE objects: glibc makes it NODELETE, so dlclose keeps it.
+    expect_in(
+        &o[0],
+        "caught inside libdlcxx: 1\nafter reload caught: thrown in libdlcxx: 9\nlibcxx_a static object destroyed\n",
+    );
+}
+
+#[test]
+fn m4_pthread_cancel_and_exit() {
+    let o = check(&[case("cancel", &[])]);
+    expect_in(&o[0], "libgcc_s loaded at start: no\n");
+    expect_in(
+        &o[0],
+        "cleanup handler: cancelled thread\ncancelled thread returned PTHREAD_CANCELED: yes\nlibgcc_s loaded after cancel: yes\n",
+    );
+    expect_in(
+        &o[0],
+        "cleanup handler: exiting thread\npthread_exit value: 42\n",
+    );
+    expect_in(
+        &o[0],
+        "cleanup handler: async thread\nasync-cancelled thread returned PTHREAD_CANCELED: yes\n",
+    );
+}
+
+#[test]
+fn m4_dlopen_shared_dependency_init_fini() {
+    let o = check(&[case("dlinitfini", &[])]);
+    expect_in(&o[0], "main dlopen libdlx_top.so\ndlx_r DT_INIT\n");
+    expect_in(
+        &o[0],
+        "main dlclose libdlx_other.so\ndlx_other .fini_array\n",
+    );
+    expect_in(&o[0], "dlx_r DT_FINI\ndlx_base .fini_array\n");
+    expect_in(
+        &o[0],
+        "main exit with libdlx_other.so open\ndlx_other atexit handler\ndlx_base atexit handler\ndlx_other .fini_array\n",
+    );
+}
+
+#[test]
+fn m4_dlopen_dlclose_no_leak() {
+    let o = check(&[case("dlleak", &[])]);
+    expect_in(
+        &o[0],
+        "cycles ok: 10000\nstill loaded after the last dlclose: no\nRSS growth under 1 MiB: yes\nVM growth under 1 MiB: yes\n",
+    );
+}
+
+#[test]
+fn m4_dlopen_deepbind() {
+    let o = check(&[case("dldeep", &[])]);
+    expect_in(
+        &o[0],
+        "plain NOW: calls exe, data 1, only in exe, RTLD_DEFAULT from the library: exe\n",
+    );
+    for m in ["LAZY", "NOW"] {
+        expect_in(
+            &o[0],
+            &format!(
+                "DEEPBIND {m}: calls libdeep_dep, data 2, only in exe, RTLD_DEFAULT from the library: libdeep_dep\n"
+            ),
+        );
+    }
+    expect_in(&o[0], "exe: deep_name exe, RTLD_DEFAULT exe\n");
+}
+
+#[test]
+fn m4_dlmopen_namespaces() {
+    let o = check(&[case("dlmopen", &[])]);
+    expect_in(&o[0], "namespaces: 0 1, different handles: 1\n");
+    expect_in(&o[0], "counters: base 2, new 1, same address: 0\n");
+    expect_in(
+        &o[0],
+        "own libc copy: malloc differs 1, errno differs 1, base malloc is ours 1\n",
+    );
+    expect_in(&o[0], "dladdr in the new namespace: libns.so ns_bump\n");
+    expect_in(
+        &o[0],
+        "dlmopen into the existing namespace: same handle 1\n",
+    );
+    expect_in(
+        &o[0],
+        "dlmopen(7): libns.so: invalid target namespace in dlmopen(): Invalid argument\n",
+    );
+    expect_in(&o[0], "third namespace: 2, counter 1\n");
+    expect_in(&o[0], "dlopen from the new namespace finds its copy: 1\n");
+    expect_in(
+        &o[0],
+        "after closing everything of namespace 1: libns.so: invalid target namespace in dlmopen(): Invalid argument\nnext new namespace: 1, counter 1\n",
+    );
+    // Per-namespace STB_GNU_UNIQUE tables; _dl_fini runs every namespace's destructors.
+    expect_in(
+        &o[0],
+        "unique counter shared across namespaces: 0\nlibcxx_a static object destroyed\nlibcxx_a static object destroyed\n",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ pub const RTLD_NOW: i32 = 0x2;
 pub const RTLD_NOLOAD: i32 = 0x4;
 pub const RTLD_GLOBAL: i32 = 0x100;
 pub const RTLD_NODELETE: i32 = 0x1000;
+pub const RTLD_DEEPBIND: i32 = 0x8;
 const DF_STATIC_TLS: u64 = 0x10;
 const DF_1_NODELETE: u64 = 0x8;
 const R_X86_64_TPOFF64: u32 = 18;
@@ -260,21 +261,10 @@ fn open_locked(
     argv: usize,
     env: usize,
 ) -> Result<usize, Failure> {
-    // Only the base namespace exists (`GL(dl_nns)` = 1): LM_ID_BASE, or __LM_ID_CALLER (-2)
-    // whose caller is necessarily in it. glibc's texts for the rest.
-    if nsid == -1 {
-        return Err(fail(
-            22,
-            &name,
-            "no more namespaces available for dlmopen() (rld supports only the base namespace)",
-        ));
-    }
-    if nsid > 0 || nsid < -2 {
-        return Err(fail(22, &name, "invalid target namespace in dlmopen()"));
-    }
     let Some(b) = super::build() else {
         return Err(fail(0, &name, "dlopen needs a known glibc build"));
     };
+    let ns = choose_namespace(b, nsid, caller, &name)?;
     if name.is_empty() {
         // dlopen(NULL): the main program.
         return state::with(|rt| {
@@ -292,19 +282,33 @@ fn open_locked(
     let Some((priors, chain, caller_id)) = state::with(|rt| {
         // Objects no longer in the chain (unloaded, or abandoned by a failed open) are
         // unmapped: they are described as missing, which the search never matches.
+        let live = all_chained(rt);
         let priors: Vec<Prior> = rt
             .objs
             .iter()
             .enumerate()
             .map(|(i, o)| {
-                if rt.chain.contains(&i) {
+                if live.contains(&i) {
                     prior_of(o)
                 } else {
                     dead_prior()
                 }
             })
             .collect();
-        (priors, rt.chain.clone(), rt.object_at(caller))
+        // The objects already-loaded detection sees: the namespace's own. Another namespace
+        // also sees the main program (whose RPATH glibc searches for every namespace) and
+        // ld.so (glibc's proxy map: one ld.so for all namespaces).
+        let chain = if ns == 0 {
+            rt.chain.clone()
+        } else {
+            let mut c = alloc::vec![rt.main, rt.rtld];
+            // SAFETY: inside `state::with`.
+            if let Some(n) = unsafe { namespaces() }.get(ns) {
+                c.extend_from_slice(&n.chain);
+            }
+            c
+        };
+        (priors, chain, rt.object_at(caller))
     }) else {
         return Err(fail(0, &name, "dlopen before start-up finished"));
     };
@@ -329,6 +333,7 @@ fn open_locked(
     let target = opened.target;
     if opened.new.is_empty() {
         // Already loaded (with all its dependencies).
+        let mode = if ns == 0 { mode } else { mode & !RTLD_GLOBAL };
         return state::with(|rt| existing(b, rt, target, &opened.searchlist, mode))
             .flatten()
             .ok_or_else(|| fail(0, &name, "internal error: lost an object"));
@@ -336,7 +341,7 @@ fn open_locked(
     if mode & RTLD_NOLOAD != 0 {
         return Ok(0);
     }
-    load_new(b, opened, nprior, mode, argc, argv, env)
+    load_new(b, opened, nprior, mode, ns, argc, argv, env)
 }
 
 /// `l_direct_opencount++` and the mode flags of an open of an object that exists.
@@ -523,15 +528,19 @@ fn first_undefined(rt: &Runtime, ids: &[usize], mode_now: bool) -> Option<(Vec<u
 }
 
 /// Everything from mapping to constructors for an open that loads `opened.new`.
+#[allow(clippy::too_many_arguments)]
 fn load_new(
     b: &'static rld_glibc::GlibcBuild,
     opened: rld_deps::Opened<crate::fs::File>,
     nprior: usize,
     mode: i32,
+    ns: usize,
     argc: usize,
     argv: usize,
     env: usize,
 ) -> Result<usize, Failure> {
+    // RTLD_GLOBAL into another namespace (libc refuses it for LM_ID_NEWLM): local there.
+    let mode = if ns == 0 { mode } else { mode & !RTLD_GLOBAL };
     let page = match _rtld_global_ro.raw().get(b.rtld_global_ro.dl_pagesize) as usize {
         0 => 4096,
         p => p,
@@ -583,8 +592,33 @@ fn load_new(
             rt.objs.push(o);
         }
         let local: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
-        for &i in &new {
-            rt.ns.set_local_scope(i as ObjId, local.clone());
+        // SAFETY: inside `state::with`.
+        let spaces = unsafe { namespaces() };
+        if let Some(n) = spaces.get_mut(ns).filter(|_| ns != 0) {
+            // Another namespace: its global scope (its first object's search list) and the
+            // opened object's search list, never the base namespace's global scope.
+            if n.chain.is_empty() {
+                n.global = searchlist.clone();
+            }
+            let global: Vec<ObjId> = n.global.iter().map(|&i| i as ObjId).collect();
+            let scopes = if global == local {
+                alloc::vec![global]
+            } else if mode & RTLD_DEEPBIND != 0 {
+                alloc::vec![local.clone(), global]
+            } else {
+                alloc::vec![global, local.clone()]
+            };
+            for &i in &new {
+                rt.ns.set_scopes(i as ObjId, scopes.clone());
+                rt.ns.set_group(i as ObjId, ns as u32);
+            }
+        }
+        for &i in new.iter().filter(|_| ns == 0) {
+            if mode & RTLD_DEEPBIND != 0 {
+                rt.ns.set_local_scope_first(i as ObjId, local.clone());
+            } else {
+                rt.ns.set_local_scope(i as ObjId, local.clone());
+            }
         }
         // Relocation order: the new objects sorted by dependency, dependencies first.
         let lists = initfini_lists(rt);
@@ -614,7 +648,7 @@ fn load_new(
     })
     .unwrap_or_else(|| Err(fail(0, b"", "no runtime")));
     if let Err(e) = entered {
-        abandon(&new, &ranges);
+        abandon(b, &new, &ranges);
         return Err(e);
     }
 
@@ -623,24 +657,32 @@ fn load_new(
     let statics = match tls {
         Ok(s) => s,
         Err(e) => {
-            abandon(&new, &ranges);
+            abandon(b, &new, &ranges);
             return Err(e);
         }
     };
 
     // ---- link maps, chain, global scope ------------------------------------------------
+    let mut new_libc: Option<usize> = None;
     mutex(true, true);
     let reloc_order: Vec<usize> = state::with(|rt| {
         for &i in &new {
-            let lm = glibc::new_link_map(b, i);
+            let lm = link_map_for(b, i);
             if let Some(o) = rt.objs.get_mut(i) {
                 o.lm = lm;
             }
         }
-        let old_tail = rt.chain.last().copied();
-        rt.chain.extend(new.iter().copied());
+        // SAFETY: inside `state::with`.
+        let spaces = unsafe { namespaces() };
+        let chain = match spaces.get_mut(ns) {
+            Some(n) if ns != 0 => &mut n.chain,
+            _ => &mut rt.chain,
+        };
+        let old_tail = chain.last().copied();
+        chain.extend(new.iter().copied());
+        let chain: &[usize] = chain;
         let lists = Lists {
-            chain: &rt.chain,
+            chain,
             searchlist: &rt.searchlist,
             initfini: &rt.initfini,
             main: rt.main,
@@ -652,7 +694,13 @@ fn load_new(
         {
             glibc::lm_raw(b, t.lm).put(f.l_next, fo.lm as u64);
         }
-        let main_lm = rt.objs.get(rt.main).map_or(0, |o| o.lm);
+        let first = chain.first().copied();
+        let ns_first = if ns == 0 {
+            rt.main
+        } else {
+            first.unwrap_or(target)
+        };
+        let main_lm = rt.objs.get(ns_first).map_or(0, |o| o.lm);
         let target_lm = rt.objs.get(target).map_or(0, |o| o.lm);
         let main_sl = glibc::lm_raw(b, main_lm).addr(f.l_searchlist) as u64;
         for &i in &new {
@@ -660,8 +708,34 @@ fn load_new(
             let l = glibc::lm_raw(b, o.lm);
             l.put_bits(f.l_type, 2);
             l.put_bits(f.l_global, 0);
-            // l_scope = [global, (own symbolic first), the dlopen'ed object's search list].
+            l.put(f.l_ns, ns as u64);
+            if ns != 0 {
+                // fill_link_maps_of gave it the base namespace's scope: its own namespace's
+                // global scope replaces it (after its DT_SYMBOLIC self-scope, if any).
+                let mut k = 0;
+                if o.info.symbolic() && mode & RTLD_DEEPBIND == 0 {
+                    l.put(
+                        glibc::slot(f.l_scope_mem, 0),
+                        l.addr(f.l_symbolic_searchlist) as u64,
+                    );
+                    k = 1;
+                }
+                l.put(glibc::slot(f.l_scope_mem, k), main_sl);
+                l.put(glibc::slot(f.l_scope_mem, k + 1), 0);
+            }
+            // l_scope = [global, (own symbolic first), the dlopen'ed object's search list];
+            // RTLD_DEEPBIND: [the dlopen'ed object's search list, global] (`_dl_new_object`;
+            // `_dl_map_object_from_fd` adds no symbolic scope then).
             let tl = glibc::lm_raw(b, target_lm).addr(f.l_searchlist) as u64;
+            if mode & RTLD_DEEPBIND != 0 && tl != main_sl {
+                l.put(glibc::slot(f.l_scope_mem, 0), tl);
+                l.put(glibc::slot(f.l_scope_mem, 1), main_sl);
+                l.put(glibc::slot(f.l_scope_mem, 2), 0);
+                if o.info.flags_1() & DF_1_NODELETE != 0 {
+                    l.put(f.l_nodelete_active, 1);
+                }
+                continue;
+            }
             let mut k = 0;
             while k < 3 && l.get(glibc::slot(f.l_scope_mem, k)) != 0 {
                 k += 1;
@@ -674,6 +748,7 @@ fn load_new(
             }
         }
         set_searchlist(b, rt, target, &searchlist);
+        mark_unique_nodelete(b, rt, &new);
         if let Some(o) = rt.objs.get(target) {
             bump_open(b, o.lm, mode);
         }
@@ -682,19 +757,28 @@ fn load_new(
         }
         let n = new.len() as u64;
         let gl = _rtld_global.raw();
-        let ns0 = Raw {
-            base: gl.base.wrapping_add(b.dl_ns_offset(0)),
-            size: b.link_namespaces.size,
-        };
-        ns0.put(
-            b.link_namespaces.ns_nloaded,
-            ns0.get(b.link_namespaces.ns_nloaded) + n,
-        );
+        let nsr = ns_raw(b, ns);
+        let nl = &b.link_namespaces;
+        nsr.put(nl.ns_nloaded, nsr.get(nl.ns_nloaded) + n);
+        if ns != 0 {
+            nsr.put(nl.ns_loaded, main_lm as u64);
+            // Its own libc (glibc's `libc_map`, set when libc.so.6 is mapped there).
+            if nsr.get(nl.libc_map) == 0
+                && let Some(&c) = new.iter().find(|&&i| {
+                    rt.objs
+                        .get(i)
+                        .is_some_and(|o| o.libnames.iter().any(|n| n.starts_with(b"libc.so.6\0")))
+                })
+            {
+                nsr.put(nl.libc_map, rt.objs.get(c).map_or(0, |o| o.lm) as u64);
+                new_libc = Some(c);
+            }
+        }
         gl.put(
             b.rtld_global.dl_load_adds,
             gl.get(b.rtld_global.dl_load_adds) + n,
         );
-        rt.rebuild_ranges();
+        rebuild_ranges_all(rt);
         let lists = initfini_lists(rt);
         let maps: Vec<ObjId> = new.iter().map(|&i| i as ObjId).collect();
         let mut order = rld_link::order::sort_maps_dfs(
@@ -739,13 +823,66 @@ fn load_new(
     _r_debug.raw().put(b.r_debug.r_state, 0);
     super::exports::_dl_debug_state();
 
+    // A namespace's own libc is initialised before any constructor (`_dl_call_libc_early_init`
+    // with initial = false: no brk heap, ...).
+    if let Some(c) = new_libc {
+        let f = state::with(|rt| {
+            super::run::lookup_in_object(rt, c, b"__libc_early_init", Some(b"GLIBC_PRIVATE"))
+        })
+        .unwrap_or(0);
+        if f != 0 {
+            // SAFETY: `void __libc_early_init(_Bool)` of a relocated libc.
+            let f: extern "C" fn(bool) = unsafe { core::mem::transmute(f) };
+            f(false);
+        }
+    }
+
     // ---- constructors ----------------------------------------------------------------------
     run_constructors(b, &searchlist, argc, argv, env);
     Ok(state::with(|rt| rt.objs.get(target).map_or(0, |o| o.lm)).unwrap_or(0))
 }
 
+/// A dlopen'ed object whose STB_GNU_UNIQUE definition became the process-wide one while the
+/// new objects were relocated can never be unloaded (glibc's `do_lookup_unique` marks it
+/// NODELETE): other objects may hold its address for ever.
+fn mark_unique_nodelete(b: &rld_glibc::GlibcBuild, rt: &Runtime, new: &[usize]) {
+    const STB_GNU_UNIQUE: u8 = 10;
+    let mut mark: Vec<usize> = Vec::new();
+    for &i in new {
+        let Some(p) = rt.plan.objs.get(i) else {
+            continue;
+        };
+        for bd in &p.bindings {
+            let Binding::Def { obj, sym } = *bd else {
+                continue;
+            };
+            let target = obj as usize;
+            if mark.contains(&target) {
+                continue;
+            }
+            let Some(v) = rt.ns.obj(obj) else { continue };
+            let Some(s) = v.sym(sym) else { continue };
+            if s.bind() != STB_GNU_UNIQUE {
+                continue;
+            }
+            let entered_here = rt.ns.unique_entry_of(obj, v.sym_name(&s)) == Some((obj, sym));
+            let loaded = rt.objs.get(target).is_some_and(|o| {
+                o.lm != 0 && glibc::lm_raw(b, o.lm).get_bits(b.link_map.l_type) == 2
+            });
+            if entered_here && loaded {
+                mark.push(target);
+            }
+        }
+    }
+    for t in mark {
+        if let Some(o) = rt.objs.get(t) {
+            glibc::lm_raw(b, o.lm).put(b.link_map.l_nodelete_active, 1);
+        }
+    }
+}
+
 /// Undoes a failed open before its objects were linked into the chain.
-fn abandon(new: &[usize], ranges: &[(usize, usize)]) {
+fn abandon(b: &rld_glibc::GlibcBuild, new: &[usize], ranges: &[(usize, usize)]) {
     state::with(|rt| {
         for &i in new {
             if let Some(o) = rt.objs.get_mut(i) {
@@ -756,10 +893,333 @@ fn abandon(new: &[usize], ranges: &[(usize, usize)]) {
                 v.removed = true;
             }
             rt.ns.set_local_scope(i as ObjId, Vec::new());
+            rt.ns.set_scopes(i as ObjId, Vec::new());
+            rt.ns.set_group(i as ObjId, 0);
         }
         rt.ns.invalidate_memo();
+        reclaim_tail(b, rt);
     });
     unmap(ranges);
+}
+
+/// Frees what a reclaimed dlopen'ed object allocated for ever: the strings `describe` and
+/// `map_new` leaked, its dynamic-section copy (`objects::read_dynamic`), and the arrays and
+/// name nodes its link map points to (`lm_array`, `fill_link_maps_of`). Its link map itself
+/// is kept for reuse.
+fn free_object_memory(b: &rld_glibc::GlibcBuild, o: Loaded) {
+    use alloc::alloc::{Layout, dealloc};
+    use alloc::boxed::Box;
+    let free_bytes = |s: &'static [u8]| {
+        if !s.is_empty() {
+            // SAFETY: `s` is a `Box<[u8]>` leaked by `objects::leak`/`leak_cstr` for this
+            // object only (describe/map_new); the object is unloaded and reclaimed, so no
+            // table of rld names it any more.
+            drop(unsafe { Box::from_raw(s as *const [u8] as *mut [u8]) });
+        }
+    };
+    let free_words = |p: usize, n: usize| {
+        if p != 0
+            && let Ok(l) = Layout::from_size_align(n.max(1) * 8, 8)
+        {
+            // SAFETY: an `alloc_forever(n * 8, 8)` block (`lm_array`) of this object's link map.
+            unsafe { dealloc(p as *mut u8, l) };
+        }
+    };
+    if o.lm != 0 {
+        let f = &b.link_map;
+        let l = glibc::lm_raw(b, o.lm);
+        // l_libname nodes (`fill_link_maps_of`: `alloc_forever(size, 8)` each).
+        let ln = &b.libname_list;
+        let mut node = l.get(f.l_libname) as usize;
+        let mut guard = 0;
+        while node != 0 && guard < 64 {
+            // SAFETY: a libname node rld allocated for this link map.
+            let r = unsafe { Raw::new(node as *mut u8, ln.size) };
+            let next = r.get(ln.next) as usize;
+            if let Ok(lay) = Layout::from_size_align(ln.size, 8) {
+                // SAFETY: as above; nothing else points to it.
+                unsafe { dealloc(node as *mut u8, lay) };
+            }
+            node = next;
+            guard += 1;
+        }
+        l.put(f.l_libname, 0);
+        // l_searchlist (set_searchlist: nlist + NULL) and l_initfini ([self, deps..] + NULL).
+        let sl = l.get(f.l_searchlist_r_list) as usize;
+        let inside = sl >= o.lm && sl < o.lm + b.link_map.size;
+        if !inside {
+            free_words(sl, l.get(f.l_searchlist_r_nlist) as usize + 1);
+        }
+        l.put(f.l_searchlist_r_list, 0);
+        let ifi = l.get(f.l_initfini) as usize;
+        if ifi != 0 {
+            let mut n = 0;
+            // SAFETY: a NULL-terminated array from `lm_array` (bounded walk).
+            while n < 1 << 16 && unsafe { (ifi as *const usize).add(n).read() } != 0 {
+                n += 1;
+            }
+            free_words(ifi, n + 1);
+        }
+        l.put(f.l_initfini, 0);
+    }
+    if o.dyn_addr != 0 {
+        // `read_dynamic` leaked exactly the entries up to and including DT_NULL.
+        let e = o.info.dynamic().raw_entries();
+        let n = (e.len() + 1) * 16;
+        // SAFETY: that leaked `Box<[u8]>` of `n` bytes, only referenced by `o.info`, which
+        // is dropped with `o` below.
+        let s: &'static [u8] = unsafe { core::slice::from_raw_parts(e.as_ptr().cast(), n) };
+        free_bytes(s);
+    }
+    free_bytes(o.name);
+    free_bytes(o.name_c);
+    for n in &o.libnames {
+        free_bytes(n);
+    }
+    if let Some(or) = o.origin {
+        free_bytes(or);
+    }
+}
+
+// ---- link-map namespaces (dlmopen) ------------------------------------------------------------
+
+/// One namespace other than the base one: its objects in link-map order and its global scope
+/// (the search list of its first object, glibc's `_ns_loaded->l_searchlist`).
+#[derive(Default)]
+struct NsState {
+    chain: Vec<usize>,
+    global: Vec<usize>,
+}
+
+/// Namespaces 1.. (index 0 is unused: the base namespace is `Runtime::chain`/`searchlist`).
+/// Only touched under `state::with`.
+struct Namespaces(core::cell::UnsafeCell<Vec<NsState>>);
+// SAFETY: accessed only inside `state::with`, which serialises all access.
+unsafe impl Sync for Namespaces {}
+static NAMESPACES: Namespaces = Namespaces(core::cell::UnsafeCell::new(Vec::new()));
+
+/// The namespaces 1.. (index 0 unused, always present).
+///
+/// # Safety
+/// The caller holds the state lock (runs inside `state::with`) and keeps no other reference.
+#[allow(clippy::mut_from_ref)]
+unsafe fn namespaces() -> &'static mut Vec<NsState> {
+    // SAFETY: caller contract.
+    let v = unsafe { &mut *NAMESPACES.0.get() };
+    if v.is_empty() {
+        v.push(NsState::default());
+    }
+    v
+}
+
+/// True if object `i` is in the link-map list of some namespace. Inside `state::with`.
+fn chained(rt: &Runtime, i: usize) -> bool {
+    // SAFETY: inside `state::with` (every caller).
+    rt.chain.contains(&i) || unsafe { namespaces() }.iter().any(|n| n.chain.contains(&i))
+}
+
+/// Every object of every namespace's list, base namespace first. Inside `state::with`.
+fn all_chained(rt: &Runtime) -> Vec<usize> {
+    let mut v = rt.chain.clone();
+    // SAFETY: inside `state::with` (every caller).
+    for n in unsafe { namespaces() }.iter() {
+        v.extend_from_slice(&n.chain);
+    }
+    v
+}
+
+/// `_dl_fini`'s order for the namespaces other than the base one (run before it): the last
+/// namespace first, each sorted for fini (users before their dependencies).
+pub fn other_namespaces_fini_order(rt: &Runtime) -> Vec<usize> {
+    // SAFETY: `_dl_fini` calls this inside `state::with`.
+    let spaces = unsafe { namespaces() };
+    let lists = initfini_lists(rt);
+    let mut out = Vec::new();
+    for n in spaces.iter().skip(1).rev() {
+        let maps: Vec<ObjId> = n.chain.iter().map(|&i| i as ObjId).collect();
+        let order = rld_link::order::sort_maps_dfs(
+            &maps,
+            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            true,
+        );
+        out.extend(order.into_iter().map(|i| i as usize));
+    }
+    out
+}
+
+/// The namespace of object `i` (its link map's `l_ns`).
+fn ns_of(b: &rld_glibc::GlibcBuild, rt: &Runtime, i: usize) -> usize {
+    rt.objs
+        .get(i)
+        .filter(|o| o.lm != 0)
+        .map_or(0, |o| glibc::lm_raw(b, o.lm).get(b.link_map.l_ns) as usize)
+}
+
+/// `_rtld_global._dl_ns[ns]`.
+fn ns_raw(b: &rld_glibc::GlibcBuild, ns: usize) -> Raw {
+    Raw {
+        base: _rtld_global.raw().base.wrapping_add(b.dl_ns_offset(ns)),
+        size: b.link_namespaces.size,
+    }
+}
+
+/// Address ranges of every namespace's objects (`Runtime::rebuild_ranges` knows only the base
+/// namespace). Inside `state::with`.
+fn rebuild_ranges_all(rt: &mut Runtime) {
+    rt.rebuild_ranges();
+    // SAFETY: inside `state::with` (every caller).
+    let extra: Vec<usize> = unsafe { namespaces() }
+        .iter()
+        .flat_map(|n| n.chain.iter().copied())
+        .collect();
+    if extra.is_empty() {
+        return;
+    }
+    for i in extra {
+        if let Some(o) = rt.objs.get(i)
+            && o.map_end > o.map_start
+        {
+            rt.ranges.push((o.map_start, o.map_end, i));
+        }
+    }
+    rt.ranges.sort_unstable();
+}
+
+/// glibc's namespace choice in `_dl_open`: LM_ID_NEWLM takes the first empty namespace (or a
+/// new one, `GL(dl_nns)`++), __LM_ID_CALLER the caller's, others must exist and be in use.
+fn choose_namespace(
+    b: &rld_glibc::GlibcBuild,
+    nsid: isize,
+    caller: usize,
+    name: &[u8],
+) -> Result<usize, Failure> {
+    let gl = _rtld_global.raw();
+    let nns = gl.get(b.rtld_global.dl_nns) as usize;
+    let r = state::with(|rt| {
+        // SAFETY: inside `state::with`.
+        let spaces = unsafe { namespaces() };
+        match nsid {
+            -1 => {
+                let free = (1..nns).find(|&n| spaces.get(n).is_none_or(|s| s.chain.is_empty()));
+                match free {
+                    Some(n) => Ok(n),
+                    None if nns < b.dl_nns_max() => {
+                        // A new namespace: its unique-symbol lock like the base one's.
+                        let lock = b.link_namespaces.ns_unique_sym_table_lock;
+                        let mut m = [0u8; 64];
+                        let n0 = ns_raw(b, 0);
+                        for (k, byte) in m.iter_mut().enumerate().take(lock.size.min(64)) {
+                            *byte = n0.get(rld_glibc::Field {
+                                offset: lock.offset + k,
+                                size: 1,
+                            }) as u8;
+                        }
+                        ns_raw(b, nns).put_bytes(lock, m.get(..lock.size).unwrap_or(&[]));
+                        gl.put(b.rtld_global.dl_nns, nns as u64 + 1);
+                        Ok(nns)
+                    }
+                    None => Err("no more namespaces available for dlmopen()"),
+                }
+            }
+            -2 => Ok(rt.object_at(caller).map_or(0, |c| ns_of(b, rt, c))),
+            0 => Ok(0),
+            n if n > 0
+                && (n as usize) < nns
+                && spaces.get(n as usize).is_some_and(|s| !s.chain.is_empty()) =>
+            {
+                Ok(n as usize)
+            }
+            _ => Err("invalid target namespace in dlmopen()"),
+        }
+    })
+    .unwrap_or(Ok(0));
+    let ns = r.map_err(|m| fail(22, name, m))?;
+    state::with(|_| {
+        // SAFETY: inside `state::with`.
+        let spaces = unsafe { namespaces() };
+        while spaces.len() <= ns {
+            spaces.push(NsState::default());
+        }
+    });
+    Ok(ns)
+}
+
+// ---- reusing the ids of unloaded objects ----------------------------------------------------
+
+/// Link maps of reclaimed object ids, by id: the next object given that id reuses the memory
+/// (its trailer already names the id). Only touched under `state::with`.
+struct Spare(core::cell::UnsafeCell<Vec<(usize, usize)>>);
+// SAFETY: accessed only inside `state::with`, which serialises all access.
+unsafe impl Sync for Spare {}
+static SPARE_LINK_MAPS: Spare = Spare(core::cell::UnsafeCell::new(Vec::new()));
+
+/// Mutable access to the spare link maps.
+///
+/// # Safety
+/// The caller holds the state lock (runs inside `state::with`) and keeps no other reference.
+#[allow(clippy::mut_from_ref)]
+unsafe fn spare_link_maps() -> &'static mut Vec<(usize, usize)> {
+    // SAFETY: caller contract.
+    unsafe { &mut *SPARE_LINK_MAPS.0.get() }
+}
+
+/// A zeroed link map for object `id`: a reclaimed one of the same id, or a new one.
+/// Runs inside `state::with`.
+fn link_map_for(b: &rld_glibc::GlibcBuild, id: usize) -> usize {
+    // SAFETY: called inside `state::with` (load_new's link-map section).
+    let spare = unsafe { spare_link_maps() };
+    if let Some(k) = spare.iter().position(|&(i, _)| i == id) {
+        let (_, lm) = spare.swap_remove(k);
+        // SAFETY: a link map from `new_link_map` for this id whose object was unloaded and
+        // reclaimed; nothing of rld references it any more (as after glibc's free). Its
+        // trailer (after `size` bytes) is kept.
+        unsafe { core::ptr::write_bytes(lm as *mut u8, 0, b.link_map.size) };
+        return lm;
+    }
+    glibc::new_link_map(b, id)
+}
+
+/// Drops the unloaded objects at the end of the object table (ids no list names any more),
+/// so that their ids, link maps and table entries serve the next dlopen: repeated
+/// dlopen/dlclose cycles keep the table, and every per-open walk over it, the same size.
+/// Objects still referenced (in the chain, or live objects' dependencies) are never at a
+/// reclaimable end: only unloaded (`l_removed`) or abandoned objects are dropped.
+fn reclaim_tail(b: &rld_glibc::GlibcBuild, rt: &mut Runtime) {
+    let floor = [Some(rt.main), Some(rt.rtld), rt.vdso, rt.libc]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut len = rt.objs.len();
+    while len > floor {
+        let i = len - 1;
+        let Some(o) = rt.objs.get(i) else { break };
+        if chained(rt, i)
+            || rt.searchlist.contains(&i)
+            || o.tls.is_some()
+            || rt.objs.iter().take(i).any(|p| p.deps.contains(&i))
+        {
+            break;
+        }
+        let dead = o.lm == 0 || glibc::lm_raw(b, o.lm).get_bits(b.link_map.l_removed) != 0;
+        if !dead {
+            break;
+        }
+        if o.lm != 0 {
+            // SAFETY: inside `state::with`.
+            unsafe { spare_link_maps() }.push((i, o.lm));
+        }
+        len = i;
+    }
+    if len == rt.objs.len() {
+        return;
+    }
+    rt.ns.truncate(len);
+    rt.plan.objs.truncate(len);
+    for o in rt.objs.drain(len..) {
+        free_object_memory(b, o);
+    }
 }
 
 /// Gives the new TLS modules ids (and static blocks when they need one); returns the static
@@ -994,7 +1454,8 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
     let Some((remove, finis)) = state::with(|rt| -> (Vec<usize>, Vec<Fini>) {
         let mut used = alloc::vec![false; rt.objs.len()];
         let mut work: Vec<usize> = Vec::new();
-        for &i in &rt.chain {
+        let everything = all_chained(rt);
+        for &i in &everything {
             let Some(o) = rt.objs.get(i) else { continue };
             let l = glibc::lm_raw(b, o.lm);
             let keep = l.get_bits(f.l_type) != 2
@@ -1016,15 +1477,14 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
                 }
             }
         }
-        let remove: Vec<usize> = rt
-            .chain
+        let remove: Vec<usize> = everything
             .iter()
             .copied()
             .filter(|&i| !used.get(i).copied().unwrap_or(true))
             .collect();
         // Destructor order: the namespace sorted for fini (users first).
         let lists = initfini_lists(rt);
-        let maps: Vec<ObjId> = rt.chain.iter().map(|&i| i as ObjId).collect();
+        let maps: Vec<ObjId> = everything.iter().map(|&i| i as ObjId).collect();
         let order = rld_link::order::sort_maps_dfs(
             &maps,
             &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
@@ -1076,7 +1536,12 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
     _r_debug.raw().put(b.r_debug.r_state, 2);
     super::exports::_dl_debug_state();
     mutex(true, true);
-    let ranges = state::with(|rt| unlink(b, rt, &remove)).unwrap_or_default();
+    let ranges = state::with(|rt| {
+        let r = unlink(b, rt, &remove);
+        reclaim_tail(b, rt);
+        r
+    })
+    .unwrap_or_default();
     mutex(true, false);
     unmap(&ranges);
     _r_debug.raw().put(b.r_debug.r_state, 0);
@@ -1090,12 +1555,18 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
     let f = &b.link_map;
     let mut ranges = Vec::new();
     let mut tls_gone = Vec::new();
+    // SAFETY: inside `state::with` (unlink's caller).
+    let spaces = unsafe { namespaces() };
     for &i in remove {
-        let Some(pos) = rt.chain.iter().position(|&c| c == i) else {
+        let chain = match spaces.iter_mut().find(|n| n.chain.contains(&i)) {
+            Some(n) => &mut n.chain,
+            None => &mut rt.chain,
+        };
+        let Some(pos) = chain.iter().position(|&c| c == i) else {
             continue;
         };
-        let prev = pos.checked_sub(1).and_then(|p| rt.chain.get(p)).copied();
-        let next = rt.chain.get(pos + 1).copied();
+        let prev = pos.checked_sub(1).and_then(|p| chain.get(p)).copied();
+        let next = chain.get(pos + 1).copied();
         let lm_of = |x: Option<usize>| x.and_then(|x| rt.objs.get(x)).map_or(0, |o| o.lm);
         let (plm, nlm) = (lm_of(prev), lm_of(next));
         if plm != 0 {
@@ -1104,7 +1575,7 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
         if nlm != 0 {
             glibc::lm_raw(b, nlm).put(f.l_prev, plm as u64);
         }
-        rt.chain.remove(pos);
+        chain.remove(pos);
         if let Some(o) = rt.objs.get_mut(i) {
             glibc::lm_raw(b, o.lm).put_bits(f.l_removed, 1);
             ranges.push((o.map_start, o.map_end));
@@ -1117,6 +1588,8 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
             v.removed = true;
         }
         rt.ns.set_local_scope(i as ObjId, Vec::new());
+        rt.ns.set_scopes(i as ObjId, Vec::new());
+        rt.ns.set_group(i as ObjId, 0);
     }
     if rt.searchlist.iter().any(|i| remove.contains(i)) {
         rt.searchlist.retain(|i| !remove.contains(i));
@@ -1144,6 +1617,28 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
         size: b.link_namespaces.size,
     };
     ns0.put(b.link_namespaces.ns_nloaded, rt.chain.len() as u64);
-    rt.rebuild_ranges();
+    // The other namespaces: counts, first objects; an emptied one is free again (and
+    // `GL(dl_nns)` shrinks past empty namespaces at the end, as `_dl_close_worker` does).
+    let nl = &b.link_namespaces;
+    for (n, st) in spaces.iter_mut().enumerate().skip(1) {
+        let r = ns_raw(b, n);
+        r.put(nl.ns_nloaded, st.chain.len() as u64);
+        let first = st
+            .chain
+            .first()
+            .and_then(|&i| rt.objs.get(i))
+            .map_or(0, |o| o.lm);
+        r.put(nl.ns_loaded, first as u64);
+        if st.chain.is_empty() {
+            st.global.clear();
+            r.put(nl.libc_map, 0);
+        }
+    }
+    let mut nns = gl.get(b.rtld_global.dl_nns) as usize;
+    while nns > 1 && spaces.get(nns - 1).is_none_or(|s| s.chain.is_empty()) {
+        nns -= 1;
+    }
+    gl.put(b.rtld_global.dl_nns, nns as u64);
+    rebuild_ranges_all(rt);
     ranges
 }

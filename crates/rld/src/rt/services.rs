@@ -487,7 +487,9 @@ pub extern "C" fn _dl_deallocate_tls(tcb: usize, _dealloc_tcb: bool) {
 /// destructors of every initialised object, users before their dependencies.
 pub extern "C" fn _dl_fini() {
     let Some(list) = state::with(|rt| {
-        let order = fini_order(rt);
+        // Namespaces other than the base one first (dlmopen), as glibc walks them downwards.
+        let mut order = super::dlopen::other_namespaces_fini_order(rt);
+        order.extend(fini_order(rt));
         order
             .into_iter()
             .filter_map(|i| {
