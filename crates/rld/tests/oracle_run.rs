@@ -1795,6 +1795,7 @@ fn m4_ld_debug_reloc() {
             debug_case("hellolib_lazy", &["lazy"], "reloc"),
             debug_case("hellolib_now", &[], "reloc"),
             debug_case("hellolib_lazy", &["env"], "reloc").env("LD_BIND_NOW", "1"),
+            debug_case("dlctors", &[], "reloc"),
         ],
         normalize_debug,
     );
@@ -1816,7 +1817,7 @@ fn m4_ld_debug_bindings() {
             debug_case("hellolib_now", &[], "bindings"),
             debug_case("vers_old", &[], "bindings"),
             debug_case("copyreloc", &[], "bindings"),
-            debug_case("dlbasic", &[], "bindings"),
+            debug_case("dlctors", &[], "bindings"),
         ],
         normalize_debug,
     );

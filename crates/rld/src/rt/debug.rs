@@ -390,6 +390,37 @@ fn resolve(rt: &mut Runtime, id: usize, symidx: u32, class: TypeClass, cache: bo
     }
 }
 
+/// Whether the plan binds object `id`'s JUMP_SLOTs now (dlopen with RTLD_NOW relocates an
+/// object eagerly although its own flags would allow lazy binding).
+fn eager_plan(rt: &Runtime, id: usize) -> bool {
+    let Some(v) = rt.ns.obj(id as ObjId) else {
+        return false;
+    };
+    let Some(r) =
+        rld_link::object::relas(v.jmprel).find(|r| r.r_type == rld_link::reloc::R_X86_64_JUMP_SLOT)
+    else {
+        return false;
+    };
+    rt.plan
+        .objs
+        .get(id)
+        .and_then(|p| p.get(r.sym, rld_link::lookup::CLASS_PLT))
+        .is_some()
+}
+
+/// `%s: error: %s: %s (fatal)` (`_dl_signal_cerror` with LD_DEBUG on, no receiver).
+pub fn signal_error(objname: &[u8], occasion: &str, msg: &[u8]) {
+    if mask() & !bits::STATISTICS == 0 {
+        return;
+    }
+    printf(format_args!(
+        "{}: error: {}: {} (fatal)\n",
+        lossy(objname),
+        occasion,
+        lossy(msg)
+    ));
+}
+
 /// `relocation processing: NAME[ (lazy)]` at the start of `_dl_relocate_object`.
 pub fn reloc_start(id: usize, lazy: bool) {
     if mask() == 0 {
@@ -405,6 +436,7 @@ pub fn reloc_start(id: usize, lazy: bool) {
             return;
         };
         let name = rt.objs.get(id).map_or(&b""[..], |o| o.name);
+        let lazy = lazy && !eager_plan(rt, id);
         printf(format_args!(
             "\nrelocation processing: {}{}\n",
             dso_filename(rt, name),
@@ -424,15 +456,18 @@ pub fn reloc_sym(id: usize, r_type: u32, sym: u32, lazy: bool) {
 
 #[inline(never)]
 fn reloc_sym_slow(id: usize, r_type: u32, sym: u32, lazy: bool) {
-    use rld_link::reloc::R_X86_64_JUMP_SLOT;
-    // R_X86_64_NONE: nothing; lazy JUMP_SLOTs are bound on the first call.
-    if r_type == 0 || (lazy && r_type == R_X86_64_JUMP_SLOT) {
+    // R_X86_64_NONE: nothing.
+    if r_type == 0 {
         return;
     }
     // SAFETY: start-up pipeline (or dlopen under rld's lock), no other reference held.
     let Some(rt) = (unsafe { state::get_unlocked() }) else {
         return;
     };
+    // Lazy JUMP_SLOTs are bound on the first call.
+    if r_type == rld_link::reloc::R_X86_64_JUMP_SLOT && lazy && !eager_plan(rt, id) {
+        return;
+    }
     let _ = resolve(rt, id, sym, rld_link::reloc::type_class(r_type), true);
 }
 

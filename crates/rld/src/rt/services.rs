@@ -261,6 +261,7 @@ extern "C" fn dl_lookup_symbol_x(
                 return 0;
             }
             let (objname, msg) = undefined_message(undef, name, ver.map(|v| v.name));
+            super::debug::signal_error(&objname, "symbol lookup error", &msg);
             signal_error(0, &objname, &msg)
         }
     }
