@@ -85,9 +85,10 @@ fn report_size() {
         // (mapping, glibc structures, relocation, services) took rld from 160 KB to 336 KB;
         // glibc's ld.so is 215 KB. dlopen/dlclose and dynamic TLS (rt/dlopen.rs, rld-deps
         // `open`, the `__tls_get_addr` slow path) added ~80 KB (417 KB stripped). Shrinking it
-        // is tracked work, growth past this is a bug.
+        // is tracked work, growth past this is a bug. LD_DEBUG (rt/debug.rs and the search,
+        // deps and lookup traces) added 34 KB (435640 -> 470072 B stripped).
         assert!(
-            stripped < 448 * 1024,
+            stripped < 464 * 1024,
             "stripped release rld is {stripped} B"
         );
     }
