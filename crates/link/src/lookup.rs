@@ -168,6 +168,9 @@ impl<'a> Memo<'a> {
     }
 }
 
+/// LD_DEBUG=symbols sink: (symbol name, name of the object probed).
+pub type ProbeTrace = fn(&[u8], &[u8]);
+
 /// One link-map namespace: its objects (indexed by ObjId), global scope, STB_GNU_UNIQUE table
 /// and lookup memo.
 pub struct Namespace<'a> {
@@ -191,7 +194,7 @@ pub struct Namespace<'a> {
     /// LD_DEBUG=symbols: called with (symbol name, object name) for every object a lookup probes, like
     /// glibc's `symbol=NAME;  lookup in file=...`. Probes skipped by the memo or the scope
     /// index are not reported: a tracing caller turns `use_memo` off.
-    pub trace: Option<fn(&[u8], &[u8])>,
+    pub trace: Option<ProbeTrace>,
 }
 
 /// Scopes at least this long get a `ScopeIndex` (below, building it costs more than the

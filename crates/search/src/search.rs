@@ -232,6 +232,9 @@ pub enum TraceEvent<'a> {
     Vdso,
 }
 
+/// A directory's first label for LD_DEBUG=libs: (dir, what, owner).
+type DirLabel = (Vec<u8>, &'static str, Option<Vec<u8>>);
+
 /// A trace sink; `None` in `Searcher::trace` costs one branch per event site.
 pub type Trace = fn(&TraceEvent<'_>);
 
@@ -290,7 +293,7 @@ pub struct Searcher<'f, F: Fs> {
     /// LD_DEBUG=libs/files sink.
     pub trace: Option<Trace>,
     /// First label of each directory seen by a traced search: (dir, what, owner).
-    labels: Vec<(Vec<u8>, &'static str, Option<Vec<u8>>)>,
+    labels: Vec<DirLabel>,
 }
 
 impl<'f, F: Fs> Searcher<'f, F> {

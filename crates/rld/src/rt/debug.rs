@@ -203,15 +203,15 @@ fn search_event(e: &TraceEvent<'_>) {
             let _ = write!(Bytes(&mut v), " search path={}", lossy(list));
             match owner {
                 Some(o) => {
-                    let _ = write!(
+                    let _ = writeln!(
                         Bytes(&mut v),
-                        "\t\t({} from file {})\n",
+                        "\t\t({} from file {})",
                         what,
                         name_or_prog(o)
                     );
                 }
                 None => {
-                    let _ = write!(Bytes(&mut v), "\t\t({})\n", what);
+                    let _ = writeln!(Bytes(&mut v), "\t\t({})", what);
                 }
             }
             emit(&v, true);
@@ -242,7 +242,7 @@ fn search_event(e: &TraceEvent<'_>) {
             let phdr = super::run::phdr_address(header, bias);
             // glibc's `l_map_end`: the last segment's end, not rounded to pages.
             let loads = || header.phdrs.iter().filter(|p| p.p_type == 1);
-            let size = match (loads().next(), loads().last()) {
+            let size = match (loads().next(), loads().next_back()) {
                 (Some(f), Some(l)) => (l.p_vaddr + l.p_memsz).wrapping_sub(f.p_vaddr & !4095),
                 _ => img.map_end.wrapping_sub(img.map_start) as u64,
             };
@@ -571,7 +571,7 @@ pub fn startup_done() {
             .iter()
             .filter_map(|&i| rt.objs.get(i))
             .filter(|o| o.bias != 0)
-            .filter_map(|o| o.info.get(rld_elf::consts::DT_RELACOUNT as i64))
+            .filter_map(|o| o.info.get(rld_elf::consts::DT_RELACOUNT))
             .sum()
     });
     printf(format_args!(
