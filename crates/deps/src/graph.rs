@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use rld_search::dst::{DstContext, Origin};
 use rld_search::fs::{FileHandle, FileId, Fs};
-use rld_search::search::{FoundVia, Request, SearchError, SearchPath, Searcher};
+use rld_search::search::{FoundVia, Request, SearchError, SearchPath, Searcher, TraceEvent};
 use rld_search::secure;
 use rld_search::verify::{ET_DYN, ET_EXEC, ElfHeader, PT_DYNAMIC, PT_LOAD, Verified, verify};
 
@@ -218,6 +218,8 @@ struct Builder<'s, 'f, F: Fs> {
     chain: Vec<ObjId>,
     diags: Vec<Diag>,
     cwd: Option<Option<Vec<u8>>>,
+    /// The object being mapped is the one dlopen names (`__RTLD_CALLMAP`).
+    callmap: bool,
 }
 
 fn fatal_from(name: &[u8], e: &SearchError) -> Fatal {
@@ -324,6 +326,14 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         if let Some(id) = self.find_loaded(name) {
             return Ok(id);
         }
+        if let (Some(t), Some(l)) = (self.s.trace, loader) {
+            let by = self.objects.get(l).map_or(&[][..], |o| o.path.as_slice());
+            t(&if self.callmap {
+                TraceEvent::LoadedBy { name, by }
+            } else {
+                TraceEvent::Needed { name, by }
+            });
+        }
         let main = self.chain.first().copied();
         let requester = loader.or(main);
         // RPATH chain: requester and its loaders, then the main program, unless the requester has RUNPATH.
@@ -366,6 +376,16 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             .and_then(|r| self.objects.get(r))
             .is_some_and(|o| o.dynamic.flags_1 & DF_1_NODEFLIB != 0);
         let rp_refs: Vec<(usize, &SearchPath)> = rpaths.iter().map(|(i, p)| (*i, p)).collect();
+        let owner_names: Vec<(usize, &[u8])> = if self.s.trace.is_some() {
+            rpaths
+                .iter()
+                .map(|r| r.0)
+                .chain(runpath.as_ref().map(|r| r.0))
+                .filter_map(|i| Some((i, self.objects.get(i)?.path.as_slice())))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
         let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
         let dst = loader.map(|l| self.dst_ctx(l, &trusted));
@@ -397,6 +417,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             secure_open,
             paths_ready: main.is_some(),
             dst: dst_ctx,
+            owner_names: &owner_names,
         };
         let found = match self.s.search(&req) {
             Ok(f) => f,
@@ -493,6 +514,13 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             return lose("object file has no dynamic section");
         }
         found.file.prepare_image(&hdr);
+        if let Some(t) = self.s.trace {
+            t(&TraceEvent::LinkMap {
+                name,
+                header: &hdr,
+                image: found.file.image_info(),
+            });
+        }
         let dynamic = read_dyn_info(&found.file, &hdr);
         if dynamic.flags_1 & DF_1_PIE != 0 && !is_main {
             return lose("cannot dynamically load position-independent executable");
@@ -581,6 +609,7 @@ pub fn build<F: Fs>(
         chain: Vec::new(),
         diags: Vec::new(),
         cwd: None,
+        callmap: false,
     };
     let trace = matches!(cfg.mode, Mode::Trace { .. });
     // The main program: opened before search paths exist (only a path or the cache can find it).
@@ -644,6 +673,9 @@ pub fn build<F: Fs>(
             None,
         );
         b.chain.push(id);
+        if let Some(t) = b.s.trace {
+            t(&TraceEvent::Vdso);
+        }
         id
     });
     if let Some(m) = b.objects.get_mut(main)
@@ -794,6 +826,7 @@ pub fn verify_status<F: Fs>(searcher: &mut Searcher<'_, F>, cfg: &LoadConfig) ->
         chain: Vec::new(),
         diags: Vec::new(),
         cwd: None,
+        callmap: false,
     };
     let Ok(main) = b.map_object(None, &cfg.program, false, false, Reason::Program) else {
         return 1;
@@ -871,6 +904,7 @@ pub fn open<F: Fs>(
         chain,
         diags: Vec::new(),
         cwd: None,
+        callmap: false,
     };
     for id in 0..nprior {
         b.decompose_paths(id);
@@ -885,7 +919,10 @@ pub fn open<F: Fs>(
         Some(by) => Reason::Needed { by, via: None },
         None => Reason::Program,
     };
-    let target = b.map_object(loader, name, false, false, reason)?;
+    b.callmap = true;
+    let target = b.map_object(loader, name, false, false, reason);
+    b.callmap = false;
+    let target = target?;
     if target >= nprior
         && let Some(o) = b.objects.get_mut(target)
     {

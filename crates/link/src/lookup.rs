@@ -168,6 +168,9 @@ impl<'a> Memo<'a> {
     }
 }
 
+/// LD_DEBUG=symbols sink: (symbol name, name of the object probed).
+pub type ProbeTrace = fn(&[u8], &[u8]);
+
 /// One link-map namespace: its objects (indexed by ObjId), global scope, STB_GNU_UNIQUE table
 /// and lookup memo.
 pub struct Namespace<'a> {
@@ -197,6 +200,10 @@ pub struct Namespace<'a> {
     memo: Memo<'a>,
     pub stats: Stats,
     pub diags: Vec<Diag>,
+    /// LD_DEBUG=symbols: called with (symbol name, object name) for every object a lookup probes, like
+    /// glibc's `symbol=NAME;  lookup in file=...`. Probes skipped by the memo or the scope
+    /// index are not reported: a tracing caller turns `use_memo` off.
+    pub trace: Option<ProbeTrace>,
 }
 
 /// Scopes at least this long get a `ScopeIndex` (below, building it costs more than the
@@ -232,6 +239,7 @@ impl<'a> Namespace<'a> {
             memo: Memo::new(),
             stats: Stats::default(),
             diags: Vec::new(),
+            trace: None,
         }
     }
 
@@ -524,6 +532,9 @@ impl<'a> Namespace<'a> {
             return false;
         }
         self.stats.objects_probed += 1;
+        if let Some(t) = self.trace {
+            t(req.name.name, o.name);
+        }
         let Some((idx, sym)) = Self::find_in_object(o, req, class, sysv) else {
             return false;
         };

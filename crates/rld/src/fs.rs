@@ -193,6 +193,17 @@ impl rld_search::fs::FileHandle for File {
         matches!(&*self.image.borrow(), Some(Image { result: Ok(_), .. }))
     }
 
+    fn image_info(&self) -> Option<rld_search::ImageInfo> {
+        match &*self.image.borrow() {
+            Some(Image { result: Ok(m), .. }) => Some(rld_search::ImageInfo {
+                bias: m.bias,
+                map_start: m.map_start,
+                map_end: m.map_end,
+            }),
+            _ => None,
+        }
+    }
+
     fn stat(&self) -> Result<rld_search::fs::FileStat, i32> {
         let s = File::stat(self).map_err(errno)?;
         Ok(rld_search::fs::FileStat {

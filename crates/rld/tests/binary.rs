@@ -85,10 +85,11 @@ fn report_size() {
         // (mapping, glibc structures, relocation, services) took rld from 160 KB to 336 KB;
         // glibc's ld.so is 215 KB. dlopen/dlclose and dynamic TLS (rt/dlopen.rs, rld-deps
         // `open`, the `__tls_get_addr` slow path) added ~80 KB (417 KB stripped). dlmopen
-        // namespaces, RTLD_DEEPBIND and dlclose's reclaiming of unloaded objects added ~15 KB
-        // (456 KB). Shrinking it is tracked work, growth past this is a bug.
+        // namespaces, RTLD_DEEPBIND and dlclose's reclaiming of unloaded objects added ~15 KB;
+        // LD_DEBUG (rt/debug.rs and the search, deps and lookup traces) ~34 KB. Shrinking it is
+        // tracked work (glibc's ld.so is 215 KB); growth past this is a bug.
         assert!(
-            stripped < 460 * 1024,
+            stripped < 500 * 1024,
             "stripped release rld is {stripped} B"
         );
     }

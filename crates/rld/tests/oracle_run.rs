@@ -540,12 +540,27 @@ fn pairs_for(c: &Case) -> Vec<Pair> {
 
 /// Runs one pair; returns glibc's outcome and a failure report if the loader under test differs.
 fn compare_pair(label: &str, p: &Pair) -> (Outcome, Option<String>) {
+    compare_pair_with(label, p, |s| s)
+}
+
+/// `compare_pair` with a further normalisation `post` of both sides' texts.
+fn compare_pair_with(
+    label: &str,
+    p: &Pair,
+    post: fn(String) -> String,
+) -> (Outcome, Option<String>) {
     let o = p.oracle.run();
     let r = p.lut.run();
     let so = subst_for(&p.oracle_loader, &[]);
     let sr = subst_for(&p.lut_loader, &[]);
-    let (oo, ro) = (normalize(&o.stdout, &so), normalize(&r.stdout, &sr));
-    let (oe, re) = (normalize(&o.stderr, &so), normalize(&r.stderr, &sr));
+    let (oo, ro) = (
+        post(normalize(&o.stdout, &so)),
+        post(normalize(&r.stdout, &sr)),
+    );
+    let (oe, re) = (
+        post(normalize(&o.stderr, &so)),
+        post(normalize(&r.stderr, &sr)),
+    );
     // Binary output (gzip, xz) is compared byte for byte: lossy decoding could hide differences.
     let binary =
         |a: &[u8], b: &[u8]| std::str::from_utf8(a).is_err() || std::str::from_utf8(b).is_err();
@@ -605,13 +620,18 @@ fn indent(s: &str) -> String {
 /// Runs every case in every mode, collects all differences, panics with the full report.
 /// Returns glibc's outcomes (explicit and PT_INTERP) for assertions on what the fixture showed.
 fn check(cases: &[Case]) -> Vec<Oracle> {
+    check_with(cases, |s| s)
+}
+
+/// `check` with a further normalisation of both sides' stdout and stderr.
+fn check_with(cases: &[Case], post: fn(String) -> String) -> Vec<Oracle> {
     let mut failures = Vec::new();
     let mut oracles = Vec::new();
     for c in cases {
         let mut explicit = None;
         let mut interp = None;
         for p in pairs_for(c) {
-            let (o, f) = compare_pair(&c.label, &p);
+            let (o, f) = compare_pair_with(&c.label, &p, post);
             if let Some(f) = f {
                 failures.push(f);
             }
@@ -1991,4 +2011,258 @@ fn harness_diff_and_normalize() {
         &[("/x/ld.so".into(), "<L>"), ("/x/ld.so.real".into(), "<R>")],
     );
     assert_eq!(n, "<L>: <R>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// LD_DEBUG
+// ---------------------------------------------------------------------------------------------
+
+/// What must differ between two LD_DEBUG runs: the pid tag of every line (`%10d:\t`), load
+/// addresses (`0x` and 16 hex digits) and the statistics' cycle counts and percentages.
+fn normalize_debug(s: String) -> String {
+    // In explicit mode both loaders name themselves by the program's PT_INTERP, which is
+    // glibc's own path (already `<LOADER>` on glibc's side).
+    let s = s.replace(GLIBC_LD, "<LOADER>");
+    let mut out = String::with_capacity(s.len());
+    for line in s.split_inclusive('\n') {
+        let mut l = line;
+        let digits = l.trim_start_matches(' ');
+        let n = digits.bytes().take_while(u8::is_ascii_digit).count();
+        if n > 0 && digits[n..].starts_with(":\t") && line.len() - digits.len() + n == 10 {
+            out.push_str("PID:");
+            l = &digits[n + 1..];
+        }
+        let mut t = String::new();
+        let mut rest = l;
+        while let Some(i) = rest.find("0x") {
+            t.push_str(&rest[..i + 2]);
+            rest = &rest[i + 2..];
+            let h = rest.bytes().take_while(u8::is_ascii_hexdigit).count();
+            if h == 16 {
+                t.push_str("<ADDR>");
+                rest = &rest[16..];
+            }
+        }
+        t.push_str(rest);
+        if t.contains(" cycles") {
+            t = t
+                .split(|c: char| c.is_ascii_digit() || c == '.')
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join("N");
+        }
+        out.push_str(&t);
+    }
+    out
+}
+
+#[test]
+fn harness_normalize_debug() {
+    assert_eq!(
+        normalize_debug("     12345:\tfile=x [0];  generating link map\n".into()),
+        "PID:\tfile=x [0];  generating link map\n"
+    );
+    assert_eq!(
+        normalize_debug(
+            "         1:\t  dynamic: 0x00007f1e1e5dae10  base: 0x0000000000001000\n".into()
+        ),
+        "PID:\t  dynamic: 0x<ADDR>  base: 0x<ADDR>\n"
+    );
+    // Anything else is left alone, so a wrong name or count still fails.
+    assert_eq!(
+        normalize_debug("    7:\tnumber of relocations: 83\n".into()),
+        "    7:\tnumber of relocations: 83\n"
+    );
+    assert_ne!(
+        normalize_debug("     1:\tbinding file a [0] to b [0]\n".into()),
+        normalize_debug("     1:\tbinding file a [0] to c [0]\n".into())
+    );
+}
+
+fn debug_case(prog: &str, args: &[&str], what: &str) -> Case {
+    case(prog, args).env("LD_DEBUG", what)
+}
+
+#[test]
+fn m4_ld_debug_libs() {
+    let o = check_with(
+        &[
+            debug_case("hellolib_lazy", &["lazy"], "libs"),
+            debug_case("hellolib_now", &[], "libs"),
+            debug_case("hello", &[], "libs").env("LD_LIBRARY_PATH", "/nonexistent:/usr/lib"),
+            debug_case("preload", &["bare"], "libs").env("LD_PRELOAD", "libpre.so"),
+            debug_case("ctors", &[], "libs"),
+        ],
+        normalize_debug,
+    );
+    expect_in(&o[0], "find library=libgreet.so [0]; searching\n");
+    expect_in(&o[0], "(RUNPATH from file ./hellolib_lazy)\n");
+    expect_in(&o[0], "  trying file=");
+    expect_in(&o[0], " search cache=/etc/ld.so.cache\n");
+    expect_in(&o[0], "calling init: /lib/x86_64-linux-gnu/libc.so.6\n");
+    expect_in(&o[0], "initialize program: ./hellolib_lazy\n");
+    expect_in(&o[0], "transferring control: ./hellolib_lazy\n");
+    expect_in(&o[0], "calling fini:  [0]\n");
+    expect_in(&o[2], "\t\t(LD_LIBRARY_PATH)\n");
+}
+
+#[test]
+fn m4_ld_debug_files() {
+    let o = check_with(
+        &[
+            debug_case("hellolib_lazy", &["lazy"], "files"),
+            debug_case("preload", &["bare"], "files").env("LD_PRELOAD", "libpre.so"),
+        ],
+        normalize_debug,
+    );
+    expect_in(
+        &o[0],
+        "file=libgreet.so [0];  needed by ./hellolib_lazy [0]\n",
+    );
+    expect_in(&o[0], "file=libgreet.so [0];  generating link map\n");
+    expect_in(&o[0], "  dynamic: 0x");
+    expect_in(&o[0], "    entry: 0x");
+}
+
+#[test]
+fn m4_ld_debug_reloc() {
+    let o = check_with(
+        &[
+            debug_case("hellolib_lazy", &["lazy"], "reloc"),
+            debug_case("hellolib_now", &[], "reloc"),
+            debug_case("hellolib_lazy", &["env"], "reloc").env("LD_BIND_NOW", "1"),
+            debug_case("dlctors", &[], "reloc"),
+        ],
+        normalize_debug,
+    );
+    expect_in(
+        &o[0],
+        "relocation processing: /lib/x86_64-linux-gnu/libc.so.6 (lazy)\n",
+    );
+    expect_in(
+        &o[2],
+        "relocation processing: /lib/x86_64-linux-gnu/libc.so.6\n",
+    );
+}
+
+#[test]
+fn m4_ld_debug_bindings() {
+    let o = check_with(
+        &[
+            debug_case("hellolib_lazy", &["lazy"], "bindings"),
+            debug_case("hellolib_now", &[], "bindings"),
+            debug_case("vers_old", &[], "bindings"),
+            debug_case("copyreloc", &[], "bindings"),
+            debug_case("dlctors", &[], "bindings"),
+        ],
+        normalize_debug,
+    );
+    expect_in(&o[0], "/libgreet.so [0]: normal symbol `greet'\n");
+    expect_in(&o[0], "normal symbol `malloc' [GLIBC_2.2.5]\n");
+}
+
+#[test]
+fn m4_ld_debug_symbols() {
+    let o = check_with(
+        &[
+            debug_case("hellolib_lazy", &["lazy"], "symbols"),
+            debug_case("interpose", &[], "symbols,bindings"),
+        ],
+        normalize_debug,
+    );
+    expect_in(&o[0], "symbol=greet;  lookup in file=./hellolib_lazy [0]\n");
+}
+
+#[test]
+fn m4_ld_debug_statistics_and_all() {
+    let o = check_with(
+        &[
+            debug_case("hellolib_lazy", &["lazy"], "statistics"),
+            debug_case(
+                "hellolib_now",
+                &[],
+                "libs,reloc,files,symbols,bindings,statistics",
+            ),
+            debug_case("hello", &[], "help"),
+        ],
+        normalize_debug,
+    );
+    expect_in(&o[0], "runtime linker statistics:\n");
+    expect_in(&o[0], "final number of relocations from cache: ");
+}
+
+/// LD_DEBUG_OUTPUT=BASE writes BASE.PID (stderr stays clean); each side in its own directory.
+#[test]
+fn m4_ld_debug_output_file() {
+    let w = world();
+    let mut failures = Vec::new();
+    let mut saw = String::new();
+    let c = debug_case("hellolib_lazy", &["lazy"], "libs,bindings");
+    for (k, p) in pairs_for(&c).into_iter().enumerate() {
+        let mut texts = Vec::new();
+        for (side, cmd, ld) in [
+            ("g", &p.oracle, &p.oracle_loader),
+            ("r", &p.lut, &p.lut_loader),
+        ] {
+            let dir = w.root.join(format!("dbgout-{k}-{side}"));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).expect("mkdir");
+            let mut cmd = cmd.clone();
+            cmd.env.push((
+                "LD_DEBUG_OUTPUT".into(),
+                dir.join("dbg").to_string_lossy().into_owned(),
+            ));
+            let out = cmd.run();
+            let files: Vec<PathBuf> = fs::read_dir(&dir)
+                .expect("readdir")
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            let subst = subst_for(ld, &[]);
+            let names: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    let n = f
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
+                    n.trim_end_matches(|c: char| c.is_ascii_digit()).to_string()
+                })
+                .collect();
+            let file = files
+                .first()
+                .map(|f| fs::read(f).unwrap_or_default())
+                .unwrap_or_default();
+            texts.push((
+                names,
+                normalize_debug(normalize(&file, &subst)),
+                normalize(&out.stdout, &subst),
+                normalize(&out.stderr, &subst),
+                out.status.clone(),
+            ));
+        }
+        if texts[0] != texts[1] {
+            failures.push(format!(
+                "=== mode {}: files {:?} vs {:?}\n{}stdout/stderr/status same: {}\n",
+                p.mode,
+                texts[0].0,
+                texts[1].0,
+                unified_diff(&texts[0].1, &texts[1].1, "glibc", "tested"),
+                (&texts[0].2, &texts[0].3, &texts[0].4) == (&texts[1].2, &texts[1].3, &texts[1].4)
+            ));
+        }
+        saw = texts[0].1.clone();
+        assert_eq!(
+            texts[0].0,
+            vec!["dbg.".to_string()],
+            "glibc wrote one BASE.PID file"
+        );
+        assert!(texts[0].3.is_empty(), "glibc's stderr: {}", texts[0].3);
+    }
+    assert!(
+        saw.contains("libgreet.so [0]: normal symbol `greet'"),
+        "{saw}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

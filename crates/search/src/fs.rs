@@ -47,6 +47,14 @@ pub struct FileId {
     pub ino: u64,
 }
 
+/// A mapped object's place (glibc's `l_addr`, `l_map_start`, `l_map_end`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub bias: usize,
+    pub map_start: usize,
+    pub map_end: usize,
+}
+
 /// `access(2)` modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -64,6 +72,10 @@ pub trait FileHandle {
     /// section is read. A loader may map the object here (as glibc maps before parsing) and
     /// serve later `read_at` calls from memory. The default does nothing.
     fn prepare_image(&self, _hdr: &crate::verify::ElfHeader) {}
+    /// Where `prepare_image` put the object, if it mapped it (for LD_DEBUG=files).
+    fn image_info(&self) -> Option<ImageInfo> {
+        None
+    }
     /// True when `read_at` is served from memory (no system call per read), so callers need
     /// not batch or cache small reads.
     fn reads_are_cheap(&self) -> bool {

@@ -15,11 +15,11 @@ pub mod verify;
 
 pub use cache::{CacheEntry, CacheParams, LdCache};
 pub use dst::{DstContext, Origin};
-pub use fs::{Access, Errno, FileHandle, FileId, FileStat, Fs};
+pub use fs::{Access, Errno, FileHandle, FileId, FileStat, Fs, ImageInfo};
 pub use hwcaps::{IsaLevel, Subdirs};
 pub use search::{
     Found, FoundVia, LibraryPathSource, Request, Rule, SearchConfig, SearchError, SearchPath,
-    Searcher,
+    Searcher, Trace, TraceEvent,
 };
 pub use verify::{ElfHeader, Phdr, Verified, VerifyError};
 

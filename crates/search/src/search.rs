@@ -199,6 +199,45 @@ impl SearchError {
     }
 }
 
+/// What the search (and rld-deps around it) is doing, for LD_DEBUG=libs/files. The loader
+/// formats these like glibc's `_dl_debug_printf` calls; nothing is printed here.
+#[derive(Clone, Copy, Debug)]
+pub enum TraceEvent<'a> {
+    /// `file=NAME [0];  needed by BY [0]` (rld-deps; `by` is the loader's `l_name`).
+    Needed { name: &'a [u8], by: &'a [u8] },
+    /// `file=NAME [0];  dynamically loaded by BY [0]` (the object dlopen names).
+    LoadedBy { name: &'a [u8], by: &'a [u8] },
+    /// `find library=NAME [0]; searching`.
+    FindLibrary { name: &'a [u8] },
+    /// ` search path=LIST\t\t(WHAT from file OWNER)`: `list` is already joined with ':'.
+    SearchPath {
+        list: &'a [u8],
+        what: &'a str,
+        owner: Option<&'a [u8]>,
+    },
+    /// ` search cache=PATH`.
+    SearchCache { path: &'a [u8] },
+    /// `  trying file=PATH`.
+    Trying { path: &'a [u8] },
+    /// The blank line ending a search for a name without '/'.
+    SearchDone,
+    /// `file=NAME [0];  generating link map` and the mapped image's addresses (rld-deps,
+    /// after `prepare_image`).
+    LinkMap {
+        name: &'a [u8],
+        header: &'a ElfHeader,
+        image: Option<crate::fs::ImageInfo>,
+    },
+    /// rld-deps added the vDSO (glibc's `setup_vdso`).
+    Vdso,
+}
+
+/// A directory's first label for LD_DEBUG=libs: (dir, what, owner).
+type DirLabel = (Vec<u8>, &'static str, Option<Vec<u8>>);
+
+/// A trace sink; `None` in `Searcher::trace` costs one branch per event site.
+pub type Trace = fn(&TraceEvent<'_>);
+
 /// One lookup's inputs from the dependency graph.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'r> {
@@ -215,6 +254,17 @@ pub struct Request<'r> {
     pub paths_ready: bool,
     /// DST context of the requester for names with '/'.
     pub dst: Option<DstContext<'r>>,
+    /// `l_name` of the owners in `rpaths`/`runpath`, for LD_DEBUG=libs (may be empty).
+    pub owner_names: &'r [(usize, &'r [u8])],
+}
+
+impl<'r> Request<'r> {
+    fn owner_names_of(&self, o: usize) -> &'r [u8] {
+        self.owner_names
+            .iter()
+            .find(|n| n.0 == o)
+            .map_or(&b""[..], |n| n.1)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -240,6 +290,10 @@ pub struct Searcher<'f, F: Fs> {
     /// errno as glibc would see it after the last failed operation.
     errno: Errno,
     other_class: bool,
+    /// LD_DEBUG=libs/files sink.
+    pub trace: Option<Trace>,
+    /// First label of each directory seen by a traced search: (dir, what, owner).
+    labels: Vec<DirLabel>,
 }
 
 impl<'f, F: Fs> Searcher<'f, F> {
@@ -251,6 +305,8 @@ impl<'f, F: Fs> Searcher<'f, F> {
             cache: None,
             errno: 0,
             other_class: false,
+            trace: None,
+            labels: Vec::new(),
         }
     }
 
@@ -283,15 +339,93 @@ impl<'f, F: Fs> Searcher<'f, F> {
         }
     }
 
+    fn emit(&self, e: &TraceEvent<'_>) {
+        if let Some(t) = self.trace {
+            t(e);
+        }
+    }
+
+    /// glibc keeps one `r_search_path_elem` per directory (`GL(dl_all_dirs)`), labelled by
+    /// the list that first named it: the system directories, then each list at its first use.
+    /// LD_DEBUG=libs prints those labels, so the first labels are remembered here.
+    fn dir_label(&mut self, dir: &[u8], what: &'static str, owner: Option<&[u8]>) -> usize {
+        if self.labels.is_empty() {
+            for d in self.config.system_dirs.clone() {
+                self.labels.push((d, "system search path", None));
+            }
+        }
+        if let Some(i) = self.labels.iter().position(|l| l.0 == dir) {
+            return i;
+        }
+        self.labels
+            .push((dir.to_vec(), what, owner.map(<[u8]>::to_vec)));
+        self.labels.len() - 1
+    }
+
+    /// glibc's `print_search_path`: from `dirs[0]` on, while the label stays the same, every
+    /// directory/subdirectory not known to be missing.
+    fn trace_search_path(&self, dirs: &[Vec<u8>], labels: &[usize]) {
+        let Some(first) = labels.first().and_then(|&i| self.labels.get(i)) else {
+            return;
+        };
+        let mut list = Vec::new();
+        for (dir, &l) in dirs.iter().zip(labels) {
+            if self.labels.get(l).map(|x| x.1) != Some(first.1) {
+                break;
+            }
+            let relative = dir.first() != Some(&b'/');
+            for (cnt, sub) in self.config.subdirs.prefixes.iter().enumerate() {
+                if !relative
+                    && self.status.get(&(dir.clone(), cnt)) == Some(&DirStatus::Nonexisting)
+                {
+                    continue;
+                }
+                let mut buf = dir.clone();
+                buf.extend_from_slice(sub);
+                if buf.len() > 1 {
+                    buf.pop();
+                }
+                if !list.is_empty() {
+                    list.push(b':');
+                }
+                list.extend_from_slice(&buf);
+            }
+        }
+        self.emit(&TraceEvent::SearchPath {
+            list: &list,
+            what: first.1,
+            owner: first.2.as_deref(),
+        });
+    }
+
     /// glibc's `open_path` over one list; `Ok(None)` when nothing was found there.
     fn open_path(
         &mut self,
         name: &[u8],
         dirs: &[Vec<u8>],
         secure_open: bool,
+        what: (&'static str, Option<&[u8]>),
     ) -> Result<Option<Hit<F::File>>, SearchError> {
         let nsub = self.config.subdirs.prefixes.len();
-        for dir in dirs {
+        let labels: Vec<usize> = if self.trace.is_some() {
+            dirs.iter()
+                .map(|d| self.dir_label(d, what.0, what.1))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut current: Option<&'static str> = None;
+        for (k, dir) in dirs.iter().enumerate() {
+            if let Some(&l) = labels.get(k) {
+                let w = self.labels.get(l).map(|x| x.1);
+                if w != current {
+                    current = w;
+                    self.trace_search_path(
+                        dirs.get(k..).unwrap_or(&[]),
+                        labels.get(k..).unwrap_or(&[]),
+                    );
+                }
+            }
             let mut here_any = false;
             for cnt in 0..nsub {
                 let relative = dir.first() != Some(&b'/');
@@ -314,6 +448,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
                 let mut path = dir.clone();
                 path.extend_from_slice(&sub);
                 path.extend_from_slice(name);
+                self.emit(&TraceEvent::Trying { path: &path });
                 let probe = self.try_open(&path)?;
                 let mut status = known;
                 if status.is_none() {
@@ -357,6 +492,10 @@ impl<'f, F: Fs> Searcher<'f, F> {
     }
 
     fn cache_lookup(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        if self.trace.is_some() {
+            let path = self.config.cache_path.clone();
+            self.emit(&TraceEvent::SearchCache { path: &path });
+        }
         if self.cache.is_none() {
             let path = self.config.cache_path.clone();
             self.cache = Some(self.fs.read_whole(&path).ok());
@@ -383,43 +522,68 @@ impl<'f, F: Fs> Searcher<'f, F> {
         self.other_class = false;
         let name = req.name;
         if name.contains(&b'/') {
-            let path = match &req.dst {
-                Some(ctx) => dst::expand(name, ctx),
-                None => name.to_vec(),
-            };
-            if path.is_empty() {
-                // glibc passes the empty result on to open(), which fails with ENOENT.
-                self.errno = errno::ENOENT;
-            } else if let Probe::Found(h, hdr) = self.try_open(&path)? {
-                return Ok(Found {
-                    path,
-                    file: h,
-                    header: hdr,
-                    via: FoundVia {
-                        rule: Rule::DirectPath,
-                        dir: Vec::new(),
-                        subdir: Vec::new(),
-                    },
-                });
-            }
-            return Err(SearchError::NotFound {
-                errno: self.errno,
-                other_class: self.other_class,
+            return self.search_direct(req);
+        }
+        self.emit(&TraceEvent::FindLibrary { name });
+        let r = self.search_dirs(req);
+        self.emit(&TraceEvent::SearchDone);
+        r
+    }
+
+    fn search_direct(&mut self, req: &Request<'_>) -> Result<Found<F::File>, SearchError> {
+        let name = req.name;
+        let path = match &req.dst {
+            Some(ctx) => dst::expand(name, ctx),
+            None => name.to_vec(),
+        };
+        if path.is_empty() {
+            // glibc passes the empty result on to open(), which fails with ENOENT.
+            self.errno = errno::ENOENT;
+        } else if let Probe::Found(h, hdr) = self.try_open(&path)? {
+            return Ok(Found {
+                path,
+                file: h,
+                header: hdr,
+                via: FoundVia {
+                    rule: Rule::DirectPath,
+                    dir: Vec::new(),
+                    subdir: Vec::new(),
+                },
             });
         }
+        Err(SearchError::NotFound {
+            errno: self.errno,
+            other_class: self.other_class,
+        })
+    }
+
+    fn search_dirs(&mut self, req: &Request<'_>) -> Result<Found<F::File>, SearchError> {
+        let name = req.name;
+        let owner = |o: usize| req.owner_names_of(o);
         if req.paths_ready {
-            for (owner, sp) in req.rpaths {
-                if let Some(f) = self.open_path(name, &sp.dirs, req.secure_open)? {
-                    return Ok(found(f, Rule::Rpath { owner: *owner }));
+            for (o, sp) in req.rpaths {
+                let what = ("RPATH", Some(owner(*o)));
+                if let Some(f) = self.open_path(name, &sp.dirs, req.secure_open, what)? {
+                    let owner = *o;
+                    return Ok(found(f, Rule::Rpath { owner }));
                 }
             }
+            let lp_what = match self.config.library_path_source {
+                LibraryPathSource::Env => "LD_LIBRARY_PATH",
+                LibraryPathSource::CommandLine => "--library-path",
+            };
             if let Some(lp) = self.config.library_path.clone()
-                && let Some(f) = self.open_path(name, &lp.dirs, req.secure_open)?
+                && let Some(f) = self.open_path(name, &lp.dirs, req.secure_open, (lp_what, None))?
             {
                 return Ok(found(f, Rule::LibraryPath(self.config.library_path_source)));
             }
             if let Some((owner, sp)) = req.runpath
-                && let Some(f) = self.open_path(name, &sp.dirs, req.secure_open)?
+                && let Some(f) = self.open_path(
+                    name,
+                    &sp.dirs,
+                    req.secure_open,
+                    ("RUNPATH", Some(req.owner_names_of(owner))),
+                )?
             {
                 return Ok(found(f, Rule::Runpath { owner }));
             }
@@ -427,6 +591,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
         if !(self.config.inhibit_cache || req.secure_open && self.config.secure)
             && let Some(cached) = self.cache_lookup(name)
         {
+            self.emit(&TraceEvent::Trying { path: &cached });
             let in_system = self
                 .config
                 .system_dirs
@@ -449,7 +614,8 @@ impl<'f, F: Fs> Searcher<'f, F> {
         }
         if req.paths_ready && !req.nodeflib {
             let dirs = self.config.system_dirs.clone();
-            if let Some(f) = self.open_path(name, &dirs, req.secure_open)? {
+            let what = ("system search path", None);
+            if let Some(f) = self.open_path(name, &dirs, req.secure_open, what)? {
                 return Ok(found(f, Rule::SystemDir));
             }
         }

@@ -316,6 +316,7 @@ fn search_order_rpath_libpath_runpath_cache_default() {
         secure_open: false,
         paths_ready: true,
         dst: None,
+        owner_names: &[],
     };
     let f = s.search(&req).unwrap();
     assert_eq!(f.via.rule, Rule::Rpath { owner: 7 });
@@ -393,6 +394,7 @@ fn hwcaps_subdir_and_wrong_class_and_invalid_file() {
         secure_open: false,
         paths_ready: true,
         dst: None,
+        owner_names: &[],
     };
     let f = s.search(&req).unwrap();
     if host_level().0 >= 2 {

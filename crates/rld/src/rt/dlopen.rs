@@ -315,6 +315,7 @@ fn open_locked(
     let nprior = priors.len();
     let fs = LoaderFs;
     let mut searcher = Searcher::new(&fs, sc.clone());
+    searcher.trace = super::debug::search_trace();
     let mut lc = LoadConfig::list(b"");
     lc.mode = Mode::Normal;
     let opened = match rld_deps::open(&mut searcher, &lc, priors, chain, caller_id, &name) {
@@ -1388,7 +1389,8 @@ fn run_constructors(
             .collect()
     })
     .unwrap_or_default();
-    for (_, init, arr, arrsz, bias) in inits {
+    for (i, init, arr, arrsz, bias) in inits {
+        super::debug::calling_init(i);
         if let Some(f) = init {
             // SAFETY: DT_INIT of a relocated object.
             unsafe { super::jump::call_init(bias.wrapping_add(f as usize), argc, argv, env) };
@@ -1516,7 +1518,8 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
     if remove.is_empty() {
         return Ok(());
     }
-    for (bias, arr, arrsz, fini, _lm) in finis {
+    for (bias, arr, arrsz, fini, lm) in finis {
+        super::debug::calling_fini(lm);
         if let (Some(a), Some(sz)) = (arr, arrsz) {
             let base = bias.wrapping_add(a as usize) as *const usize;
             for k in (0..sz as usize / 8).rev() {

@@ -153,7 +153,7 @@ extern "C" fn lazy_fixup(id: usize, index: usize) -> usize {
                 r.r_type
             ));
         }
-        let b = rld_link::plan::resolve_one(&mut rt.ns, id as ObjId, r.sym, CLASS_PLT);
+        let b = super::debug::resolve_lazy(rt, id, r.sym, CLASS_PLT);
         if b == Binding::Undefined {
             return Fixup::Fatal(
                 match rld_link::plan::undefined_error(&rt.ns, &prog, id as ObjId, r.sym) {

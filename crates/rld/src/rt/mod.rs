@@ -5,6 +5,7 @@
 //! `run` is the pipeline; the other modules are its steps and the services libc calls back.
 
 pub mod abi;
+pub mod debug;
 pub mod dlopen;
 pub mod exports;
 pub mod glibc;

@@ -214,6 +214,7 @@ unsafe fn do_range(
             deferred.push((place, r.addend));
             continue;
         }
+        super::debug::reloc_sym(id, r.r_type, r.sym, lazy_undefined);
         let (sym, ref_size) = {
             let rt = rt();
             let b = rt.plan.objs.get(id).and_then(|p| {
@@ -370,6 +371,7 @@ pub fn relocate(id: usize) -> Result<(), String> {
             !(rt.bind_now || o.info.bind_now()),
         )
     };
+    super::debug::reloc_start(id, lazy);
     if textrel {
         textrel_protect(id, true);
     }

@@ -461,6 +461,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         die("rld: missing program name\n")
     };
     let progname: &'static [u8] = program_arg;
+    super::debug::init(cfg, progname);
     let suid_debug = cfg.secure && LoaderFs.exists(c"/etc/suid-debug");
     let (tunables, cpu_features, cpu_info) = tunables_and_cpu(st, cfg.secure, suid_debug);
     super::services::set_tunables(tunables);
@@ -469,6 +470,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     let fs = LoaderFs;
     let sc = crate::list::search_config_from(cfg, &cpu_info);
     let mut searcher = Searcher::new(&fs, sc);
+    searcher.trace = super::debug::search_trace();
     let (self_base, self_phdrs) = self_image();
     let mut lc = LoadConfig::list(program_arg);
     lc.mode = Mode::Normal;
@@ -966,6 +968,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             }
         }
     }
+    super::debug::startup_relocated();
 
     // SAFETY: start-up; no program code runs until the constructors below.
     let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
@@ -1084,7 +1087,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         let f: extern "C" fn(bool) = unsafe { core::mem::transmute(early) };
         f(true);
     }
+    super::debug::startup_done();
     if let Some((bias, a, sz)) = preinit {
+        super::debug::calling_preinit();
         call_array(bias, a, sz, argc, argv, envp);
     }
     for (i, init, arr, arrsz, bias) in inits {
@@ -1097,6 +1102,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             // libc's __libc_start_main runs the program's own constructors.
             continue;
         }
+        super::debug::calling_init(i);
         if let Some(f) = init {
             // SAFETY: DT_INIT of a relocated object.
             unsafe { super::jump::call_init(bias.wrapping_add(f as usize), argc, argv, envp) };
@@ -1202,7 +1208,7 @@ fn fill_globals(
         .map_or(7, |p| p.p_flags as u64);
     gl.put(g.dl_stack_flags, stack_flags);
 
-    ro.put(r.dl_debug_mask, 0);
+    ro.put(r.dl_debug_mask, u64::from(super::debug::mask()));
     if let Some(p) = info.platform {
         let c = objects::leak_cstr(p);
         ro.put(r.dl_platform, c.as_ptr() as u64);

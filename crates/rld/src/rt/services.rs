@@ -240,7 +240,7 @@ extern "C" fn dl_lookup_symbol_x(
             skip: skip.map(|s| s as ObjId),
             return_newest: flags & 2 != 0,
         };
-        let f = rt.ns.lookup_in(&req, &refs)?;
+        let f = super::debug::lookup_in(rt, &req, &refs)?;
         let o = rt.objs.get(f.obj as usize)?;
         let v = rt.ns.obj(f.obj)?;
         let sym_addr = v.symtab.as_ptr() as usize + 24 * f.sym as usize;
@@ -261,6 +261,7 @@ extern "C" fn dl_lookup_symbol_x(
                 return 0;
             }
             let (objname, msg) = undefined_message(undef, name, ver.map(|v| v.name));
+            super::debug::signal_error(&objname, "symbol lookup error", &msg);
             signal_error(0, &objname, &msg)
         }
     }
@@ -511,6 +512,7 @@ pub extern "C" fn _dl_fini() {
     };
     let b = super::build();
     for (bias, arr, arrsz, fini, lm) in list {
+        super::debug::calling_fini(lm);
         if let Some(b) = b
             && lm != 0
         {
@@ -532,6 +534,7 @@ pub extern "C" fn _dl_fini() {
             unsafe { super::jump::call_void(bias.wrapping_add(f as usize)) };
         }
     }
+    super::debug::fini_done();
 }
 
 /// glibc's `_dl_fini` order: the namespace's objects sorted with `for_fini`, main first.
@@ -566,7 +569,7 @@ fn fini_order(rt: &Runtime) -> Vec<usize> {
 pub fn install_glro_functions(b: &rld_glibc::GlibcBuild, catch_error: usize) {
     let ro = _rtld_global_ro.raw();
     let r = &b.rtld_global_ro;
-    ro.put(r.dl_debug_printf, dl_noop as *const () as usize as u64);
+    ro.put(r.dl_debug_printf, super::debug::printf_entry() as u64);
     ro.put(
         r.dl_mcount,
         super::exports::_dl_mcount as *const () as usize as u64,
