@@ -1,0 +1,2 @@
+#include <string.h>
+int dlc_dep(int x) { return x + (int)strlen("ab"); }

@@ -1,0 +1,2 @@
+extern int dlc_dep(int);
+int dlc_value(int x) { return dlc_dep(x) + 1; }
