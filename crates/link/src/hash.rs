@@ -46,6 +46,26 @@ impl<'n> NameHash<'n> {
             gnu: gnu_hash(name),
         }
     }
+
+    /// The NUL-terminated name at `off` in `strtab` and its GNU hash, in one pass (the name
+    /// is scanned once instead of once for its length and once for the hash).
+    #[inline]
+    pub fn from_strtab(strtab: &'n [u8], off: u32) -> Self {
+        let tail = strtab.get(off as usize..).unwrap_or(&[]);
+        let mut h: u32 = 5381;
+        let mut len = tail.len();
+        for (i, &c) in tail.iter().enumerate() {
+            if c == 0 {
+                len = i;
+                break;
+            }
+            h = h.wrapping_mul(33).wrapping_add(c as u32);
+        }
+        NameHash {
+            name: tail.get(..len).unwrap_or(&[]),
+            gnu: h,
+        }
+    }
 }
 
 #[cfg(test)]

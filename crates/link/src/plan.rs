@@ -220,9 +220,8 @@ pub fn resolve_one(ns: &mut Namespace<'_>, id: ObjId, symidx: u32, class: TypeCl
         .versym(symidx)
         .map(|v| o.version(v & 0x7fff))
         .filter(|v| v.hash != 0);
-    let name = o.sym_name(&rs);
     let req = Request {
-        name: NameHash::new(name),
+        name: NameHash::from_strtab(o.strtab, rs.name),
         version,
         class,
         ref_sym: Some((symidx, rs)),

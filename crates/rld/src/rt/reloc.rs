@@ -192,11 +192,16 @@ unsafe fn do_range(
     // The DT_RELACOUNT prefix: `*P = B + A`, decoded straight from the table.
     let first = tables.first().copied().unwrap_or(&[]);
     let n_rel = skip_relative.min(first.len() / 24);
-    for e in first[..n_rel * 24].chunks_exact(24) {
-        let off = u64::from_le_bytes(e[0..8].try_into().unwrap_or([0; 8]));
-        let add = u64::from_le_bytes(e[16..24].try_into().unwrap_or([0; 8]));
-        // SAFETY: caller contract.
-        unsafe { write64(bias.wrapping_add(off), bias.wrapping_add(add)) };
+    let base = first.as_ptr();
+    for k in 0..n_rel {
+        // SAFETY: k < n_rel <= first.len() / 24, so the entry lies inside `first`; the place
+        // is inside the object (caller contract).
+        unsafe {
+            let e = base.add(24 * k);
+            let off = (e as *const u64).read_unaligned();
+            let add = (e.add(16) as *const u64).read_unaligned();
+            write64(bias.wrapping_add(off), bias.wrapping_add(add));
+        }
     }
     let mut deferred: Vec<(u64, i64)> = Vec::new();
     let rest = tables
@@ -253,11 +258,15 @@ unsafe fn do_range(
                     },
                 );
             }
-            let ref_size = rt
-                .ns
-                .obj(id as ObjId)
-                .and_then(|o| o.sym(r.sym))
-                .map_or(0, |s| s.size);
+            // The referencing symbol's size matters only to COPY relocations.
+            let ref_size = if r.r_type == rld_link::reloc::R_X86_64_COPY {
+                rt.ns
+                    .obj(id as ObjId)
+                    .and_then(|o| o.sym(r.sym))
+                    .map_or(0, |s| s.size)
+            } else {
+                0
+            };
             (b.and_then(|b| facts(rt, b)), ref_size)
         };
         let input = RelocInput {
