@@ -1515,6 +1515,68 @@ fn run_real_table(test: &str, table: &[Real], min: usize) {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+fn m4_gdb_thread_debugging() {
+    // rld as the program's PT_INTERP (pt-r/) against glibc's (pt-g/): gdb loads libthread_db,
+    // which must find the threads through rld's _rtld_global and libc's descriptors.
+    if Command::new("gdb").arg("--version").output().is_err() {
+        eprintln!("m4_gdb_thread_debugging: skip: gdb not installed");
+        return;
+    }
+    let w = world();
+    let gdb = |cwd: PathBuf| {
+        let mut argv: Vec<String> = ["/usr/bin/env", "gdb", "-nx", "--batch"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for e in [
+            "set debuginfod enabled off",
+            "break gdbthr_stop",
+            "run",
+            "info threads",
+            "continue",
+        ] {
+            argv.push("-ex".into());
+            argv.push(e.into());
+        }
+        argv.push("./gdbthr".into());
+        let mut env = base_env();
+        env.push(("HOME".into(), w.root.to_string_lossy().into_owned()));
+        let c = Cmd {
+            argv,
+            cwd,
+            env,
+            stdin: vec![],
+        };
+        let o = c.run();
+        (
+            c.shell_line(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let mut bad = Vec::new();
+    for side in ["pt-g", "pt-r"] {
+        let (line, text) = gdb(w.out.join(side));
+        let db = text.contains("[Thread debugging using libthread_db enabled]");
+        let threads = text
+            .lines()
+            .filter(|l| {
+                // Rows of the `info threads` table: "  1    Thread 0x... (LWP n) ..." or "* 2 ...".
+                let t = l.trim_start().trim_start_matches('*').trim_start();
+                t.starts_with(|c: char| c.is_ascii_digit()) && l.contains(" Thread 0x")
+            })
+            .count();
+        let joined = text.contains("joined");
+        if !db || threads != 2 || !joined {
+            bad.push(format!(
+                "=== {side}: {line}\n  libthread_db: {db}, threads listed: {threads}, ran to the end: {joined}\n{}",
+                indent(&text)
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
 fn m3_gdb_breakpoint_in_library() {
     if Command::new("gdb").arg("--version").output().is_err() {
         eprintln!("m3_gdb_breakpoint_in_library: skip: gdb not installed");

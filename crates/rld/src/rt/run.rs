@@ -498,6 +498,10 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     if explicit {
         crate::list::apply_library_path(&mut searcher, cfg, program_arg);
         lc.rtld_file = st.aux.execfn.map(<[u8]>::to_vec);
+        // rld's own link map is named by the program's PT_INTERP, as glibc names its own
+        // (programs see it through dl_iterate_phdr). A debugger that opens that file for
+        // symbols reads glibc's ld.so instead of rld: breakpoints work, thread debugging
+        // (libthread_db looks up `_rtld_global`) works only when rld is the PT_INTERP.
     } else {
         // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped.
         let phdrs = unsafe { objects::phdrs_at(st.aux.phdr, st.aux.phnum) };
@@ -946,8 +950,18 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     exports::__libc_stack_end.set(st.sp as usize);
     exports::__libc_enable_secure.set(u32::from(cfg.secure));
     exports::_dl_argv.set(st.argv_ptr as usize);
+    let main_lm = rt.objs.get(rt.main).map(|o| o.lm);
     state::publish(rt);
-    exports::_dl_debug_state();
+    // RT_ADD as glibc reports it before loading: only the main program is on the list yet
+    // (a debugger that looks at libc now, unrelocated and before the final r_debug state,
+    // fails to set up thread debugging). The whole list appears with RT_CONSISTENT below.
+    if let (Some(b), Some(main_lm)) = (build, main_lm) {
+        let l = super::glibc::lm_raw(b, main_lm);
+        let next = l.get(b.link_map.l_next);
+        l.put(b.link_map.l_next, 0);
+        exports::_dl_debug_state();
+        l.put(b.link_map.l_next, next);
+    }
 
     // ---- relocation ------------------------------------------------------------------------
     let order: Vec<usize> = {
