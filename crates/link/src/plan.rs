@@ -29,6 +29,8 @@ pub struct ObjPlan {
     pub bindings: Vec<Binding>,
     /// Power-of-two table of positions in `keys` (u32::MAX = empty).
     index: Vec<u32>,
+    /// The object's JUMP_SLOTs were left out (lazy binding): none of them has a binding.
+    pub lazy_plt: bool,
 }
 
 impl PartialEq for ObjPlan {
@@ -62,6 +64,7 @@ impl ObjPlan {
             keys: Vec::with_capacity(n),
             bindings: Vec::with_capacity(n),
             index: alloc::vec![u32::MAX; size],
+            lazy_plt: false,
         }
     }
 
@@ -94,6 +97,13 @@ impl ObjPlan {
     #[inline]
     pub fn get(&self, sym: u32, class: TypeClass) -> Option<Binding> {
         self.get_key(key(sym, class))
+    }
+
+    /// Position of the binding of (`sym`, `class`) in `bindings` (stable for the plan's life,
+    /// so callers can cache per-binding results by it).
+    #[inline]
+    pub fn get_index(&self, sym: u32, class: TypeClass) -> Option<usize> {
+        self.probe(key(sym, class)).ok()
     }
 
     /// Adds a binding for a key not yet present (grows the table when half full).
@@ -178,6 +188,7 @@ pub fn plan_with(
         };
         let n = (rela.len() - skip) / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
         let mut p = ObjPlan::with_capacity(n.min(1 << 20));
+        p.lazy_plt = lazy_plt;
         for r in stream() {
             if is_symbolless(r.r_type) {
                 continue;

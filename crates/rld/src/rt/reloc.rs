@@ -12,8 +12,9 @@ use alloc::vec::Vec;
 use rld_elf::memory::Memory;
 use rld_link::object::{SHN_ABS, SHN_UNDEF, STT_GNU_IFUNC, Sym, relas};
 use rld_link::reloc::{
-    Action, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT, R_X86_64_RELATIVE, RelocError, RelocInput,
-    SymFacts, TlsDescEntry, TlsFacts, Warn, finish_ifunc, reloc_action, type_class,
+    Action, R_X86_64_64, R_X86_64_GLOB_DAT, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT,
+    R_X86_64_RELATIVE, RelocError, RelocInput, SymFacts, TlsDescEntry, TlsFacts, Warn,
+    finish_ifunc, reloc_action, type_class,
 };
 use rld_link::{Binding, ObjId};
 
@@ -189,6 +190,7 @@ unsafe fn do_range(
     left_lazy: &mut bool,
 ) -> Result<(), String> {
     let bias = rt().objs.get(id).map_or(0, |o| o.bias) as u64;
+    let plan_lazy_plt = rt().plan.objs.get(id).is_some_and(|p| p.lazy_plt);
     // The DT_RELACOUNT prefix: `*P = B + A`, decoded straight from the table.
     let first = tables.first().copied().unwrap_or(&[]);
     let n_rel = skip_relative.min(first.len() / 24);
@@ -204,6 +206,8 @@ unsafe fn do_range(
         }
     }
     let mut deferred: Vec<(u64, i64)> = Vec::new();
+    // Per-binding resolved addresses (u64::MAX: not computed, or not a plain address).
+    let mut addr_cache: Vec<u64> = Vec::new();
     let rest = tables
         .iter()
         .enumerate()
@@ -220,6 +224,53 @@ unsafe fn do_range(
             continue;
         }
         super::debug::reloc_sym(id, r.r_type, r.sym, lazy_undefined);
+        if r.r_type == R_X86_64_JUMP_SLOT && lazy_undefined && plan_lazy_plt {
+            // Left to the PLT resolver, as glibc's lazy `elf_machine_lazy_rel`: no lookup.
+            // SAFETY: caller contract.
+            unsafe {
+                let p = place as *mut u64;
+                p.write_unaligned(p.read_unaligned().wrapping_add(bias));
+            }
+            *left_lazy = true;
+            continue;
+        }
+        // Fast path for the common data/function pointer types: each binding's address is
+        // computed once per object and reused by every relocation that names it.
+        if matches!(
+            r.r_type,
+            R_X86_64_64 | R_X86_64_GLOB_DAT | R_X86_64_JUMP_SLOT
+        ) {
+            let rt = rt();
+            let class = type_class(r.r_type);
+            if let Some(plan) = rt.plan.objs.get(id)
+                && let Some(i) = plan.get_index(r.sym, class)
+            {
+                if addr_cache.len() < plan.bindings.len() {
+                    addr_cache.resize(plan.bindings.len(), u64::MAX);
+                }
+                let mut a = addr_cache.get(i).copied().unwrap_or(u64::MAX);
+                if a == u64::MAX
+                    && let Some(&b) = plan.bindings.get(i)
+                    && let Some(f) = facts(rt, b)
+                    && !f.ifunc
+                {
+                    a = f.address();
+                    if let Some(c) = addr_cache.get_mut(i) {
+                        *c = a;
+                    }
+                }
+                if a != u64::MAX {
+                    let v = if r.r_type == R_X86_64_64 {
+                        a.wrapping_add(r.addend as u64)
+                    } else {
+                        a
+                    };
+                    // SAFETY: caller contract.
+                    unsafe { write64(place, v) };
+                    continue;
+                }
+            }
+        }
         let (sym, ref_size) = {
             let rt = rt();
             let b = rt.plan.objs.get(id).and_then(|p| {
