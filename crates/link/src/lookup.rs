@@ -353,6 +353,14 @@ impl<'a> Namespace<'a> {
         self.memo.clear();
     }
 
+    /// Room for about `n` more memoized lookups (reserving avoids copying the memo as it
+    /// grows; untouched capacity costs nothing).
+    pub fn reserve_lookups(&mut self, n: usize) {
+        if self.use_memo {
+            self.memo.entries.reserve(n);
+        }
+    }
+
     /// Drop memoized answers (call when an object's `removed` flag changes).
     pub fn invalidate_memo(&mut self) {
         self.memo.clear();
@@ -785,6 +793,15 @@ impl<'a> Namespace<'a> {
     }
 
     fn global_memo(&mut self, req: &Request<'a>, class: TypeClass) -> Option<(ObjId, u32)> {
+        // With the scope index a lookup visits only the objects that hold the name's hash:
+        // cheaper than keeping a memo entry per name (the memo's memory is page faults).
+        if self.global.len() >= INDEX_MIN_SCOPE && self.index_state != IndexState::Unavailable {
+            let global = core::mem::take(&mut self.global);
+            let mut sysv = None;
+            let r = self.search_global(req, &global, class, &mut sysv);
+            self.global = global;
+            return r;
+        }
         let ver = req.version.map(|v| (v.hash, v.name, v.hidden));
         if let Some(r) = self
             .memo

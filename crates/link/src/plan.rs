@@ -187,7 +187,10 @@ pub fn plan_with(
                 .chain(relas(jmprel).filter(move |r| !(lazy_plt && r.r_type == R_X86_64_JUMP_SLOT)))
         };
         let n = (rela.len() - skip) / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
-        let mut p = ObjPlan::with_capacity(n.min(1 << 20));
+        // Distinct (symbol, class) pairs are typically a quarter of the references or fewer;
+        // the table grows when needed, and an oversized one costs page faults to fill.
+        let mut p = ObjPlan::with_capacity((n / 4).min(1 << 18));
+        ns.reserve_lookups(n / 4);
         p.lazy_plt = lazy_plt;
         for r in stream() {
             if is_symbolless(r.r_type) {
