@@ -36,7 +36,8 @@ impl ScopeIndex {
                 HashTable::Sysv(_) => return None,
             }
         }
-        let size = (total.max(16) * 2).next_power_of_two();
+        // About one entry per bucket: chains stay short and the heads stay small.
+        let size = total.max(16).next_power_of_two();
         let mut ix = ScopeIndex {
             mask: (size - 1) as u32,
             heads: alloc::vec![NIL; size],

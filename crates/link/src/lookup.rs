@@ -356,7 +356,8 @@ impl<'a> Namespace<'a> {
     /// Room for about `n` more memoized lookups (reserving avoids copying the memo as it
     /// grows; untouched capacity costs nothing).
     pub fn reserve_lookups(&mut self, n: usize) {
-        if self.use_memo {
+        // Indexed scopes do not use the memo (see `global_memo`).
+        if self.use_memo && self.global.len() < INDEX_MIN_SCOPE {
             self.memo.entries.reserve(n);
         }
     }
