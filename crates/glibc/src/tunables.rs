@@ -93,7 +93,8 @@ pub struct TooManyTunables;
 #[derive(Clone, Debug)]
 pub struct Tunables<'a> {
     descs: &'static [TunableDesc],
-    state: [TunableState<'a>; MAX_TUNABLES],
+    /// One entry per descriptor (on the heap: the loader keeps its stack frames small).
+    state: Vec<TunableState<'a>>,
 }
 
 /// glibc's `_dl_strtoul`: optional blanks and sign, `0x` hex / `0` octal / decimal, stops at
@@ -168,25 +169,17 @@ impl<'a> Tunables<'a> {
         if descs.len() > MAX_TUNABLES {
             return Err(TooManyTunables);
         }
-        let blank = TunableState {
-            numval: 0,
-            strval: None,
-            min: 0,
-            max: 0,
-            initialized: false,
-            security: SecurityLevel::SxidErase,
-        };
-        let mut state = [blank; MAX_TUNABLES];
-        for (s, d) in state.iter_mut().zip(descs) {
-            *s = TunableState {
+        let state = descs
+            .iter()
+            .map(|d| TunableState {
                 numval: d.default,
                 strval: None,
                 min: d.min,
                 max: d.max,
                 initialized: false,
                 security: d.security,
-            };
-        }
+            })
+            .collect();
         Ok(Tunables { descs, state })
     }
 
