@@ -607,7 +607,7 @@ pub(crate) fn init_cacheinfo<S: CpuidSource>(
     cf.rep_stosb_threshold = stosb;
     cf.rep_movsb_stop_threshold = stop;
     crate::CacheBounds {
-        rep_movsb_min: movsb_min as u64,
+        rep_movsb_min: movsb_min,
         non_temporal_min: nt_min,
         non_temporal_max: nt_max,
     }

@@ -130,7 +130,7 @@ pub fn check_new<H>(
             let found = chain.iter().copied().find(|&id| {
                 objects
                     .get(id)
-                    .is_some_and(|n| n.path == need.file || n.names.iter().any(|x| *x == need.file))
+                    .is_some_and(|n| n.path == need.file || n.names.contains(&need.file))
             });
             let Some(n) = found.and_then(|id| objects.get(id)) else {
                 continue;

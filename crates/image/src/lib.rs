@@ -153,10 +153,10 @@ pub fn plan(segments: impl IntoIterator<Item = Segment>, page: u64) -> Result<Lo
             mapalign: s.align.max(1),
             prot: prot_of(s.flags),
         };
-        if let Some(prev) = cmds.last() {
-            if cmd.mapstart < prev.mapstart {
-                return Err(PlanError::Unordered);
-            }
+        if let Some(prev) = cmds.last()
+            && cmd.mapstart < prev.mapstart
+        {
+            return Err(PlanError::Unordered);
         }
         max_align = max_align.max(cmd.mapalign);
         cmds.push(cmd);

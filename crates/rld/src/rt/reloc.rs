@@ -471,7 +471,7 @@ pub fn relocate(id: usize) -> Result<(), String> {
 fn install_lazy_stub(id: usize) {
     let rt = rt();
     let Some(o) = rt.objs.get(id) else { return };
-    let Some(got) = o.info.get(rld_elf::consts::DT_PLTGOT as i64) else {
+    let Some(got) = o.info.get(rld_elf::consts::DT_PLTGOT) else {
         return;
     };
     let got = o.bias.wrapping_add(got as usize) as *mut usize;

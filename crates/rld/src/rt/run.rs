@@ -796,9 +796,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             Ok(v) => views.push(v),
             Err(_) => {
                 let mut l = String::new();
-                let _ = write!(
+                let _ = writeln!(
                     l,
-                    "{}: error while loading shared libraries: {}: cannot read its dynamic tables\n",
+                    "{}: error while loading shared libraries: {}: cannot read its dynamic tables",
                     lossy(progname),
                     lossy(if o.name.is_empty() { progname } else { o.name })
                 );
@@ -938,7 +938,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             && o.dyn_addr != 0
         {
             for (i, e) in o.info.dynamic().iter().enumerate() {
-                if e.tag == consts::DT_DEBUG as i64 {
+                if e.tag == consts::DT_DEBUG {
                     // SAFETY: the main program's .dynamic is still writable (RELRO comes
                     // with relocation, below); glibc's `elf_setup_debug_entry`.
                     let p = (o.dyn_addr + 16 * i + 8) as *mut u64;
@@ -1067,7 +1067,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         None => 0,
     };
     let main_entry = rt.objs.get(rt.main).map_or(0, |o| o.entry);
-    let inits: Vec<(usize, Option<u64>, Option<u64>, Option<u64>, usize)> = rt
+    // (object, DT_INIT, DT_INIT_ARRAY, DT_INIT_ARRAYSZ, load bias), dependencies first.
+    type Init = (usize, Option<u64>, Option<u64>, Option<u64>, usize);
+    let inits: Vec<Init> = rt
         .initfini
         .iter()
         .rev()
@@ -1075,9 +1077,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             let o = rt.objs.get(i)?;
             Some((
                 i,
-                o.info.get(consts::DT_INIT as i64),
-                o.info.get(consts::DT_INIT_ARRAY as i64),
-                o.info.get(consts::DT_INIT_ARRAYSZ as i64),
+                o.info.get(consts::DT_INIT),
+                o.info.get(consts::DT_INIT_ARRAY),
+                o.info.get(consts::DT_INIT_ARRAYSZ),
                 o.bias,
             ))
         })
@@ -1086,8 +1088,8 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     let preinit = rt.objs.get(rt.main).and_then(|o| {
         Some((
             o.bias,
-            o.info.get(consts::DT_PREINIT_ARRAY as i64)?,
-            o.info.get(consts::DT_PREINIT_ARRAYSZ as i64)?,
+            o.info.get(consts::DT_PREINIT_ARRAY)?,
+            o.info.get(consts::DT_PREINIT_ARRAYSZ)?,
         ))
     });
     let lms: Vec<usize> = rt.objs.iter().map(|o| o.lm).collect();

@@ -100,8 +100,8 @@ pub extern "C" fn _dl_exception_create(exc: *mut u8, objname: *const u8, errstri
         core::ptr::null_mut()
     };
     if buf.is_null() {
-        e.put_ptr(b.dl_exception.objname, b"\0".as_ptr());
-        e.put_ptr(b.dl_exception.errstring, b"out of memory\0".as_ptr());
+        e.put_ptr(b.dl_exception.objname, c"".as_ptr());
+        e.put_ptr(b.dl_exception.errstring, c"out of memory".as_ptr());
         e.put(b.dl_exception.message_buffer, 0);
         return;
     }
@@ -500,9 +500,9 @@ pub extern "C" fn _dl_fini() {
                 }
                 Some((
                     o.bias,
-                    o.info.get(rld_elf::consts::DT_FINI_ARRAY as i64),
-                    o.info.get(rld_elf::consts::DT_FINI_ARRAYSZ as i64),
-                    o.info.get(rld_elf::consts::DT_FINI as i64),
+                    o.info.get(rld_elf::consts::DT_FINI_ARRAY),
+                    o.info.get(rld_elf::consts::DT_FINI_ARRAYSZ),
+                    o.info.get(rld_elf::consts::DT_FINI),
                     o.lm,
                 ))
             })
