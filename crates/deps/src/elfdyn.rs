@@ -124,10 +124,20 @@ impl<H: FileHandle + ?Sized> Reader<'_, H> {
         }
     }
 
+    /// A small fixed-size record (version entries) without a heap allocation.
+    fn rec<const N: usize>(&self, off: u64) -> Option<[u8; N]> {
+        let mut b = [0u8; N];
+        match read_full(self.h, off, &mut b) {
+            Ok(n) if n == N => Some(b),
+            _ => None,
+        }
+    }
+
     fn cstr(&self, off: u64) -> Vec<u8> {
         let mut out = Vec::new();
         let mut pos = off;
-        let mut chunk = [0u8; 128];
+        // Names are mostly short: a small first read, larger ones after.
+        let mut chunk = [0u8; 48];
         loop {
             let n = match self.h.read_at(pos, &mut chunk) {
                 Ok(n) if n > 0 => n,
@@ -224,7 +234,7 @@ pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo 
         let mut needs = Vec::new();
         let mut ent = off;
         for _ in 0..4096 {
-            let Some(vn) = r.bytes(ent, 16) else { break };
+            let Some(vn) = r.rec::<16>(ent) else { break };
             let vn_version = u16_at(&vn, 0);
             if vn_version != 1 {
                 info.bad_verneed_version = Some(vn_version);
@@ -234,7 +244,7 @@ pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo 
             let file = s(u32_at(&vn, 4) as u64);
             let mut aux = ent + u32_at(&vn, 8) as u64;
             for _ in 0..cnt.max(1) {
-                let Some(a) = r.bytes(aux, 16) else { break };
+                let Some(a) = r.rec::<16>(aux) else { break };
                 let hash = u32_at(&a, 0);
                 let flags = u16_at(&a, 4);
                 let name = s(u32_at(&a, 8) as u64);
@@ -262,12 +272,12 @@ pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo 
         let mut defs = Vec::new();
         let mut ent = off;
         for _ in 0..65536 {
-            let Some(vd) = r.bytes(ent, 20) else { break };
+            let Some(vd) = r.rec::<20>(ent) else { break };
             let version = u16_at(&vd, 0);
             let hash = u32_at(&vd, 8);
             let aux = u32_at(&vd, 12) as u64;
             let name = r
-                .bytes(ent + aux, 8)
+                .rec::<8>(ent + aux)
                 .map(|a| s(u32_at(&a, 0) as u64))
                 .unwrap_or_default();
             defs.push(VersionDef {
