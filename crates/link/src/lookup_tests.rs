@@ -591,6 +591,8 @@ fn plan_dedups_memoizes_and_round_trips() {
     a.reloc(R_X86_64_JUMP_SLOT, a_r);
     let b = [exe.build(), a.build()];
     let mut n = ns(&b);
+    // The memo is opt-in (off by default in the loader): this test exercises it.
+    n.memo_lookups = true;
     let p = plan(&mut n, &[1, 0]);
     assert_eq!(n.stats.lookups, 4);
     assert_eq!(n.stats.dedup_hits, 1);
