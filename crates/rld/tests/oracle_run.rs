@@ -1733,6 +1733,31 @@ fn m4_tls_threads() {
     );
 }
 
+/// glibc's `l_reldeps`: B (no DT_NEEDED on A) binds to A's symbols through the global scope,
+/// so dlclose(A) leaves A mapped until B goes; a lazy PLT binding does the same at its first
+/// call; dlsym(RTLD_DEFAULT) from the main program makes A NODELETE. Fails on a loader
+/// without run-time dependencies (the call into B after dlclose(A) crashes).
+#[test]
+fn m4_dlopen_reldeps() {
+    let o = check(&[case("dlreldeps", &[])]);
+    expect_in(
+        &o[0],
+        "control, A closed: loaded: libreldep_d.so; NOLOAD A=NULL\n",
+    );
+    expect_in(
+        &o[0],
+        "rdb_call(1)=83\nB, A closed: loaded: libreldep_a.so libreldep_b.so; NOLOAD A=open\nrdb_call(2)=84\nB, B closed: loaded:; NOLOAD A=NULL\n",
+    );
+    expect_in(
+        &o[0],
+        "rdc_call(3)=88\nC, A closed: loaded: libreldep_a.so libreldep_c.so; NOLOAD A=open\nrdc_call(4)=90\nC, C closed: loaded:; NOLOAD A=NULL\n",
+    );
+    expect_in(
+        &o[0],
+        "RTLD_DEFAULT, A closed: loaded: libreldep_a.so; NOLOAD A=open\n",
+    );
+}
+
 #[test]
 fn m4_dlopen_basic() {
     let o = check(&[case("dlbasic", &[])]);

@@ -254,6 +254,9 @@ unsafe fn do_range(
                     && let Some(f) = facts(rt, b)
                     && !f.ifunc
                 {
+                    if let Binding::Def { obj, .. } = b {
+                        super::dlopen::add_dependency(rt, id, obj as usize);
+                    }
                     a = f.address();
                     if let Some(c) = addr_cache.get_mut(i) {
                         *c = a;
@@ -318,6 +321,9 @@ unsafe fn do_range(
             } else {
                 0
             };
+            if let Some(Binding::Def { obj, .. }) = b {
+                super::dlopen::add_dependency(rt, id, obj as usize);
+            }
             (b.and_then(|b| facts(rt, b)), ref_size)
         };
         let input = RelocInput {
