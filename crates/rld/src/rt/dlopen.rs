@@ -479,8 +479,8 @@ enum StaticNeed {
     Dynamic,
     /// Initial-exec accesses (DF_STATIC_TLS, TPOFF relocations): a static block or failure.
     Required,
-    /// TLS descriptors: glibc 2.36 opportunistically uses the optional static surplus; rld has
-    /// no dynamic TLSDESC resolver, so this is also required, but from the optional part.
+    /// TLS descriptors: a static block from the optional surplus when there is room (glibc
+    /// 2.36's opportunistic `TRY_STATIC_TLS`), else dynamic blocks (`_dl_tlsdesc_dynamic`).
     Descriptors,
 }
 
@@ -1302,6 +1302,8 @@ fn assign_tls(
             let optional = need == StaticNeed::Descriptors;
             match rt.static_tls.try_allocate(&img, optional) {
                 Some(off) => off as usize,
+                // TLS descriptors without room in the surplus: `_dl_tlsdesc_dynamic`.
+                None if optional => 0,
                 None => {
                     let name = rt.objs.get(i).map_or(&b""[..], |o| o.name);
                     return Err(fail(0, name, "cannot allocate memory in static TLS block"));

@@ -356,6 +356,7 @@ pub(super) fn describe(
         eh_frame: l.eh_frame,
         deps: Vec::new(),
         reldeps: Vec::new(),
+        tlsdesc_records: Vec::new(),
         loader: None,
         origin: None,
         file_id: (0, 0),
