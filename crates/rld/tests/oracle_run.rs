@@ -1733,6 +1733,60 @@ fn m4_tls_threads() {
     );
 }
 
+/// glibc's `l_reldeps`: B (no DT_NEEDED on A) binds to A's symbols through the global scope,
+/// so dlclose(A) leaves A mapped until B goes; a lazy PLT binding does the same at its first
+/// call; dlsym(RTLD_DEFAULT) from the main program makes A NODELETE. Fails on a loader
+/// without run-time dependencies (the call into B after dlclose(A) crashes).
+#[test]
+fn m4_dlopen_reldeps() {
+    let o = check(&[case("dlreldeps", &[])]);
+    expect_in(
+        &o[0],
+        "control, A closed: loaded: libreldep_d.so; NOLOAD A=NULL\n",
+    );
+    expect_in(
+        &o[0],
+        "rdb_call(1)=83\nB, A closed: loaded: libreldep_a.so libreldep_b.so; NOLOAD A=open\nrdb_call(2)=84\nB, B closed: loaded:; NOLOAD A=NULL\n",
+    );
+    expect_in(
+        &o[0],
+        "rdc_call(3)=88\nC, A closed: loaded: libreldep_a.so libreldep_c.so; NOLOAD A=open\nrdc_call(4)=90\nC, C closed: loaded:; NOLOAD A=NULL\n",
+    );
+    expect_in(
+        &o[0],
+        "RTLD_DEFAULT, A closed: loaded: libreldep_a.so; NOLOAD A=open\n",
+    );
+}
+
+/// `_dl_tlsdesc_dynamic`: a `-mtls-dialect=gnu2` library whose 64 KiB TLS block does not fit
+/// the optional static surplus, dlopen'ed and used from the main thread, a thread created
+/// before dlopen (stale DTV: the resolver's slow path) and one created after; the resolver
+/// must change no register but rax. Fails on a loader that needs static TLS for descriptors
+/// ("cannot allocate memory in static TLS block").
+#[test]
+fn m4_dlopen_tlsdesc_dynamic() {
+    let o = check(&[case("dltlsdesc", &[])]);
+    for who in ["main", "early thread", "late thread"] {
+        expect_in(
+            &o[0],
+            &format!("[{who}] registers changed by the resolver: 0, counter=5\n"),
+        );
+    }
+    expect_in(&o[0], "[early thread] bump=7023,9043 mix=125\n");
+    expect_in(&o[0], "[late thread] bump=8033,11063 mix=195\n");
+    expect_in(&o[0], "[main again] bump=12034,13044 mix=105\nclosed\n");
+    let r = tool_output(&["readelf", "-rlW", "libtlsdesc_big.so"]);
+    assert!(
+        r.contains("R_X86_64_TLSDESC"),
+        "no R_X86_64_TLSDESC in libtlsdesc_big.so:\n{r}"
+    );
+    assert!(
+        r.lines()
+            .any(|l| l.trim_start().starts_with("TLS ") && l.contains(" 0x010010 ")),
+        "libtlsdesc_big.so's PT_TLS is not the 64 KiB block:\n{r}"
+    );
+}
+
 #[test]
 fn m4_dlopen_basic() {
     let o = check(&[case("dlbasic", &[])]);

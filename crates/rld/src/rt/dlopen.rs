@@ -16,7 +16,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::CStr;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rld_deps::{Kind, LoadConfig, Mode, Prior};
 use rld_link::lookup::CLASS_PLT;
@@ -479,8 +479,8 @@ enum StaticNeed {
     Dynamic,
     /// Initial-exec accesses (DF_STATIC_TLS, TPOFF relocations): a static block or failure.
     Required,
-    /// TLS descriptors: glibc 2.36 opportunistically uses the optional static surplus; rld has
-    /// no dynamic TLSDESC resolver, so this is also required, but from the optional part.
+    /// TLS descriptors: a static block from the optional surplus when there is room (glibc
+    /// 2.36's opportunistic `TRY_STATIC_TLS`), else dynamic blocks (`_dl_tlsdesc_dynamic`).
     Descriptors,
 }
 
@@ -708,6 +708,7 @@ fn load_new(
             let Some(o) = rt.objs.get(i) else { continue };
             let l = glibc::lm_raw(b, o.lm);
             l.put_bits(f.l_type, 2);
+            ANY_LOADED.store(true, Ordering::Release);
             l.put_bits(f.l_global, 0);
             l.put(f.l_ns, ns as u64);
             if ns != 0 {
@@ -843,6 +844,62 @@ fn load_new(
     Ok(state::with(|rt| rt.objs.get(target).map_or(0, |o| o.lm)).unwrap_or(0))
 }
 
+/// Set once dlopen has entered an object (`lt_loaded`): before that, no definition can come
+/// from an object dlclose may unload, and binding skips the run-time dependency check.
+static ANY_LOADED: AtomicBool = AtomicBool::new(false);
+
+/// glibc's `add_dependency` (elf/dl-lookup.c): a reference of object `undef` bound to a
+/// definition in `def`. When `def` was dlopen'ed, can be unloaded and is outside `undef`'s
+/// dependency closure, it becomes a run-time dependency of `undef` (`l_reldeps`), which keeps
+/// it loaded as long as `undef` is; an object that is never unloaded (the main program, the
+/// start-up libraries) makes it NODELETE instead.
+///
+/// Called with the runtime state exclusively held (relocation under `GL(dl_load_lock)`, the
+/// lazy PLT resolver and `_dl_lookup_symbol_x` inside `state::with`).
+pub fn add_dependency(rt: &mut Runtime, undef: usize, def: usize) {
+    if undef == def || !ANY_LOADED.load(Ordering::Acquire) {
+        return;
+    }
+    let Some(b) = super::build() else { return };
+    let f = &b.link_map;
+    let Some(d) = rt.objs.get(def) else { return };
+    if d.lm == 0 {
+        return;
+    }
+    let dl = glibc::lm_raw(b, d.lm);
+    if dl.get_bits(f.l_type) != 2 || dl.get(f.l_nodelete_active) != 0 {
+        return;
+    }
+    let Some(u) = rt.objs.get(undef) else { return };
+    if u.reldeps.contains(&def) {
+        return;
+    }
+    // `l_initfini`: the dependency closure of `undef`.
+    let mut seen = alloc::vec![false; rt.objs.len()];
+    let mut work = alloc::vec![undef];
+    while let Some(i) = work.pop() {
+        if i == def {
+            return;
+        }
+        for &n in rt.objs.get(i).map_or(&[][..], |o| o.deps.as_slice()) {
+            if let Some(s) = seen.get_mut(n)
+                && !*s
+            {
+                *s = true;
+                work.push(n);
+            }
+        }
+    }
+    let undef_loaded = u.lm != 0 && glibc::lm_raw(b, u.lm).get_bits(f.l_type) == 2;
+    if !undef_loaded {
+        dl.put(f.l_nodelete_active, 1);
+        return;
+    }
+    if let Some(u) = rt.objs.get_mut(undef) {
+        u.reldeps.push(def);
+    }
+}
+
 /// A dlopen'ed object whose STB_GNU_UNIQUE definition became the process-wide one while the
 /// new objects were relocated can never be unloaded (glibc's `do_lookup_unique` marks it
 /// NODELETE): other objects may hold its address for ever.
@@ -889,6 +946,7 @@ fn abandon(b: &rld_glibc::GlibcBuild, new: &[usize], ranges: &[(usize, usize)]) 
             if let Some(o) = rt.objs.get_mut(i) {
                 o.tls = None;
                 o.deps.clear();
+                o.reldeps.clear();
             }
             if let Some(v) = rt.ns.objs.get_mut(i) {
                 v.removed = true;
@@ -1199,7 +1257,11 @@ fn reclaim_tail(b: &rld_glibc::GlibcBuild, rt: &mut Runtime) {
         if chained(rt, i)
             || rt.searchlist.contains(&i)
             || o.tls.is_some()
-            || rt.objs.iter().take(i).any(|p| p.deps.contains(&i))
+            || rt
+                .objs
+                .iter()
+                .take(i)
+                .any(|p| p.deps.contains(&i) || p.reldeps.contains(&i))
         {
             break;
         }
@@ -1240,6 +1302,8 @@ fn assign_tls(
             let optional = need == StaticNeed::Descriptors;
             match rt.static_tls.try_allocate(&img, optional) {
                 Some(off) => off as usize,
+                // TLS descriptors without room in the surplus: `_dl_tlsdesc_dynamic`.
+                None if optional => 0,
                 None => {
                     let name = rt.objs.get(i).map_or(&b""[..], |o| o.name);
                     return Err(fail(0, name, "cannot allocate memory in static TLS block"));
@@ -1470,7 +1534,9 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
             }
         }
         while let Some(i) = work.pop() {
-            for &d in rt.objs.get(i).map_or(&[][..], |o| o.deps.as_slice()) {
+            let Some(o) = rt.objs.get(i) else { continue };
+            // Its DT_NEEDED objects and its run-time dependencies (`l_reldeps`).
+            for &d in o.deps.iter().chain(o.reldeps.iter()) {
                 if let Some(u) = used.get_mut(d)
                     && !*u
                 {
@@ -1586,6 +1652,7 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
                 tls_gone.push((t.modid, 0usize));
             }
             o.deps.clear();
+            o.reldeps.clear();
         }
         if let Some(v) = rt.ns.objs.get_mut(i) {
             v.removed = true;

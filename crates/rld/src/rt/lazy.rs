@@ -162,6 +162,9 @@ extern "C" fn lazy_fixup(id: usize, index: usize) -> usize {
                 },
             );
         }
+        if let Binding::Def { obj, .. } = b {
+            super::dlopen::add_dependency(rt, id, obj as usize);
+        }
         let input = RelocInput {
             r_type: r.r_type,
             addend: r.addend,

@@ -67,6 +67,13 @@ pub struct Loaded {
     pub eh_frame: usize,
     /// Indices (into the runtime table) of its DT_NEEDED objects, in order.
     pub deps: Vec<usize>,
+    /// Run-time dependencies (glibc `l_reldeps`): dlopen'ed objects outside its dependency
+    /// closure that its relocations, lazy PLT bindings or dlsym calls bound to; they stay
+    /// loaded while it is.
+    pub reldeps: Vec<usize>,
+    /// The {modid, offset} records `_dl_tlsdesc_dynamic` descriptors of this object point
+    /// to (freed with the object's table entry, after it is unmapped).
+    pub tlsdesc_records: Vec<alloc::boxed::Box<[usize; 2]>>,
     /// glibc `l_loader`.
     pub loader: Option<usize>,
     pub origin: Option<&'static [u8]>,

@@ -134,14 +134,21 @@ unsafe fn apply(id: usize, place: u64, r_type: u32, sym: u32, a: Action) -> Resu
             unsafe { write64(place, v) };
             Ok(())
         }
-        Action::TlsDesc { entry, arg, .. } => {
-            let f = match entry {
-                TlsDescEntry::Return => super::tls::_dl_tlsdesc_return as *const () as usize,
-                TlsDescEntry::UndefWeak => super::tls::_dl_tlsdesc_undefweak as *const () as usize,
+        Action::TlsDesc { entry, arg, modid } => {
+            let (f, arg) = match entry {
+                TlsDescEntry::Return => (super::tls::_dl_tlsdesc_return as *const () as usize, arg),
+                TlsDescEntry::UndefWeak => {
+                    (super::tls::_dl_tlsdesc_undefweak as *const () as usize, arg)
+                }
                 TlsDescEntry::Dynamic => {
-                    return Err(String::from(
-                        "TLS descriptor for a module without static TLS (not supported yet)",
-                    ));
+                    // The argument is a {modid, offset} record (a `tls_index`), owned by the
+                    // object being relocated: it lives as long as the object's image.
+                    let rec = alloc::boxed::Box::new([modid as usize, arg as usize]);
+                    let addr = &*rec as *const [usize; 2] as u64;
+                    if let Some(o) = rt().objs.get_mut(id) {
+                        o.tlsdesc_records.push(rec);
+                    }
+                    (super::tls::_dl_tlsdesc_dynamic as *const () as usize, addr)
                 }
             };
             // SAFETY: caller contract (a TLSDESC place is 16 bytes).
@@ -254,6 +261,9 @@ unsafe fn do_range(
                     && let Some(f) = facts(rt, b)
                     && !f.ifunc
                 {
+                    if let Binding::Def { obj, .. } = b {
+                        super::dlopen::add_dependency(rt, id, obj as usize);
+                    }
                     a = f.address();
                     if let Some(c) = addr_cache.get_mut(i) {
                         *c = a;
@@ -318,6 +328,9 @@ unsafe fn do_range(
             } else {
                 0
             };
+            if let Some(Binding::Def { obj, .. }) = b {
+                super::dlopen::add_dependency(rt, id, obj as usize);
+            }
             (b.and_then(|b| facts(rt, b)), ref_size)
         };
         let input = RelocInput {

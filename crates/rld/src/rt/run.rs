@@ -355,6 +355,8 @@ pub(super) fn describe(
         relro: l.relro,
         eh_frame: l.eh_frame,
         deps: Vec::new(),
+        reldeps: Vec::new(),
+        tlsdesc_records: Vec::new(),
         loader: None,
         origin: None,
         file_id: (0, 0),

@@ -186,6 +186,9 @@ unsafe fn read_scopes(b: &rld_glibc::GlibcBuild, scope: *const usize) -> Vec<Vec
     out
 }
 
+/// glibc's `DL_LOOKUP_ADD_DEPENDENCY` lookup flag.
+const DL_LOOKUP_ADD_DEPENDENCY: i32 = 1;
+
 /// `_dl_lookup_symbol_x(name, undef_map, const ElfW(Sym) **ref, scope[], version, type_class,
 /// flags, skip_map)`: returns the defining link map (or NULL) and sets `*ref`.
 extern "C" fn dl_lookup_symbol_x(
@@ -241,6 +244,13 @@ extern "C" fn dl_lookup_symbol_x(
             return_newest: flags & 2 != 0,
         };
         let f = super::debug::lookup_in(rt, &req, &refs)?;
+        // DL_LOOKUP_ADD_DEPENDENCY (dlsym with RTLD_DEFAULT, ...): the caller keeps the
+        // definition's object loaded.
+        if flags & DL_LOOKUP_ADD_DEPENDENCY != 0
+            && let Some(u) = undef
+        {
+            super::dlopen::add_dependency(rt, u, f.obj as usize);
+        }
         let o = rt.objs.get(f.obj as usize)?;
         let v = rt.ns.obj(f.obj)?;
         let sym_addr = v.symtab.as_ptr() as usize + 24 * f.sym as usize;

@@ -404,6 +404,67 @@ pub unsafe extern "C" fn _dl_tlsdesc_return() {
     naked_asm!("mov rax, [rax + 8]", "ret")
 }
 
+/// TLSDESC resolver for a module whose TLS is not in the static block: the descriptor's
+/// argument points to a {modid, offset} record (a `tls_index`). Returns the variable's
+/// address minus the thread pointer and, as the TLSDESC contract requires, preserves every
+/// register but rax (and the flags): the fast path (current DTV generation, block allocated)
+/// touches only rdx and rsi, saved on the stack; the slow path also saves the other
+/// call-clobbered integer registers and the x87/SSE state (`fxsave`) around
+/// `__tls_get_addr_slow`, which may call malloc.
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _dl_tlsdesc_dynamic() {
+    naked_asm!(
+        "mov rax, [rax + 8]",            // the record
+        "push rdx",
+        "push rsi",
+        "mov rdx, fs:8",                 // dtv
+        "mov rsi, [rip + {generation}]",
+        "cmp [rdx], rsi",
+        "jne 2f",
+        "mov rsi, [rax]",                // module id
+        "shl rsi, 4",
+        "mov rdx, [rdx + rsi]",          // dtv[m].val
+        "cmp rdx, -1",
+        "je 2f",
+        "add rdx, [rax + 8]",
+        "sub rdx, fs:0",
+        "mov rax, rdx",
+        "pop rsi",
+        "pop rdx",
+        "ret",
+        "2:",
+        "push rbp",
+        "mov rbp, rsp",
+        "push rcx",
+        "push rdi",
+        "push r8",
+        "push r9",
+        "push r10",
+        "push r11",
+        "and rsp, -64",
+        "sub rsp, 512",
+        "fxsave [rsp]",
+        "mov rdi, rax",
+        "call {slow}",
+        "fxrstor [rsp]",
+        "sub rax, fs:0",
+        "lea rsp, [rbp - 48]",
+        "pop r11",
+        "pop r10",
+        "pop r9",
+        "pop r8",
+        "pop rdi",
+        "pop rcx",
+        "pop rbp",
+        "pop rsi",
+        "pop rdx",
+        "ret",
+        generation = sym TLS_GENERATION,
+        slow = sym __tls_get_addr_slow,
+    )
+}
+
 /// TLSDESC resolver for an undefined weak TLS symbol: yields address 0 (+ addend).
 #[unsafe(naked)]
 #[unsafe(no_mangle)]
