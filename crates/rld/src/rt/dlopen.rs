@@ -49,6 +49,13 @@ static SEARCH_CONFIG: AtomicUsize = AtomicUsize::new(0);
 static MUTEX_LOCK: AtomicUsize = AtomicUsize::new(0);
 static MUTEX_UNLOCK: AtomicUsize = AtomicUsize::new(0);
 
+/// The searcher dlopen uses (created on first use; see `open_locked`).
+struct SearcherCell(core::cell::UnsafeCell<Option<Searcher<'static, LoaderFs>>>);
+// SAFETY: only accessed under GL(dl_load_lock) (dlopen is serialised).
+unsafe impl Sync for SearcherCell {}
+static SEARCHER: SearcherCell = SearcherCell(core::cell::UnsafeCell::new(None));
+static LOADER_FS: LoaderFs = LoaderFs;
+
 /// Records the search settings start-up used, for later dlopen calls.
 pub fn set_search_config(c: SearchConfig) {
     let p = alloc::boxed::Box::leak(alloc::boxed::Box::new(c));
@@ -313,12 +320,16 @@ fn open_locked(
         return Err(fail(0, &name, "dlopen before start-up finished"));
     };
     let nprior = priors.len();
-    let fs = LoaderFs;
-    let mut searcher = Searcher::new(&fs, sc.clone());
+    // One searcher for the life of the process, as glibc keeps its search-directory records:
+    // a directory found missing once is not tried again by later dlopens.
+    // SAFETY: dlopen is serialised by GL(dl_load_lock), which our caller holds; nothing else
+    // touches SEARCHER.
+    let searcher = unsafe { &mut *SEARCHER.0.get() }
+        .get_or_insert_with(|| Searcher::new(&LOADER_FS, sc.clone()));
     searcher.trace = super::debug::search_trace();
     let mut lc = LoadConfig::list(b"");
     lc.mode = Mode::Normal;
-    let opened = match rld_deps::open(&mut searcher, &lc, priors, chain, caller_id, &name) {
+    let opened = match rld_deps::open(searcher, &lc, priors, chain, caller_id, &name) {
         Ok(o) => o,
         // glibc reports a failed search even under RTLD_NOLOAD (only a found, not yet loaded
         // file makes RTLD_NOLOAD return NULL quietly).
@@ -330,7 +341,6 @@ fn open_locked(
             });
         }
     };
-    drop(searcher);
     let target = opened.target;
     if opened.new.is_empty() {
         // Already loaded (with all its dependencies).
