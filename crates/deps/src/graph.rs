@@ -554,6 +554,45 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         Ok(id)
     }
 
+    /// `_dl_map_object_deps` for one object: maps each DT_NEEDED entry (after DST expansion;
+    /// an entry that expands to nothing is skipped) and returns the objects in order.
+    fn map_needed(&mut self, l: ObjId, trace: bool) -> Result<Vec<ObjId>, Fatal> {
+        let needed = self
+            .objects
+            .get(l)
+            .map(|o| o.dynamic.needed.clone())
+            .unwrap_or_default();
+        let mut deps = Vec::with_capacity(needed.len());
+        for raw in needed {
+            let name = if rld_search::dst::dst_count(&raw) != 0 {
+                if self.s.config.secure {
+                    return Err(Fatal {
+                        objname: raw,
+                        errno: 0,
+                        msg: String::from("DST not allowed in SUID/SGID programs"),
+                    });
+                }
+                let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
+                let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
+                let e = rld_search::dst::substitute(&raw, &self.dst_ctx(l, &trusted));
+                if e.is_empty() {
+                    continue;
+                }
+                e
+            } else {
+                raw
+            };
+            deps.push(self.map_object(
+                Some(l),
+                &name,
+                trace,
+                false,
+                Reason::Needed { by: l, via: None },
+            )?);
+        }
+        Ok(deps)
+    }
+
     fn builtin(
         &mut self,
         kind: Kind,
@@ -724,43 +763,12 @@ pub fn build<F: Fs>(
     let mut qi = 0;
     while let Some(&l) = queue.get(qi) {
         qi += 1;
-        let needed = b
-            .objects
-            .get(l)
-            .map(|o| o.dynamic.needed.clone())
-            .unwrap_or_default();
-        let mut deps = Vec::new();
-        for raw in needed {
-            let name = if rld_search::dst::dst_count(&raw) != 0 {
-                if secure {
-                    return Err(Fatal {
-                        objname: raw,
-                        errno: 0,
-                        msg: String::from("DST not allowed in SUID/SGID programs"),
-                    });
-                }
-                let trusted_owned: Vec<Vec<u8>> = b.s.config.system_dirs.clone();
-                let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
-                let e = rld_search::dst::substitute(&raw, &b.dst_ctx(l, &trusted));
-                if e.is_empty() {
-                    continue;
-                }
-                e
-            } else {
-                raw
-            };
-            let dep = b.map_object(
-                Some(l),
-                &name,
-                trace,
-                false,
-                Reason::Needed { by: l, via: None },
-            )?;
+        let deps = b.map_needed(l, trace)?;
+        for &dep in &deps {
             if !reserved.get(dep).copied().unwrap_or(false) {
                 queue.push(dep);
                 mark(&mut reserved, dep);
             }
-            deps.push(dep);
         }
         if let Some(o) = b.objects.get_mut(l) {
             o.deps = deps;
@@ -928,47 +936,15 @@ pub fn open<F: Fs>(
     {
         o.loader = None;
     }
-    let secure = b.s.config.secure;
     let mut queue: Vec<ObjId> = alloc::vec![target];
     let mut qi = 0;
     while let Some(&l) = queue.get(qi) {
         qi += 1;
-        let needed = b
-            .objects
-            .get(l)
-            .map(|o| o.dynamic.needed.clone())
-            .unwrap_or_default();
-        let mut deps = Vec::new();
-        for raw in needed {
-            let dname = if rld_search::dst::dst_count(&raw) != 0 {
-                if secure {
-                    return Err(Fatal {
-                        objname: raw,
-                        errno: 0,
-                        msg: String::from("DST not allowed in SUID/SGID programs"),
-                    });
-                }
-                let trusted_owned: Vec<Vec<u8>> = b.s.config.system_dirs.clone();
-                let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
-                let e = rld_search::dst::substitute(&raw, &b.dst_ctx(l, &trusted));
-                if e.is_empty() {
-                    continue;
-                }
-                e
-            } else {
-                raw
-            };
-            let dep = b.map_object(
-                Some(l),
-                &dname,
-                false,
-                false,
-                Reason::Needed { by: l, via: None },
-            )?;
+        let deps = b.map_needed(l, false)?;
+        for &dep in &deps {
             if !queue.contains(&dep) {
                 queue.push(dep);
             }
-            deps.push(dep);
         }
         if l >= nprior
             && let Some(o) = b.objects.get_mut(l)
