@@ -1518,44 +1518,14 @@ fn run_real_table(test: &str, table: &[Real], min: usize) {
 fn m4_gdb_thread_debugging() {
     // rld as the program's PT_INTERP (pt-r/) against glibc's (pt-g/): gdb loads libthread_db,
     // which must find the threads through rld's _rtld_global and libc's descriptors.
-    if Command::new("gdb").arg("--version").output().is_err() {
-        eprintln!("m4_gdb_thread_debugging: skip: gdb not installed");
-        return;
-    }
     let w = world();
-    let gdb = |cwd: PathBuf| {
-        let mut argv: Vec<String> = ["/usr/bin/env", "gdb", "-nx", "--batch"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        for e in [
-            "set debuginfod enabled off",
-            "break gdbthr_stop",
-            "run",
-            "info threads",
-            "continue",
-        ] {
-            argv.push("-ex".into());
-            argv.push(e.into());
-        }
-        argv.push("./gdbthr".into());
-        let mut env = base_env();
-        env.push(("HOME".into(), w.root.to_string_lossy().into_owned()));
-        let c = Cmd {
-            argv,
-            cwd,
-            env,
-            stdin: vec![],
-        };
-        let o = c.run();
-        (
-            c.shell_line(),
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
-        )
-    };
+    let cmds = ["break gdbthr_stop", "run", "info threads", "continue"];
     let mut bad = Vec::new();
     for side in ["pt-g", "pt-r"] {
-        let (line, text) = gdb(w.out.join(side));
+        let Some((line, text)) = run_gdb(w.out.join(side), &cmds, vec!["./gdbthr".into()]) else {
+            eprintln!("m4_gdb_thread_debugging: skip: gdb not installed");
+            return;
+        };
         let db = text.contains("[Thread debugging using libthread_db enabled]");
         let threads = text
             .lines()
@@ -1576,55 +1546,60 @@ fn m4_gdb_thread_debugging() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
-#[test]
-fn m3_gdb_breakpoint_in_library() {
+/// Runs gdb in batch mode with `commands` on `args` (a program and its arguments, possibly
+/// behind a loader) from `cwd`; returns the shell line (for failure reports) and stdout+stderr.
+/// None when gdb is not installed.
+fn run_gdb(cwd: PathBuf, commands: &[&str], args: Vec<String>) -> Option<(String, String)> {
     if Command::new("gdb").arg("--version").output().is_err() {
-        eprintln!("m3_gdb_breakpoint_in_library: skip: gdb not installed");
-        return;
+        return None;
     }
     let w = world();
-    let gdb = |cwd: PathBuf, args: Vec<String>| {
-        let mut argv: Vec<String> = ["gdb", "-nx", "--batch"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        for e in [
-            "set debuginfod enabled off",
-            "set breakpoint pending on",
-            "break puts",
-            "run",
-            "bt",
-            "continue",
-        ] {
-            argv.push("-ex".into());
-            argv.push(e.into());
-        }
-        argv.push("--args".into());
-        argv.extend(args);
-        let mut env = base_env();
-        env.push(("HOME".into(), w.root.to_string_lossy().into_owned()));
-        let c = Cmd {
-            argv: vec!["/usr/bin/env".into()]
-                .into_iter()
-                .chain(argv)
-                .collect(),
-            cwd,
-            env,
-            stdin: vec![],
-        };
-        (c.shell_line(), c.run())
+    let mut argv: Vec<String> = ["/usr/bin/env", "gdb", "-nx", "--batch"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for e in ["set debuginfod enabled off"].iter().chain(commands) {
+        argv.push("-ex".into());
+        argv.push(e.to_string());
+    }
+    argv.push("--args".into());
+    argv.extend(args);
+    let mut env = base_env();
+    env.push(("HOME".into(), w.root.to_string_lossy().into_owned()));
+    let c = Cmd {
+        argv,
+        cwd,
+        env,
+        stdin: vec![],
+    };
+    let o = c.run();
+    Some((
+        c.shell_line(),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    ))
+}
+
+#[test]
+fn m3_gdb_breakpoint_in_library() {
+    let w = world();
+    let cmds = [
+        "set breakpoint pending on",
+        "break puts",
+        "run",
+        "bt",
+        "continue",
+    ];
+    let explicit = vec![loader().to_string_lossy().into_owned(), "./hello".into()];
+    let Some(r0) = run_gdb(w.out.clone(), &cmds, explicit) else {
+        eprintln!("m3_gdb_breakpoint_in_library: skip: gdb not installed");
+        return;
     };
     let runs = [
-        gdb(
-            w.out.clone(),
-            vec![loader().to_string_lossy().into_owned(), "./hello".into()],
-        ),
-        gdb(w.out.join("pt-r"), vec!["./hello".into()]),
+        r0,
+        run_gdb(w.out.join("pt-r"), &cmds, vec!["./hello".into()]).unwrap_or_default(),
     ];
     let mut bad = Vec::new();
-    for (line, o) in &runs {
-        let text =
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    for (line, text) in &runs {
         let stopped = text
             .lines()
             .any(|l| l.starts_with("Breakpoint 1, ") && l.contains("puts"));
@@ -1632,7 +1607,7 @@ fn m3_gdb_breakpoint_in_library() {
         if !stopped || !exited {
             bad.push(format!(
                 "=== {line}\n  stopped in puts: {stopped}, exited with code 03: {exited}\n{}",
-                indent(&text)
+                indent(text)
             ));
         }
     }
@@ -1647,53 +1622,25 @@ fn m3_gdb_breakpoint_in_library() {
 /// and a pending breakpoint in it hits, in explicit and PT_INTERP mode.
 #[test]
 fn m4_gdb_breakpoint_in_dlopened_library() {
-    if Command::new("gdb").arg("--version").output().is_err() {
+    let w = world();
+    let cmds = [
+        "set breakpoint pending on",
+        "break dla_value",
+        "run",
+        "info sharedlibrary",
+        "continue",
+    ];
+    let explicit = vec![loader().to_string_lossy().into_owned(), "./dlbasic".into()];
+    let Some(r0) = run_gdb(w.out.clone(), &cmds, explicit) else {
         eprintln!("m4_gdb_breakpoint_in_dlopened_library: skip: gdb not installed");
         return;
-    }
-    let w = world();
-    let gdb = |cwd: PathBuf, args: Vec<String>| {
-        let mut argv: Vec<String> = ["gdb", "-nx", "--batch"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        for e in [
-            "set debuginfod enabled off",
-            "set breakpoint pending on",
-            "break dla_value",
-            "run",
-            "info sharedlibrary",
-            "continue",
-        ] {
-            argv.push("-ex".into());
-            argv.push(e.into());
-        }
-        argv.push("--args".into());
-        argv.extend(args);
-        let mut env = base_env();
-        env.push(("HOME".into(), w.root.to_string_lossy().into_owned()));
-        let c = Cmd {
-            argv: vec!["/usr/bin/env".into()]
-                .into_iter()
-                .chain(argv)
-                .collect(),
-            cwd,
-            env,
-            stdin: vec![],
-        };
-        (c.shell_line(), c.run())
     };
     let runs = [
-        gdb(
-            w.out.clone(),
-            vec![loader().to_string_lossy().into_owned(), "./dlbasic".into()],
-        ),
-        gdb(w.out.join("pt-r"), vec!["./dlbasic".into()]),
+        r0,
+        run_gdb(w.out.join("pt-r"), &cmds, vec!["./dlbasic".into()]).unwrap_or_default(),
     ];
     let mut bad = Vec::new();
-    for (line, o) in &runs {
-        let text =
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    for (line, text) in &runs {
         let stopped = text
             .lines()
             .any(|l| l.starts_with("Breakpoint 1, ") && l.contains("dla_value"));
@@ -1705,7 +1652,7 @@ fn m4_gdb_breakpoint_in_dlopened_library() {
         if !stopped || !listed || !exited {
             bad.push(format!(
                 "=== {line}\n  stopped in dla_value: {stopped}, listed: {listed}, exited normally: {exited}\n{}",
-                indent(&text)
+                indent(text)
             ));
         }
     }
