@@ -2188,6 +2188,24 @@ fn m4_ld_debug_files() {
 }
 
 #[test]
+fn m4_ld_debug_scopes() {
+    // Each object's l_scope as glibc lays it out (the vDSO's own list second, no scope for the
+    // loader itself, DT_SYMBOLIC first), at start-up and for dlopen'ed objects. Not covered:
+    // failed dlopens (rld finds undefined symbols before relocating) and glibc's
+    // `update_scopes` of earlier dlopen'ed dependencies (rld does not extend their scopes).
+    let o = check_with(
+        &[
+            debug_case("hellolib_lazy", &[], "scopes"),
+            debug_case("dlctors", &[], "scopes"),
+        ],
+        normalize_debug,
+    );
+    expect_in(&o[0], "Initial object scopes\n");
+    expect_in(&o[0], " no scope\n");
+    expect_in(&o[0], " scope 1: linux-vdso.so.1\n");
+}
+
+#[test]
 fn m4_ld_debug_reloc() {
     let o = check_with(
         &[

@@ -773,3 +773,77 @@ extern "C" fn vprintf(fmt: *const u8, regs: *const u64, stack: *const u64) {
     }
     emit(&out, true);
 }
+
+// ---- scopes ---------------------------------------------------------------------------------
+
+/// `LD_DEBUG=scopes` at start-up (`dl_main`'s "Initial object scopes"): each object of the
+/// link-map list with the scopes its `l_scope` holds, read back from the glibc link maps.
+pub fn show_initial_scopes() {
+    if !on(bits::SCOPES) {
+        return;
+    }
+    // SAFETY: start-up pipeline, no other reference held.
+    let Some(rt) = (unsafe { state::get_unlocked() }) else {
+        return;
+    };
+    printf(format_args!("\nInitial object scopes\n"));
+    let chain = rt.chain.clone();
+    show_scopes(&chain);
+}
+
+/// `_dl_show_scope` for each object of `ids` (dlopen: the new object before relocation, then
+/// its search list).
+pub fn show_scopes(ids: &[usize]) {
+    if !on(bits::SCOPES) {
+        return;
+    }
+    let Some(b) = super::build() else { return };
+    // SAFETY: start-up pipeline or dlopen under the load lock; no other reference held.
+    let Some(rt) = (unsafe { state::get_unlocked() }) else {
+        return;
+    };
+    let f = &b.link_map;
+    let name_of = |lm: usize| -> String {
+        let p = super::glibc::lm_raw(b, lm).get(f.l_name) as *const core::ffi::c_char;
+        if p.is_null() {
+            return lossy(rt.progname);
+        }
+        // SAFETY: l_name of a link map rld made: a NUL-terminated string it owns.
+        let s = unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes();
+        dso_filename(rt, s)
+    };
+    for &i in ids {
+        let Some(o) = rt.objs.get(i) else { continue };
+        let l = super::glibc::lm_raw(b, o.lm);
+        printf(format_args!("object={} [0]\n", name_of(o.lm)));
+        let scopes = l.get(f.l_scope) as *const usize;
+        if scopes.is_null() {
+            printf(format_args!(" no scope\n"));
+        } else {
+            let mut k = 0;
+            loop {
+                // SAFETY: l_scope is a NULL-terminated array of r_scope_elem pointers that
+                // rld built (glibc::fill_link_maps); each lists `r_nlist` link maps.
+                let elem = unsafe { scopes.add(k).read() };
+                if elem == 0 {
+                    break;
+                }
+                // SAFETY: as above.
+                let r = unsafe { super::abi::Raw::new(elem as *mut u8, b.r_scope_elem.size) };
+                let list = r.get(b.r_scope_elem.r_list) as *const usize;
+                let n = r.get(b.r_scope_elem.r_nlist) as usize;
+                let mut line = alloc::format!(" scope {k}:");
+                for j in 0..n {
+                    // SAFETY: r_list has r_nlist entries.
+                    let lm = unsafe { list.add(j).read() };
+                    line.push(' ');
+                    line.push_str(&name_of(lm));
+                }
+                line.push('\n');
+                emit(line.as_bytes(), true);
+                k += 1;
+            }
+        }
+        printf(format_args!("\n"));
+    }
+}

@@ -804,6 +804,7 @@ fn load_new(
     .unwrap_or_default();
     mutex(true, false);
 
+    super::debug::show_scopes(&[target]);
     // ---- relocation ------------------------------------------------------------------------
     for &id in &reloc_order {
         if let Err(line) = super::reloc::relocate(id) {
@@ -825,6 +826,7 @@ fn load_new(
             }
         });
     }
+    super::debug::show_scopes(&searchlist);
     // Static TLS blocks of the new initial-exec modules, in every thread (after relocation:
     // the images may hold relocated data).
     for m in &statics {

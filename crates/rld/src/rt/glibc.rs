@@ -204,7 +204,8 @@ pub fn fill_link_maps_of(
         let main_searchlist = lm_raw(b, main_lm).addr(f.l_searchlist) as u64;
         let scope_mem = l.addr(f.l_scope_mem);
         let mut k = 0;
-        if o.info.symbolic() && o.kind != Kind::Main {
+        // As `_dl_map_object_from_fd` does; the vDSO (`setup_vdso`) and the program never get it.
+        if o.info.symbolic() && !matches!(o.kind, Kind::Main | Kind::Vdso) {
             l.put(f.l_symbolic_searchlist, l.addr(f.l_real) as u64);
             let nl = rld_glibc::Field {
                 offset: f.l_symbolic_searchlist.offset + b.r_scope_elem.r_nlist.offset,
@@ -222,7 +223,10 @@ pub fn fill_link_maps_of(
             // Its own (one-object) search list follows, as `_dl_new_object` gives it.
             l.put(slot(f.l_scope_mem, k + 1), l.addr(f.l_searchlist) as u64);
         }
-        l.put(f.l_scope, scope_mem as u64);
+        // The dynamic linker's own map has no scope, as glibc's `GL(dl_rtld_map)`.
+        if o.kind != Kind::Rtld {
+            l.put(f.l_scope, scope_mem as u64);
+        }
         l.put(f.l_scope_max, (f.l_scope_mem.size / 8) as u64);
         l.put(slot(f.l_local_scope, 0), l.addr(f.l_searchlist) as u64);
         l.put(f.l_file_id_dev, o.file_id.0);

@@ -965,6 +965,8 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         l.put(b.link_map.l_next, next);
     }
 
+    super::debug::show_initial_scopes();
+
     // ---- relocation ------------------------------------------------------------------------
     let order: Vec<usize> = {
         // SAFETY: start-up; the reference is dropped before any program code runs.
