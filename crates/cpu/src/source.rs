@@ -29,8 +29,8 @@ impl NativeCpuid {
 impl CpuidSource for NativeCpuid {
     fn cpuid(&mut self, leaf: u32, subleaf: u32) -> [u32; 4] {
         self.executed += 1;
-        // Invariant: CPUID exists on every x86-64 CPU and has no memory effects.
         #[allow(unused_unsafe)]
+        // SAFETY: CPUID exists on every x86-64 CPU and has no memory effects.
         let r = unsafe { core::arch::x86_64::__cpuid_count(leaf, subleaf) };
         if leaf == 1 {
             self.osxsave = Some(r.ecx & (1 << 27) != 0);
@@ -47,8 +47,8 @@ impl CpuidSource for NativeCpuid {
             return 0;
         }
         let (lo, hi): (u32, u32);
-        // Invariant: CPUID.1:ECX.OSXSAVE=1 was observed above, so the OS enabled
-        // XGETBV and XCR0 (ecx=0) is readable without #UD. No memory is touched.
+        // SAFETY: CPUID.1:ECX.OSXSAVE=1 was observed above, so the OS enabled XGETBV and
+        // XCR0 (ecx=0) is readable without #UD. No memory is touched.
         unsafe {
             core::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") hi,
                 options(nomem, nostack, preserves_flags));

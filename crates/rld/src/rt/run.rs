@@ -59,8 +59,9 @@ impl FileHandle for MemImage {
             return Ok(0);
         };
         let n = ((hi - offset) as usize).min(buf.len());
-        // SAFETY: [lo, hi) is a PT_LOAD's file-backed part, mapped by the kernel.
         let _ = lo;
+        // SAFETY: [offset, offset + n) lies in [lo, hi), a PT_LOAD's file-backed part that the
+        // kernel mapped at `bias`.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 self.bias.wrapping_add(offset as usize) as *const u8,
@@ -227,6 +228,7 @@ fn hand_over(st: &Startup, explicit: bool, prog_idx: usize, why: &str) -> ! {
                 }
                 p as *const u8
             }
+            // SAFETY: argv[0] exists on the initial stack (argc >= 1 for a started program).
             None => unsafe { *st.argv_ptr },
         });
         for i in 1..argc {
@@ -941,9 +943,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         {
             for (i, e) in o.info.dynamic().iter().enumerate() {
                 if e.tag == consts::DT_DEBUG {
+                    let p = (o.dyn_addr + 16 * i + 8) as *mut u64;
                     // SAFETY: the main program's .dynamic is still writable (RELRO comes
                     // with relocation, below); glibc's `elf_setup_debug_entry`.
-                    let p = (o.dyn_addr + 16 * i + 8) as *mut u64;
                     unsafe { p.write_unaligned(_r_debug.raw().base as u64) };
                 }
             }

@@ -218,19 +218,23 @@ extern "C" fn dl_lookup_symbol_x(
         Some(Version {
             hash: v.get(b.r_found_version.hash) as u32,
             hidden: v.get(b.r_found_version.hidden) != 0,
-            // SAFETY: C strings owned by the caller for the duration of the call.
             name: if np.is_null() {
                 b""
             } else {
+                // SAFETY: a C string owned by the caller for the duration of the call.
                 unsafe { CStr::from_ptr(np.cast()) }.to_bytes()
             },
-            filename: (!fp.is_null()).then(|| unsafe { CStr::from_ptr(fp.cast()) }.to_bytes()),
+            filename: (!fp.is_null()).then(|| {
+                // SAFETY: as above.
+                unsafe { CStr::from_ptr(fp.cast()) }.to_bytes()
+            }),
         })
     };
     // SAFETY: glibc scope array of our link maps.
     let scopes = unsafe { read_scopes(b, scope) };
-    // SAFETY: link maps from libc are ours.
+    // SAFETY: link maps libc passes are ones rld made (or null).
     let undef = unsafe { index_of(b, undef_map) };
+    // SAFETY: as above.
     let skip = unsafe { index_of(b, skip_map) };
     let found = state::with(|rt| {
         let refs: Vec<&[ObjId]> = scopes.iter().map(|s| s.as_slice()).collect();
