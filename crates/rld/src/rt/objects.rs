@@ -73,6 +73,9 @@ pub struct Loaded {
     pub reldeps: Vec<usize>,
     /// The {modid, offset} records `_dl_tlsdesc_dynamic` descriptors of this object point
     /// to (freed with the object's table entry, after it is unmapped).
+    // Boxed on purpose: TLS descriptors point at the records, which must not move when the
+    // vector grows.
+    #[allow(clippy::vec_box)]
     pub tlsdesc_records: Vec<alloc::boxed::Box<[usize; 2]>>,
     /// glibc `l_loader`.
     pub loader: Option<usize>,
