@@ -1579,9 +1579,19 @@ fn run_gdb(cwd: PathBuf, commands: &[&str], args: Vec<String>) -> Option<(String
     ))
 }
 
+/// `run_gdb` on `./PROG` started explicitly by the loader under test and as its PT_INTERP
+/// (pt-r/ copy); None when gdb is not installed.
+fn run_gdb_both(prog: &str, commands: &[&str]) -> Option<[(String, String); 2]> {
+    let w = world();
+    let p = format!("./{prog}");
+    let explicit = vec![loader().to_string_lossy().into_owned(), p.clone()];
+    let r0 = run_gdb(w.out.clone(), commands, explicit)?;
+    let r1 = run_gdb(w.out.join("pt-r"), commands, vec![p])?;
+    Some([r0, r1])
+}
+
 #[test]
 fn m3_gdb_breakpoint_in_library() {
-    let w = world();
     let cmds = [
         "set breakpoint pending on",
         "break puts",
@@ -1589,15 +1599,10 @@ fn m3_gdb_breakpoint_in_library() {
         "bt",
         "continue",
     ];
-    let explicit = vec![loader().to_string_lossy().into_owned(), "./hello".into()];
-    let Some(r0) = run_gdb(w.out.clone(), &cmds, explicit) else {
+    let Some(runs) = run_gdb_both("hello", &cmds) else {
         eprintln!("m3_gdb_breakpoint_in_library: skip: gdb not installed");
         return;
     };
-    let runs = [
-        r0,
-        run_gdb(w.out.join("pt-r"), &cmds, vec!["./hello".into()]).unwrap_or_default(),
-    ];
     let mut bad = Vec::new();
     for (line, text) in &runs {
         let stopped = text
@@ -1622,7 +1627,6 @@ fn m3_gdb_breakpoint_in_library() {
 /// and a pending breakpoint in it hits, in explicit and PT_INTERP mode.
 #[test]
 fn m4_gdb_breakpoint_in_dlopened_library() {
-    let w = world();
     let cmds = [
         "set breakpoint pending on",
         "break dla_value",
@@ -1630,15 +1634,10 @@ fn m4_gdb_breakpoint_in_dlopened_library() {
         "info sharedlibrary",
         "continue",
     ];
-    let explicit = vec![loader().to_string_lossy().into_owned(), "./dlbasic".into()];
-    let Some(r0) = run_gdb(w.out.clone(), &cmds, explicit) else {
+    let Some(runs) = run_gdb_both("dlbasic", &cmds) else {
         eprintln!("m4_gdb_breakpoint_in_dlopened_library: skip: gdb not installed");
         return;
     };
-    let runs = [
-        r0,
-        run_gdb(w.out.join("pt-r"), &cmds, vec!["./dlbasic".into()]).unwrap_or_default(),
-    ];
     let mut bad = Vec::new();
     for (line, text) in &runs {
         let stopped = text

@@ -1331,15 +1331,10 @@ fn assign_tls(
         {
             t.modid = modid;
             t.offset = offset;
-            if offset != 0 {
-                statics.push(super::tls::TlsModule {
-                    modid,
-                    init_addr: o.bias.wrapping_add(t.init_vaddr as usize),
-                    init_len: t.init_len as usize,
-                    blocksize: t.image.blocksize as usize,
-                    offset,
-                    link_map: 0,
-                });
+            if offset != 0
+                && let Some(m) = o.tls_module()
+            {
+                statics.push(super::tls::TlsModule { link_map: 0, ..m });
             }
         }
     }

@@ -268,3 +268,18 @@ pub fn view_of(
         }
     }
 }
+
+impl Loaded {
+    /// The object's static TLS block for the TCB code (None without PT_TLS).
+    pub fn tls_module(&self) -> Option<super::tls::TlsModule> {
+        let t = self.tls.as_ref()?;
+        Some(super::tls::TlsModule {
+            modid: t.modid,
+            init_addr: self.bias.wrapping_add(t.init_vaddr as usize),
+            init_len: t.init_len as usize,
+            blocksize: t.image.blocksize as usize,
+            offset: t.offset,
+            link_map: self.lm,
+        })
+    }
+}

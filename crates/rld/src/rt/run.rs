@@ -882,29 +882,20 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
 
     // ---- glibc's globals and the main thread -------------------------------------------------
     let mut tp = 0usize;
+    // The start-up TLS modules, in module-id (link-map) order; used for the TCB now and for
+    // copying the init images after relocation.
+    let tls_modules: Vec<super::tls::TlsModule> = rt
+        .chain
+        .iter()
+        .filter_map(|&i| rt.objs.get(i)?.tls_module())
+        .collect();
     if let Some(b) = build {
         fill_globals(b, rt, st, cfg, &cpu_features, &cpu_info);
-        let modules: Vec<super::tls::TlsModule> = rt
-            .chain
-            .iter()
-            .filter_map(|&i| {
-                let o = rt.objs.get(i)?;
-                let t = o.tls.as_ref()?;
-                Some(super::tls::TlsModule {
-                    modid: t.modid,
-                    init_addr: o.bias.wrapping_add(t.init_vaddr as usize),
-                    init_len: t.init_len as usize,
-                    blocksize: t.image.blocksize as usize,
-                    offset: t.offset,
-                    link_map: o.lm,
-                })
-            })
-            .collect();
         let gl = _rtld_global.raw();
         let glro = _rtld_global_ro.raw();
         // SAFETY: single-threaded start-up, before any program code.
         let mt = unsafe {
-            super::tls::setup_main_thread(b, gl, glro, &rt.static_tls, &modules, st.aux.random)
+            super::tls::setup_main_thread(b, gl, glro, &rt.static_tls, &tls_modules, st.aux.random)
         };
         let Some(mt) = mt else {
             die("rld: cannot set up the main thread's TLS\n")
@@ -1000,23 +991,8 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             }
         }
         // TLS images now hold relocated data.
-        let modules: Vec<super::tls::TlsModule> = rt
-            .objs
-            .iter()
-            .filter_map(|o| {
-                let t = o.tls.as_ref()?;
-                Some(super::tls::TlsModule {
-                    modid: t.modid,
-                    init_addr: o.bias.wrapping_add(t.init_vaddr as usize),
-                    init_len: t.init_len as usize,
-                    blocksize: t.image.blocksize as usize,
-                    offset: t.offset,
-                    link_map: o.lm,
-                })
-            })
-            .collect();
         // SAFETY: after relocation, tp from setup_main_thread.
-        unsafe { super::tls::init_static_blocks(tp, &modules) };
+        unsafe { super::tls::init_static_blocks(tp, &tls_modules) };
         // libc's allocator and error protocol (looked up like glibc: global scope, so an
         // interposed malloc is used by the loader too).
         let mut fns = LibcFns {
