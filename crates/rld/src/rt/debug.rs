@@ -445,6 +445,13 @@ pub fn reloc_start(id: usize, lazy: bool) {
     }
 }
 
+/// True when symbolic relocations must be reported through [`reloc_sym`] (checked once per
+/// relocation range, not per entry).
+#[inline(always)]
+pub fn tracing_relocs() -> bool {
+    mask() & (bits::BINDINGS | bits::SYMBOLS | bits::STATISTICS) != 0
+}
+
 /// One symbolic relocation of object `id` being applied (not RELATIVE/IRELATIVE): glibc's
 /// lookup for it, for the bindings/symbols/statistics output.
 #[inline(always)]

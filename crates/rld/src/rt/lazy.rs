@@ -138,11 +138,14 @@ enum Fixup {
 /// `_dl_fixup`: binds JUMP_SLOT `index` of object `id`; returns the function's address.
 extern "C" fn lazy_fixup(id: usize, index: usize) -> usize {
     let r = super::state::with(|rt| {
-        let prog = alloc::string::String::from_utf8_lossy(rt.progname).into_owned();
         let Some(v) = rt.ns.obj(id as ObjId) else {
             return Fixup::Fatal(alloc::format!("rld: bad lazy PLT call (object {id})\n"));
         };
-        let Some(r) = relas(v.jmprel).nth(index) else {
+        // Entry `index` directly (not by walking the table: this runs on every first call).
+        let entry = index
+            .checked_mul(24)
+            .and_then(|at| v.jmprel.get(at..at.checked_add(24)?));
+        let Some(r) = entry.and_then(|e| relas(e).next()) else {
             return Fixup::Fatal(alloc::format!("rld: bad lazy PLT call (entry {index})\n"));
         };
         let bias = rt.objs.get(id).map_or(0, |o| o.bias) as u64;
@@ -155,6 +158,7 @@ extern "C" fn lazy_fixup(id: usize, index: usize) -> usize {
         }
         let b = super::debug::resolve_lazy(rt, id, r.sym, CLASS_PLT);
         if b == Binding::Undefined {
+            let prog = alloc::string::String::from_utf8_lossy(rt.progname).into_owned();
             return Fixup::Fatal(
                 match rld_link::plan::undefined_error(&rt.ns, &prog, id as ObjId, r.sym) {
                     Some(e) => e.fatal(&prog),

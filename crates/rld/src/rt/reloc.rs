@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use rld_elf::memory::Memory;
-use rld_link::object::{SHN_ABS, SHN_UNDEF, STT_GNU_IFUNC, Sym, relas};
+use rld_link::object::{SHN_ABS, SHN_UNDEF, STT_GNU_IFUNC, Sym};
 use rld_link::reloc::{
     Action, R_X86_64_64, R_X86_64_GLOB_DAT, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT,
     R_X86_64_RELATIVE, RelocError, RelocInput, SymFacts, TlsDescEntry, TlsFacts, Warn,
@@ -183,9 +183,42 @@ fn reloc_error(id: usize, e: RelocError) -> String {
     }
 }
 
+/// One relocation table entry, decoded from the mapped table.
+#[derive(Clone, Copy)]
+struct Entry {
+    offset: u64,
+    r_type: u32,
+    sym: u32,
+    addend: i64,
+}
+
+/// Entry `k` of a RELA table.
+///
+/// # Safety
+/// `k < table.len() / 24`.
+#[inline(always)]
+unsafe fn entry(table: &[u8], k: usize) -> Entry {
+    // SAFETY: caller contract: the 24 bytes at 24 * k lie inside `table`.
+    unsafe {
+        let e = table.as_ptr().add(24 * k);
+        let info = (e.add(8) as *const u64).read_unaligned();
+        Entry {
+            offset: (e as *const u64).read_unaligned(),
+            r_type: info as u32,
+            sym: (info >> 32) as u32,
+            addend: (e.add(16) as *const i64).read_unaligned(),
+        }
+    }
+}
+
 /// Relocates one range of RELA entries (`skip_relative` leading entries are RELATIVE by
 /// DT_RELACOUNT); IRELATIVE entries run at the end of the range. JUMP_SLOTs of undefined
 /// functions are left lazy when `lazy_undefined` (glibc would only fail if they are called).
+///
+/// This loop runs once per relocation of every object (hundreds of thousands for big C++
+/// programs), so it decodes entries straight from the mapped table and keeps the common
+/// cases (RELATIVE, a lazy JUMP_SLOT, a pointer to an already computed address) to a few
+/// instructions each; everything else goes through rld-link's `reloc_action`.
 ///
 /// # Safety
 /// The object is mapped writable where its relocations point.
@@ -197,78 +230,80 @@ unsafe fn do_range(
     left_lazy: &mut bool,
 ) -> Result<(), String> {
     let bias = rt().objs.get(id).map_or(0, |o| o.bias) as u64;
-    let plan_lazy_plt = rt().plan.objs.get(id).is_some_and(|p| p.lazy_plt);
-    // The DT_RELACOUNT prefix: `*P = B + A`, decoded straight from the table.
+    let (plan_lazy_plt, nbindings) = rt()
+        .plan
+        .objs
+        .get(id)
+        .map_or((false, 0), |p| (p.lazy_plt, p.bindings.len()));
+    let tracing = super::debug::tracing_relocs();
+    // The DT_RELACOUNT prefix: `*P = B + A`.
     let first = tables.first().copied().unwrap_or(&[]);
     let n_rel = skip_relative.min(first.len() / 24);
-    let base = first.as_ptr();
     for k in 0..n_rel {
-        // SAFETY: k < n_rel <= first.len() / 24, so the entry lies inside `first`; the place
-        // is inside the object (caller contract).
+        // SAFETY: k < n_rel <= first.len() / 24; the place is inside the object (caller
+        // contract).
         unsafe {
-            let e = base.add(24 * k);
-            let off = (e as *const u64).read_unaligned();
-            let add = (e.add(16) as *const u64).read_unaligned();
-            write64(bias.wrapping_add(off), bias.wrapping_add(add));
+            let r = entry(first, k);
+            write64(
+                bias.wrapping_add(r.offset),
+                bias.wrapping_add(r.addend as u64),
+            );
         }
     }
     let mut deferred: Vec<(u64, i64)> = Vec::new();
     // Per-binding resolved addresses (u64::MAX: not computed, or not a plain address).
     let mut addr_cache: Vec<u64> = Vec::new();
-    let rest = tables
-        .iter()
-        .enumerate()
-        .flat_map(|(k, t)| relas(if k == 0 { &t[n_rel * 24..] } else { t }));
-    for r in rest {
-        let place = bias.wrapping_add(r.offset);
-        if r.r_type == R_X86_64_RELATIVE {
-            // SAFETY: caller contract.
-            unsafe { write64(place, bias.wrapping_add(r.addend as u64)) };
-            continue;
-        }
-        if r.r_type == R_X86_64_IRELATIVE {
-            deferred.push((place, r.addend));
-            continue;
-        }
-        super::debug::reloc_sym(id, r.r_type, r.sym, lazy_undefined);
-        if r.r_type == R_X86_64_JUMP_SLOT && lazy_undefined && plan_lazy_plt {
-            // Left to the PLT resolver, as glibc's lazy `elf_machine_lazy_rel`: no lookup.
-            // SAFETY: caller contract.
-            unsafe {
-                let p = place as *mut u64;
-                p.write_unaligned(p.read_unaligned().wrapping_add(bias));
+    // The previous symbolic entry's (symbol, type) and its address: consecutive entries
+    // often name the same symbol (glibc's `l_lookup_cache`).
+    let mut last: Option<(u32, u32, u64)> = None;
+    // Where the next new (symbol, type class) is expected in the plan: it was planned in
+    // this same entry order, so a match at `next` avoids a random probe of the plan's index.
+    let mut next = 0usize;
+    for (t, table) in tables.iter().enumerate() {
+        let from = if t == 0 { n_rel } else { 0 };
+        for k in from..table.len() / 24 {
+            // SAFETY: k < table.len() / 24.
+            let r = unsafe { entry(table, k) };
+            let place = bias.wrapping_add(r.offset);
+            match r.r_type {
+                R_X86_64_RELATIVE => {
+                    // SAFETY: caller contract.
+                    unsafe { write64(place, bias.wrapping_add(r.addend as u64)) };
+                    continue;
+                }
+                R_X86_64_IRELATIVE => {
+                    deferred.push((place, r.addend));
+                    continue;
+                }
+                _ => {}
             }
-            *left_lazy = true;
-            continue;
-        }
-        // Fast path for the common data/function pointer types: each binding's address is
-        // computed once per object and reused by every relocation that names it.
-        if matches!(
-            r.r_type,
-            R_X86_64_64 | R_X86_64_GLOB_DAT | R_X86_64_JUMP_SLOT
-        ) {
-            let rt = rt();
-            let class = type_class(r.r_type);
-            if let Some(plan) = rt.plan.objs.get(id)
-                && let Some(i) = plan.get_index(r.sym, class)
-            {
-                if addr_cache.len() < plan.bindings.len() {
-                    addr_cache.resize(plan.bindings.len(), u64::MAX);
-                }
-                let mut a = addr_cache.get(i).copied().unwrap_or(u64::MAX);
-                if a == u64::MAX
-                    && let Some(&b) = plan.bindings.get(i)
-                    && let Some(f) = facts(rt, b)
-                    && !f.ifunc
-                {
-                    if let Binding::Def { obj, .. } = b {
-                        super::dlopen::add_dependency(rt, id, obj as usize);
+            if tracing {
+                super::debug::reloc_sym(id, r.r_type, r.sym, lazy_undefined);
+            }
+            if r.r_type == R_X86_64_JUMP_SLOT && lazy_undefined && plan_lazy_plt {
+                // Left to the PLT resolver, as glibc's lazy `elf_machine_lazy_rel`: no lookup.
+                // SAFETY: caller contract.
+                unsafe { add_bias(place, bias) };
+                *left_lazy = true;
+                continue;
+            }
+            // Fast path for the common data/function pointer types: each binding's address
+            // is computed once per object and reused by every relocation that names it.
+            if matches!(
+                r.r_type,
+                R_X86_64_64 | R_X86_64_GLOB_DAT | R_X86_64_JUMP_SLOT
+            ) {
+                let a = match last {
+                    Some((s, ty, a)) if s == r.sym && ty == r.r_type => a,
+                    _ => {
+                        if addr_cache.is_empty() {
+                            addr_cache = alloc::vec![u64::MAX; nbindings];
+                        }
+                        let a = cached_address(id, r.sym, r.r_type, &mut addr_cache, &mut next);
+                        last = Some((r.sym, r.r_type, a));
+                        a
                     }
-                    a = f.address();
-                    if let Some(c) = addr_cache.get_mut(i) {
-                        *c = a;
-                    }
-                }
+                };
                 if a != u64::MAX {
                     let v = if r.r_type == R_X86_64_64 {
                         a.wrapping_add(r.addend as u64)
@@ -280,70 +315,9 @@ unsafe fn do_range(
                     continue;
                 }
             }
+            // SAFETY: caller contract.
+            unsafe { general(id, bias, place, r, lazy_undefined, left_lazy)? };
         }
-        let (sym, ref_size) = {
-            let rt = rt();
-            let b = rt.plan.objs.get(id).and_then(|p| {
-                if rld_link::reloc::is_symbolless(r.r_type) {
-                    None
-                } else {
-                    p.get(r.sym, type_class(r.r_type))
-                }
-            });
-            // Lazy binding: JUMP_SLOTs the plan left out (and undefined ones, which glibc
-            // only reports if they are called) go through the PLT resolver.
-            if r.r_type == R_X86_64_JUMP_SLOT && lazy_undefined && b.is_none() {
-                // SAFETY: caller contract.
-                unsafe {
-                    let p = place as *mut u64;
-                    p.write_unaligned(p.read_unaligned().wrapping_add(bias));
-                }
-                *left_lazy = true;
-                continue;
-            }
-            if b == Some(Binding::Undefined) {
-                if r.r_type == R_X86_64_JUMP_SLOT && lazy_undefined {
-                    // SAFETY: caller contract.
-                    unsafe {
-                        let p = place as *mut u64;
-                        p.write_unaligned(p.read_unaligned().wrapping_add(bias));
-                    }
-                    *left_lazy = true;
-                    continue;
-                }
-                let prog = progname(rt);
-                return Err(
-                    match rld_link::plan::undefined_error(&rt.ns, &prog, id as ObjId, r.sym) {
-                        Some(e) => e.fatal(&prog),
-                        None => String::from("undefined symbol"),
-                    },
-                );
-            }
-            // The referencing symbol's size matters only to COPY relocations.
-            let ref_size = if r.r_type == rld_link::reloc::R_X86_64_COPY {
-                rt.ns
-                    .obj(id as ObjId)
-                    .and_then(|o| o.sym(r.sym))
-                    .map_or(0, |s| s.size)
-            } else {
-                0
-            };
-            if let Some(Binding::Def { obj, .. }) = b {
-                super::dlopen::add_dependency(rt, id, obj as usize);
-            }
-            (b.and_then(|b| facts(rt, b)), ref_size)
-        };
-        let input = RelocInput {
-            r_type: r.r_type,
-            addend: r.addend,
-            base: bias,
-            place,
-            sym,
-            ref_size,
-        };
-        let action = reloc_action(&input).map_err(|e| reloc_error(id, e))?;
-        // SAFETY: caller contract.
-        unsafe { apply(id, place, r.r_type, r.sym, action)? };
     }
     for (place, addend) in deferred {
         let resolver = bias.wrapping_add(addend as u64);
@@ -359,6 +333,131 @@ unsafe fn do_range(
         };
     }
     Ok(())
+}
+
+/// `*place += bias`: a JUMP_SLOT left for lazy binding points at its PLT stub.
+///
+/// # Safety
+/// `place` is a writable word of the object.
+#[inline(always)]
+unsafe fn add_bias(place: u64, bias: u64) {
+    let p = place as *mut u64;
+    // SAFETY: caller contract.
+    unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias)) };
+}
+
+/// The address a 64/GLOB_DAT/JUMP_SLOT entry naming `sym` binds to, through the object's
+/// per-binding cache; u64::MAX when it is not a plain address (IFUNC, undefined, not
+/// planned), which the general path handles.
+#[inline]
+fn cached_address(id: usize, sym: u32, r_type: u32, cache: &mut [u64], next: &mut usize) -> u64 {
+    let rt = rt();
+    let Some(plan) = rt.plan.objs.get(id) else {
+        return u64::MAX;
+    };
+    let key = rld_link::plan::key(sym, type_class(r_type));
+    let i = if plan.keys.get(*next) == Some(&key) {
+        *next
+    } else {
+        match plan.get_index(sym, type_class(r_type)) {
+            Some(i) => i,
+            None => return u64::MAX,
+        }
+    };
+    *next = i + 1;
+    if let Some(&a) = cache.get(i)
+        && a != u64::MAX
+    {
+        return a;
+    }
+    let Some(b) = rt
+        .plan
+        .objs
+        .get(id)
+        .and_then(|p| p.bindings.get(i).copied())
+    else {
+        return u64::MAX;
+    };
+    let Some(f) = facts(rt, b).filter(|f| !f.ifunc) else {
+        return u64::MAX;
+    };
+    if let Binding::Def { obj, .. } = b {
+        super::dlopen::add_dependency(rt, id, obj as usize);
+    }
+    let a = f.address();
+    if let Some(c) = cache.get_mut(i) {
+        *c = a;
+    }
+    a
+}
+
+/// Every other symbolic entry: the plan's binding, rld-link's `reloc_action`, `apply`.
+///
+/// # Safety
+/// `place` is inside object `id`'s writable image.
+#[inline(never)]
+unsafe fn general(
+    id: usize,
+    bias: u64,
+    place: u64,
+    r: Entry,
+    lazy_undefined: bool,
+    left_lazy: &mut bool,
+) -> Result<(), String> {
+    let (sym, ref_size) = {
+        let rt = rt();
+        let b = rt.plan.objs.get(id).and_then(|p| {
+            if rld_link::reloc::is_symbolless(r.r_type) {
+                None
+            } else {
+                p.get(r.sym, type_class(r.r_type))
+            }
+        });
+        // Lazy binding: JUMP_SLOTs the plan left out (and undefined ones, which glibc
+        // only reports if they are called) go through the PLT resolver.
+        if r.r_type == R_X86_64_JUMP_SLOT
+            && lazy_undefined
+            && matches!(b, None | Some(Binding::Undefined))
+        {
+            // SAFETY: caller contract.
+            unsafe { add_bias(place, bias) };
+            *left_lazy = true;
+            return Ok(());
+        }
+        if b == Some(Binding::Undefined) {
+            let prog = progname(rt);
+            return Err(
+                match rld_link::plan::undefined_error(&rt.ns, &prog, id as ObjId, r.sym) {
+                    Some(e) => e.fatal(&prog),
+                    None => String::from("undefined symbol"),
+                },
+            );
+        }
+        // The referencing symbol's size matters only to COPY relocations.
+        let ref_size = if r.r_type == rld_link::reloc::R_X86_64_COPY {
+            rt.ns
+                .obj(id as ObjId)
+                .and_then(|o| o.sym(r.sym))
+                .map_or(0, |s| s.size)
+        } else {
+            0
+        };
+        if let Some(Binding::Def { obj, .. }) = b {
+            super::dlopen::add_dependency(rt, id, obj as usize);
+        }
+        (b.and_then(|b| facts(rt, b)), ref_size)
+    };
+    let input = RelocInput {
+        r_type: r.r_type,
+        addend: r.addend,
+        base: bias,
+        place,
+        sym,
+        ref_size,
+    };
+    let action = reloc_action(&input).map_err(|e| reloc_error(id, e))?;
+    // SAFETY: caller contract.
+    unsafe { apply(id, place, r.r_type, r.sym, action) }
 }
 
 /// DT_RELR: `*where += bias` for every encoded word. An even entry is an address (the next
