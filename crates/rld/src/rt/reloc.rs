@@ -239,6 +239,11 @@ unsafe fn do_range(
     // The DT_RELACOUNT prefix: `*P = B + A`.
     let first = tables.first().copied().unwrap_or(&[]);
     let n_rel = skip_relative.min(first.len() / 24);
+    if n_rel > 0 {
+        // SAFETY: 0 < n_rel <= first.len() / 24.
+        let (lo, hi) = unsafe { (entry(first, 0).offset, entry(first, n_rel - 1).offset) };
+        prefault_dense(bias, lo, hi, n_rel);
+    }
     for k in 0..n_rel {
         // SAFETY: k < n_rel <= first.len() / 24; the place is inside the object (caller
         // contract).
@@ -333,6 +338,25 @@ unsafe fn do_range(
         };
     }
     Ok(())
+}
+
+/// Copy-on-write faults for the pages that relocation will write, taken in one
+/// `MADV_POPULATE_WRITE` call instead of one trap per page (a fault costs ~2.5 us here,
+/// populating ~1.9 us per page: libLLVM alone writes ~1,900 pages). Only for dense ranges
+/// (linkers sort relative relocations by address, so `lo..=hi` spans the written words):
+/// with at least 16 relocations per page, hardly any page of the range is left unwritten,
+/// and copying an unwritten page would cost more than the trap saves.
+fn prefault_dense(bias: u64, lo: u64, hi: u64, count: usize) {
+    if hi < lo {
+        return;
+    }
+    let start = (bias.wrapping_add(lo) & !4095) as usize;
+    let end = ((bias.wrapping_add(hi) + 8 + 4095) & !4095) as usize;
+    let pages = (end - start) / 4096;
+    if pages >= 8 && count >= pages * 16 {
+        // Best effort: on failure (old kernel, a range crossing a gap) the writes fault as usual.
+        let _ = crate::sys::populate_write(start, end - start);
+    }
 }
 
 /// `*place += bias`: a JUMP_SLOT left for lazy binding points at its PLT stub.
