@@ -63,6 +63,11 @@ pub fn list(cfg: &Config<'_>, st: &Startup, program: &[u8], mode: Mode) -> i32 {
     apply_library_path(&mut s, cfg, program);
     let mut lc = LoadConfig::list(program);
     lc.mode = mode;
+    // The loader's own line names it as invoked, like glibc (`PT_INTERP => argv[0]` when
+    // the two differ).
+    if let Some(&argv0) = st.args.first() {
+        lc.rtld_name = argv0.to_vec();
+    }
     lc.preload_env = cfg.preload_env.map(<[u8]>::to_vec);
     lc.preload_arg = cfg.preload_arg.map(<[u8]>::to_vec);
     lc.inhibit_rpath = cfg.inhibit_rpath.map(<[u8]>::to_vec);

@@ -35,6 +35,44 @@ fn run(cmd: &mut Command) -> (String, String, Option<i32>) {
     (mask(&o.stdout), mask(&o.stderr), o.status.code())
 }
 
+/// Both loaders are invoked through symlinks of the same name in sibling directories of
+/// equal length, `.../g/ld.so` (glibc) and `.../r/ld.so` (rld): a loader names its own link
+/// map as it was invoked (`PT_INTERP => argv[0]` in the list), so that part of the output is
+/// compared too, with rld's directory mapped to glibc's.
+struct Loaders {
+    glibc: String,
+    rld: String,
+}
+
+fn loaders() -> &'static Loaders {
+    static L: std::sync::OnceLock<Loaders> = std::sync::OnceLock::new();
+    L.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("rld-list-oracle-{}", std::process::id()));
+        let mk = |sub: &str, target: &str| {
+            let d = dir.join(sub);
+            std::fs::create_dir_all(&d).unwrap();
+            let link = d.join("ld.so");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            link.to_string_lossy().into_owned()
+        };
+        Loaders {
+            glibc: mk("g", LDSO),
+            rld: mk("r", RLD),
+        }
+    })
+}
+
+/// rld's output with its invocation path replaced by glibc's.
+fn as_glibc(r: (String, String, Option<i32>)) -> (String, String, Option<i32>) {
+    let l = loaders();
+    (
+        r.0.replace(&l.rld, &l.glibc),
+        r.1.replace(&l.rld, &l.glibc),
+        r.2,
+    )
+}
+
 fn elf_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -70,8 +108,8 @@ fn list_matches_glibc_on_every_elf_file() {
     files.sort();
     let (mut same, mut static_exec, mut diffs) = (0, 0, Vec::new());
     for f in &files {
-        let g = run(Command::new(LDSO).arg("--list").arg(f));
-        let r = run(Command::new(RLD).arg("--list").arg(f));
+        let g = run(Command::new(&loaders().glibc).arg("--list").arg(f));
+        let r = as_glibc(run(Command::new(&loaders().rld).arg("--list").arg(f)));
         if g.2.is_none() {
             // glibc's ld.so crashes on static non-PIE executables; rld answers like ldd.
             assert_eq!(r.1, "\tnot a dynamic executable\n", "{}", f.display());
@@ -128,8 +166,8 @@ fn trace_env_and_options_match_glibc() {
         (&[], &["--verify", "/etc/passwd"]),
     ];
     for (env, args) in cases {
-        let mut g = Command::new(LDSO);
-        let mut r = Command::new(RLD);
+        let mut g = Command::new(&loaders().glibc);
+        let mut r = Command::new(&loaders().rld);
         for c in [&mut g, &mut r] {
             c.args(*args)
                 .env_remove("LD_LIBRARY_PATH")
@@ -138,8 +176,7 @@ fn trace_env_and_options_match_glibc() {
                 c.env(k, v);
             }
         }
-        let (g, r) = (run(&mut g), run(&mut r));
-        let r = (r.0, r.1.replace(RLD, LDSO), r.2);
+        let (g, r) = (run(&mut g), as_glibc(run(&mut r)));
         assert_eq!(g, r, "env {env:?} args {args:?}");
     }
 }
@@ -150,28 +187,38 @@ fn system_ldd_script_works_with_rld() {
     let dir = std::env::temp_dir().join(format!("rld-ldd-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = std::fs::read_to_string("/usr/bin/ldd").unwrap();
-    let ours: String = script
-        .lines()
-        .map(|l| {
-            if l.starts_with("RTLDLIST=") {
-                format!("RTLDLIST=\"{RLD}\"")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let ldd = dir.join("ldd");
-    std::fs::write(&ldd, ours).unwrap();
+    let with_loader = |loader: &str| -> String {
+        script
+            .lines()
+            .map(|l| {
+                if l.starts_with("RTLDLIST=") {
+                    format!("RTLDLIST=\"{loader}\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (ldd_g, ldd_r) = (dir.join("ldd-glibc"), dir.join("ldd-rld"));
+    std::fs::write(&ldd_g, with_loader(&loaders().glibc)).unwrap();
+    std::fs::write(&ldd_r, with_loader(&loaders().rld)).unwrap();
     for prog in [
         "/usr/bin/ls",
         "/usr/bin/curl",
         "/etc/passwd",
         "/lib/x86_64-linux-gnu/libc.so.6",
     ] {
-        let g = run(Command::new("bash").arg("/usr/bin/ldd").arg(prog));
-        let r = run(Command::new("bash").arg(&ldd).arg(prog));
+        let g = run(Command::new("bash").arg(&ldd_g).arg(prog));
+        let r = as_glibc(run(Command::new("bash").arg(&ldd_r).arg(prog)));
         assert_eq!(g, r, "ldd {prog}");
     }
+    // The system script itself (glibc's loader by its PT_INTERP path) and ours agree when
+    // rld is invoked by that same name.
+    let sys = run(Command::new("bash").arg("/usr/bin/ldd").arg("/usr/bin/ls"));
+    assert!(
+        sys.0.contains("\t/lib64/ld-linux-x86-64.so.2 (ADDR)\n"),
+        "{sys:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

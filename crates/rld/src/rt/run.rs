@@ -502,10 +502,13 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     if explicit {
         crate::list::apply_library_path(&mut searcher, cfg, program_arg);
         lc.rtld_file = st.aux.execfn.map(<[u8]>::to_vec);
-        // rld's own link map is named by the program's PT_INTERP, as glibc names its own
-        // (programs see it through dl_iterate_phdr). A debugger that opens that file for
-        // symbols reads glibc's ld.so instead of rld: breakpoints work, thread debugging
-        // (libthread_db looks up `_rtld_global`) works only when rld is the PT_INTERP.
+        // Invoked directly, glibc names its own link map as it was invoked (`rtld_progname`,
+        // its argv[0]); PT_INTERP and the SONAME stay its other names. Programs see that
+        // name through dl_iterate_phdr, and a debugger opens it for the loader's symbols
+        // (libthread_db finds `_rtld_global` there).
+        if let Some(&argv0) = args.first() {
+            lc.rtld_name = argv0.to_vec();
+        }
     } else {
         // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped.
         let phdrs = unsafe { objects::phdrs_at(st.aux.phdr, st.aux.phnum) };
