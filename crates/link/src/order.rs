@@ -30,27 +30,100 @@ pub fn sort_maps_dfs<'d>(
     initfini: &dyn Fn(ObjId) -> &'d [ObjId],
     force_first: bool,
 ) -> Vec<ObjId> {
-    let n = maps.len();
+    let mut state = visit_state(maps);
+    let mut rpo = rpo_walk(
+        maps.iter().rev().copied(),
+        maps.len(),
+        &mut state,
+        &|m, i| initfini(m).get(i).copied(),
+    );
+    if force_first {
+        keep_first(maps, &mut rpo);
+    }
+    rpo
+}
+
+/// `_dl_sort_maps_dfs` with `for_fini` (destructor order, `_dl_fini` and `dlclose`): the walk
+/// also follows each map's run-time dependencies `reldeps(m)` (glibc's `l_reldeps`, taken
+/// from the last), so an object bound to a dlopen'ed one is destroyed before it. If any
+/// object has such dependencies, the result is sorted once more over `l_initfini` alone,
+/// walking from the end of the first result: static dependencies win over run-time ones in
+/// a cycle. `force_first` applies only when no object had run-time dependencies, as in glibc.
+pub fn sort_maps_for_fini<'d>(
+    maps: &[ObjId],
+    initfini: &dyn Fn(ObjId) -> &'d [ObjId],
+    reldeps: &dyn Fn(ObjId) -> &'d [ObjId],
+    force_first: bool,
+) -> Vec<ObjId> {
+    let mut state = visit_state(maps);
+    let mut saw_reldeps = false;
+    let rpo = rpo_walk(
+        maps.iter().rev().copied(),
+        maps.len(),
+        &mut state,
+        &|m, i| {
+            let own = initfini(m);
+            match own.get(i) {
+                Some(&d) => Some(d),
+                None => {
+                    let r = reldeps(m);
+                    let k = i - own.len();
+                    (k < r.len()).then(|| r[r.len() - 1 - k])
+                }
+            }
+        },
+    );
+    for &m in &rpo {
+        saw_reldeps |= !reldeps(m).is_empty();
+    }
+    if saw_reldeps {
+        let mut state = visit_state(maps);
+        return rpo_walk(
+            rpo.iter().rev().copied(),
+            maps.len(),
+            &mut state,
+            &|m, i| initfini(m).get(i).copied(),
+        );
+    }
+    let mut rpo = rpo;
+    if force_first {
+        keep_first(maps, &mut rpo);
+    }
+    rpo
+}
+
+/// visited[o]: 0 = not in `maps`, 1 = to visit, 2 = visited.
+fn visit_state(maps: &[ObjId]) -> Vec<u8> {
     let max = maps.iter().copied().max().map_or(0, |m| m as usize + 1);
-    // visited[o]: 0 = not in maps, 1 = to visit, 2 = visited.
     let mut state = alloc::vec![0u8; max];
     for &m in maps {
         state[m as usize] = 1;
     }
+    state
+}
+
+/// Depth-first walks from each of `roots` (in the order given) over `dep(m, i)` (the i-th
+/// dependency of m, None past the last), filling a reverse post-order of `n` slots from the
+/// end; stops when all are placed. Iterative: dependency chains can be deep.
+fn rpo_walk(
+    roots: impl Iterator<Item = ObjId>,
+    n: usize,
+    state: &mut [u8],
+    dep: &dyn Fn(ObjId, usize) -> Option<ObjId>,
+) -> Vec<ObjId> {
     let mut rpo: Vec<ObjId> = alloc::vec![0; n];
     let mut head = n;
-    // Iterative DFS (dependency chains can be deep); each frame is (object, next dep index).
+    // Each frame is (object, next dependency index).
     let mut stack: Vec<(ObjId, usize)> = Vec::new();
-    for &root in maps.iter().rev() {
-        if state[root as usize] != 1 {
+    for root in roots {
+        if state.get(root as usize) != Some(&1) {
             continue;
         }
         state[root as usize] = 2;
         stack.push((root, 0));
         while let Some(top) = stack.last_mut() {
             let (m, i) = *top;
-            let deps = initfini(m);
-            if let Some(&d) = deps.get(i) {
+            if let Some(d) = dep(m, i) {
                 top.1 += 1;
                 if state.get(d as usize) == Some(&1) {
                     state[d as usize] = 2;
@@ -66,15 +139,18 @@ pub fn sort_maps_dfs<'d>(
             break;
         }
     }
-    if force_first
-        && let Some(&first) = maps.first()
+    rpo
+}
+
+/// Moves `maps[0]` back to the front of `rpo` (a cycle can have sorted it later).
+fn keep_first(maps: &[ObjId], rpo: &mut [ObjId]) {
+    if let Some(&first) = maps.first()
         && let Some(pos) = rpo.iter().position(|&m| m == first)
         && pos != 0
     {
         rpo.copy_within(0..pos, 1);
         rpo[0] = first;
     }
-    rpo
 }
 
 /// The phases of `_dl_relocate_object` for one object, in order.
@@ -163,6 +239,36 @@ mod tests {
         let deps: [&[ObjId]; 3] = [&[0, 1], &[1, 2], &[2, 1]];
         let f = |m: ObjId| deps[m as usize];
         assert_eq!(sort_maps_dfs(&[0, 1, 2], &f, true), [0, 2, 1]);
+    }
+
+    #[test]
+    fn fini_sort_follows_run_time_dependencies() {
+        // main(0) needs libc(1); B(2) was dlopen'ed before A(3); both need libc; A is bound
+        // to a symbol of B (A's l_reldeps = [B]).
+        let deps: [&[ObjId]; 4] = [&[0, 1], &[1], &[2, 1], &[3, 1]];
+        let rel: [&[ObjId]; 4] = [&[], &[], &[], &[2]];
+        let f = |m: ObjId| deps[m as usize];
+        let r = |m: ObjId| rel[m as usize];
+        // Static dependencies alone: B's destructor would run before A's.
+        assert_eq!(sort_maps_dfs(&[0, 1, 2, 3], &f, true), [0, 2, 3, 1]);
+        assert_eq!(
+            sort_maps_for_fini(&[0, 1, 2, 3], &f, &r, true),
+            [0, 3, 2, 1]
+        );
+        // Without run-time dependencies it is the plain sort.
+        let none = |_: ObjId| -> &[ObjId] { &[] };
+        assert_eq!(
+            sort_maps_for_fini(&[0, 1, 2, 3], &f, &none, true),
+            [0, 2, 3, 1]
+        );
+        // A cycle through a run-time dependency (libc "bound to" A): the second pass over
+        // static dependencies alone decides, and libc still goes last.
+        let rel: [&[ObjId]; 4] = [&[], &[3], &[], &[2]];
+        let r = |m: ObjId| rel[m as usize];
+        assert_eq!(
+            sort_maps_for_fini(&[0, 1, 2, 3], &f, &r, true),
+            [0, 3, 2, 1]
+        );
     }
 
     #[test]

@@ -1737,6 +1737,18 @@ fn m4_dlopen_reldeps() {
     );
 }
 
+/// Destructor order follows run-time dependencies (`_dl_sort_maps` with `for_fini` walks
+/// `l_reldeps`): A, bound to B only through the global scope, is destroyed before B although
+/// B was loaded first. Fails on a loader that sorts by DT_NEEDED alone ("B already
+/// destroyed").
+#[test]
+fn m4_fini_order_with_reldeps() {
+    let o = check(&[case("dlfiniorder", &[]), case("dlfiniorder", &["close"])]);
+    let order = "A destructor: B alive, twice(4)=8\nB destructor\n";
+    expect_in(&o[0], &format!("A ready: 42\n{order}"));
+    expect_in(&o[1], &format!("B handle closed; B still loaded\n{order}"));
+}
+
 /// `_dl_tlsdesc_dynamic`: a `-mtls-dialect=gnu2` library whose 64 KiB TLS block does not fit
 /// the optional static surplus, dlopen'ed and used from the main thread, a thread created
 /// before dlopen (stale DTV: the resolver's slow path) and one created after; the resolver

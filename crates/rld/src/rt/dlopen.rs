@@ -220,6 +220,14 @@ fn dead_prior() -> Prior {
 }
 
 /// `[id, deps...]` for every object (rld-link's `l_initfini` shape for ordering).
+/// Every object's run-time dependencies (`l_reldeps`) as ObjIds, for destructor order.
+pub(super) fn reldeps_lists(rt: &Runtime) -> Vec<Vec<ObjId>> {
+    rt.objs
+        .iter()
+        .map(|o| o.reldeps.iter().map(|&d| d as ObjId).collect())
+        .collect()
+}
+
 fn initfini_lists(rt: &Runtime) -> Vec<Vec<ObjId>> {
     rt.objs
         .iter()
@@ -1105,12 +1113,14 @@ pub fn other_namespaces_fini_order(rt: &Runtime) -> Vec<usize> {
     // SAFETY: `_dl_fini` calls this inside `state::with`.
     let spaces = unsafe { namespaces() };
     let lists = initfini_lists(rt);
+    let rel = reldeps_lists(rt);
     let mut out = Vec::new();
     for n in spaces.iter().skip(1).rev() {
         let maps: Vec<ObjId> = n.chain.iter().map(|&i| i as ObjId).collect();
-        let order = rld_link::order::sort_maps_dfs(
+        let order = rld_link::order::sort_maps_for_fini(
             &maps,
             &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            &|m| rel.get(m as usize).map_or(&[][..], |v| v.as_slice()),
             true,
         );
         out.extend(order.into_iter().map(|i| i as usize));
@@ -1557,12 +1567,15 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
             .copied()
             .filter(|&i| !used.get(i).copied().unwrap_or(true))
             .collect();
-        // Destructor order: the namespace sorted for fini (users first).
+        // Destructor order: the namespace sorted for fini (users first, run-time
+        // dependencies included).
         let lists = initfini_lists(rt);
+        let rel = reldeps_lists(rt);
         let maps: Vec<ObjId> = everything.iter().map(|&i| i as ObjId).collect();
-        let order = rld_link::order::sort_maps_dfs(
+        let order = rld_link::order::sort_maps_for_fini(
             &maps,
             &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+            &|m| rel.get(m as usize).map_or(&[][..], |v| v.as_slice()),
             true,
         );
         let finis = order

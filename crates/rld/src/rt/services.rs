@@ -551,7 +551,8 @@ pub extern "C" fn _dl_fini() {
     super::debug::fini_done();
 }
 
-/// glibc's `_dl_fini` order: the namespace's objects sorted with `for_fini`, main first.
+/// glibc's `_dl_fini` order: the namespace's objects sorted with `for_fini` (run-time
+/// dependencies too), main first unless those reordered it.
 fn fini_order(rt: &Runtime) -> Vec<usize> {
     let maps: Vec<ObjId> = rt.chain.iter().map(|&i| i as ObjId).collect();
     let initfini: Vec<ObjId> = rt.initfini.iter().map(|&i| i as ObjId).collect();
@@ -573,10 +574,16 @@ fn fini_order(rt: &Runtime) -> Vec<usize> {
             per_obj.get(m as usize).map_or(&[][..], |v| v.as_slice())
         }
     };
-    rld_link::order::sort_maps_dfs(&maps, &f, true)
-        .into_iter()
-        .map(|i| i as usize)
-        .collect()
+    let rel = super::dlopen::reldeps_lists(rt);
+    rld_link::order::sort_maps_for_fini(
+        &maps,
+        &f,
+        &|m| rel.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+        true,
+    )
+    .into_iter()
+    .map(|i| i as usize)
+    .collect()
 }
 
 /// Fills the function pointers of `_rtld_global_ro`.
