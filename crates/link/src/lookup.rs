@@ -199,8 +199,9 @@ pub struct Namespace<'a> {
     /// Link-map namespace of objects outside the base one (`l_ns`): each namespace has its own
     /// STB_GNU_UNIQUE table (glibc's `_ns_unique_sym_table`).
     groups: Vec<(ObjId, u32)>,
-    /// Index of the global scope by GNU hash (built on first use for large scopes).
-    index: Option<ScopeIndex>,
+    /// Index of the global scope by GNU hash (built on first use for large scopes); boxed so
+    /// taking it out for a lookup moves one pointer.
+    index: Option<alloc::boxed::Box<ScopeIndex>>,
     index_state: IndexState,
     memo: Memo<'a>,
     pub stats: Stats,
@@ -357,6 +358,9 @@ impl<'a> Namespace<'a> {
         self.unique.retain(|_, (id, _)| !gone(id));
         self.groups.retain(|(id, _)| !gone(id));
         self.memo.clear();
+        // Rebuilt on next use: its symbol indices must never outlive the views they index.
+        self.index = None;
+        self.index_state = IndexState::Unbuilt;
     }
 
     /// Room for about `n` more memoized lookups (reserving avoids copying the memo as it
@@ -553,6 +557,23 @@ impl<'a> Namespace<'a> {
         let Some((idx, sym)) = Self::find_in_object(o, req, class, sysv) else {
             return false;
         };
+        self.accept(req, id, idx, &sym, class, undef, st)
+    }
+
+    /// What `do_lookup_x` does with the symbol an object yielded; true when the search is
+    /// finished.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn accept(
+        &mut self,
+        req: &Request,
+        id: ObjId,
+        idx: u32,
+        sym: &Sym,
+        class: TypeClass,
+        undef: Option<ObjId>,
+        st: &mut SearchState,
+    ) -> bool {
         if sym.binds_local() {
             return false;
         }
@@ -590,7 +611,7 @@ impl<'a> Namespace<'a> {
         sysv: &mut Option<u32>,
     ) -> Option<(ObjId, u32)> {
         if self.index_state == IndexState::Unbuilt && global.len() >= INDEX_MIN_SCOPE {
-            self.index = ScopeIndex::build(&self.objs, global);
+            self.index = ScopeIndex::build(&self.objs, global).map(alloc::boxed::Box::new);
             self.index_state = if self.index.is_some() {
                 IndexState::Built
             } else {
@@ -602,9 +623,52 @@ impl<'a> Namespace<'a> {
         };
         self.stats.scans += 1;
         let mut st = SearchState { result: None };
-        for pos in ix.candidates(req.name.gnu) {
-            let Some(&id) = global.get(pos) else { continue };
-            if self.probe_object(req, id, class, None, &mut st, sysv) {
+        let mut cands = ix.candidates(req.name.gnu);
+        let mut next = cands.next();
+        // The candidates come grouped by object, in scope order: each group is what glibc's
+        // chain walk in that object would compare.
+        while let Some(first) = next {
+            let pos = first.pos;
+            let Some(o) = global.get(pos).and_then(|&id| self.objs.get(id as usize)) else {
+                next = cands.next();
+                continue;
+            };
+            let searched = !((class & CLASS_COPY != 0 && o.kind == ObjKind::Executable)
+                || o.removed);
+            // do_lookup_x's bloom test comes before the chain walk (an exact filter for
+            // well-formed tables, kept so a malformed one behaves as in glibc).
+            let passes_bloom = match &o.hash {
+                HashTable::Gnu(g) => g.bloom_may_contain(req.name.gnu),
+                _ => false,
+            };
+            let mut versioned = None;
+            let mut nver = 0u32;
+            let mut found = None;
+            while let Some(c) = next
+                && c.pos == pos
+            {
+                if searched
+                    && passes_bloom
+                    && found.is_none()
+                    && let Some(sym) = o.sym(c.sym)
+                    && Self::check_match(o, req, class, c.sym, &sym, &mut versioned, &mut nver)
+                {
+                    found = Some((c.sym, sym));
+                }
+                next = cands.next();
+            }
+            if !searched {
+                continue;
+            }
+            self.stats.objects_probed += 1;
+            if let Some(t) = self.trace {
+                t(req.name.name, o.name);
+            }
+            let Some((idx, sym)) = found.or(if nver == 1 { versioned } else { None }) else {
+                continue;
+            };
+            let id = global[pos];
+            if self.accept(req, id, idx, &sym, class, None, &mut st) {
                 break;
             }
         }

@@ -135,6 +135,12 @@ impl<'a> GnuHash<'a> {
         if b == 0 { None } else { Some(b) }
     }
 
+    /// Raw bucket `b` (0 = empty), None when `b` is outside the table.
+    #[inline]
+    pub fn bucket(&self, b: u32) -> Option<u32> {
+        rd_u32(self.buckets, (b as usize).checked_mul(4)?)
+    }
+
     /// One past the last symbol index covered by the table (its chains end there), or
     /// `symoffset` for an empty table: the highest bucket start, then along its chain to the
     /// end marker.
