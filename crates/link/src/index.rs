@@ -64,11 +64,13 @@ fn bits_for(n: usize) -> u32 {
     usize::BITS - n.saturating_sub(1).leading_zeros()
 }
 
-/// Calls `f(symbol index, hash)` (see [`Entry::hash`]) for every symbol reachable from `g`'s buckets, in
-/// chain order; false if the table is irregular (see the module comment) or truncated.
+/// Calls `f(symbol index, hash)` (see [`Entry::hash`]) for every symbol reachable from
+/// `g`'s buckets, in chain order; false if the table is irregular (see the module comment)
+/// or truncated.
 fn walk_chains(g: &GnuHash<'_>, mut f: impl FnMut(u32, u32)) -> bool {
+    let nb = g.nbuckets;
     let mut next_free = g.symoffset;
-    for b in 0..g.nbuckets {
+    for b in 0..nb {
         let Some(start) = g.bucket(b) else {
             return false;
         };
@@ -78,90 +80,110 @@ fn walk_chains(g: &GnuHash<'_>, mut f: impl FnMut(u32, u32)) -> bool {
         if start < next_free {
             return false;
         }
+        let Some(words) = g.chain_from(start) else {
+            return false;
+        };
         let mut idx = start;
-        loop {
-            let Some(w) = g.chain_word(idx) else {
-                return false;
-            };
+        let mut ended = false;
+        for c in words.chunks_exact(4) {
+            let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             // Bit 0 of the word is the end-of-chain flag, not the hash's: the hash glibc
-            // would compare here is whichever of the two candidates falls in bucket b.
-            let h = if (w & !1) % g.nbuckets == b {
-                w & !1
-            } else if (w | 1) % g.nbuckets == b {
-                w | 1
+            // would compare here is whichever of the pair falls in bucket b (the even one
+            // is below u32::MAX, so the odd one's bucket is the next).
+            let even = w & !1;
+            let r = even % nb;
+            let h = if r == b {
+                even
+            } else if (r + 1) % nb == b {
+                even | 1
             } else {
                 return false;
             };
             f(idx, h);
-            idx = match idx.checked_add(1) {
-                Some(i) => i,
-                None => return false,
-            };
+            idx += 1;
             if w & 1 != 0 {
+                ended = true;
                 break;
             }
+        }
+        if !ended {
+            return false;
         }
         next_free = idx;
     }
     true
 }
 
+/// Appends one object's symbols to `out`; false if its table is irregular.
+fn object_entries(g: &GnuHash<'_>, pos: u32, sym_bits: u32, out: &mut Vec<Entry>) -> bool {
+    let shifted = pos.checked_shl(sym_bits).unwrap_or(0);
+    walk_chains(g, |idx, hash| {
+        out.push(Entry {
+            hash,
+            packed: shifted | idx,
+        })
+    })
+}
+
 impl ScopeIndex {
     /// Builds the index of `scope`; None if some object has only a SysV table or an
     /// irregular GNU one, or the positions and symbol indices do not fit 32 bits.
+    #[inline(never)]
     pub fn build(objs: &[ObjView<'_>], scope: &[ObjId]) -> Option<ScopeIndex> {
         let mut total = 0usize;
-        let mut max_sym = 0u32;
+        let mut max_sym = 0usize;
         let mut nbuckets = Vec::with_capacity(scope.len());
+        let mut tables = Vec::with_capacity(scope.len());
         for &id in scope {
             match &objs.get(id as usize)?.hash {
                 HashTable::Gnu(g) => {
-                    let ok = walk_chains(g, |idx, _| {
-                        total += 1;
-                        max_sym = max_sym.max(idx);
-                    });
-                    if !ok {
-                        return None;
-                    }
+                    // The symbols a regular table's chains reach (walk_chains checks).
+                    let end = g.symbol_end();
+                    total += (end - g.symoffset) as usize;
+                    max_sym = max_sym.max(end as usize);
                     nbuckets.push(g.nbuckets);
+                    tables.push(Some(g));
                 }
-                HashTable::None => nbuckets.push(0),
+                HashTable::None => {
+                    nbuckets.push(0);
+                    tables.push(None);
+                }
                 HashTable::Sysv(_) => return None,
             }
         }
-        let sym_bits = bits_for(max_sym as usize + 1);
+        let sym_bits = bits_for(max_sym + 1);
         if sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize {
             return None;
         }
-        // About two entries per slot: a lookup reads one or two cache lines.
-        let size = (total / 2).max(16).next_power_of_two();
-        let mask = (size - 1) as u32;
-        // Counting sort by slot, stable, so every slot lists scope order then chain order:
-        // count into heads[s + 2], prefix-sum, then place using heads[s + 1] as the cursor;
-        // afterwards heads[s]..heads[s + 1] is slot s.
-        let mut heads = alloc::vec![0u32; size + 2];
-        let each = |f: &mut dyn FnMut(usize, u32, u32)| {
-            for (pos, &id) in scope.iter().enumerate() {
-                if let Some(HashTable::Gnu(g)) = objs.get(id as usize).map(|o| &o.hash) {
-                    walk_chains(g, |idx, w| f(pos, idx, w));
-                }
+        // All entries in scope order, then chain order...
+        let mut flat: Vec<Entry> = Vec::with_capacity(total);
+        for (pos, g) in tables.iter().enumerate() {
+            if let Some(g) = g
+                && !object_entries(g, pos as u32, sym_bits, &mut flat)
+            {
+                return None;
             }
-        };
-        each(&mut |_, _, w| heads[slot_of(w, mask) + 2] += 1);
+        }
+        // ...then a stable counting sort by slot, about two entries per slot so a lookup
+        // reads one or two cache lines: count into heads[s + 2], prefix-sum, then place
+        // using heads[s + 1] as the cursor; afterwards heads[s]..heads[s + 1] is slot s.
+        let size = (flat.len() / 2).max(16).next_power_of_two();
+        let mask = (size - 1) as u32;
+        let mut heads = alloc::vec![0u32; size + 2];
+        for e in &flat {
+            heads[slot_of(e.hash, mask) + 2] += 1;
+        }
         for s in 2..heads.len() {
             heads[s] += heads[s - 1];
         }
-        let mut entries = alloc::vec![Entry::default(); total];
-        each(&mut |pos, idx, w| {
-            let cursor = &mut heads[slot_of(w, mask) + 1];
-            if let Some(e) = entries.get_mut(*cursor as usize) {
-                *e = Entry {
-                    hash: w,
-                    packed: (pos as u32).checked_shl(sym_bits).unwrap_or(0) | idx,
-                };
+        let mut entries = alloc::vec![Entry::default(); flat.len()];
+        for e in &flat {
+            let cursor = &mut heads[slot_of(e.hash, mask) + 1];
+            if let Some(slot) = entries.get_mut(*cursor as usize) {
+                *slot = *e;
             }
             *cursor += 1;
-        });
+        }
         Some(ScopeIndex {
             mask,
             heads,

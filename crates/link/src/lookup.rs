@@ -426,7 +426,7 @@ impl<'a> Namespace<'a> {
         match (&req.version, vs) {
             (Some(want), Some(vs)) => {
                 let have = o.version(vs & 0x7fff);
-                if (have.hash != want.hash || have.name != want.name)
+                if (have.hash != want.hash || !bytes_eq(have.name, want.name))
                     && (want.hidden || have.hash != 0 || vs & 0x8000 != 0)
                 {
                     return false;
@@ -819,7 +819,11 @@ impl<'a> Namespace<'a> {
             self.explicit.push((id, scopes));
             return r;
         }
-        if let Some(local) = self.local.remove(&requester) {
+        // (Checked for emptiness first: at start-up no object has a local scope, and the
+        // map's remove/insert would cost every lookup.)
+        if !self.local.is_empty()
+            && let Some(local) = self.local.remove(&requester)
+        {
             let global = core::mem::take(&mut self.global);
             let own = [requester];
             let r = if self.deep.contains(&requester) {
