@@ -33,6 +33,8 @@ pub struct ScopeIndex {
     /// Bits of `Entry::packed` holding the symbol index (the scope position is above them).
     sym_bits: u32,
     sym_mask: u32,
+    /// The scope indexed (ObjId at each position).
+    scope: Vec<ObjId>,
     /// `nbuckets` of each scope position's table (0 for objects without one); only a
     /// single-bucket table needs it (see `Candidates::next`).
     nbuckets: Vec<u32>,
@@ -190,8 +192,15 @@ impl ScopeIndex {
             entries,
             sym_bits,
             sym_mask: ((1u64 << sym_bits) - 1) as u32,
+            scope: scope.to_vec(),
             nbuckets,
         })
+    }
+
+    /// The object at scope position `pos`.
+    #[inline]
+    pub fn scope_id(&self, pos: usize) -> Option<ObjId> {
+        self.scope.get(pos).copied()
     }
 
     /// The symbols compared against GNU hash `h` by the scope's objects, ordered by scope

@@ -394,7 +394,8 @@ impl<'a> Namespace<'a> {
 
     /// glibc's `check_match`. Returns true for a match; may record the single acceptable
     /// versioned definition for an unversioned reference in (`versioned`, `nver`).
-    #[inline]
+    /// Inlined: it runs once per candidate symbol of every lookup.
+    #[inline(always)]
     fn check_match(
         o: &ObjView,
         req: &Request,
@@ -603,15 +604,9 @@ impl<'a> Namespace<'a> {
 
     /// The global-scope walk of `global_memo`: through the scope index when the scope is
     /// large (same objects in the same order, minus those that cannot match), else linear.
-    fn search_global(
-        &mut self,
-        req: &Request,
-        global: &[ObjId],
-        class: TypeClass,
-        sysv: &mut Option<u32>,
-    ) -> Option<(ObjId, u32)> {
-        if self.index_state == IndexState::Unbuilt && global.len() >= INDEX_MIN_SCOPE {
-            self.index = ScopeIndex::build(&self.objs, global).map(alloc::boxed::Box::new);
+    fn search_global(&mut self, req: &Request, class: TypeClass) -> Option<(ObjId, u32)> {
+        if self.index_state == IndexState::Unbuilt && self.global.len() >= INDEX_MIN_SCOPE {
+            self.index = ScopeIndex::build(&self.objs, &self.global).map(alloc::boxed::Box::new);
             self.index_state = if self.index.is_some() {
                 IndexState::Built
             } else {
@@ -619,7 +614,10 @@ impl<'a> Namespace<'a> {
             };
         }
         let Some(ix) = self.index.take() else {
-            return self.search(req, &[global], class, None, sysv);
+            let global = core::mem::take(&mut self.global);
+            let r = self.search(req, &[&global], class, None, &mut None);
+            self.global = global;
+            return r;
         };
         self.stats.scans += 1;
         let mut st = SearchState { result: None };
@@ -629,7 +627,7 @@ impl<'a> Namespace<'a> {
         // chain walk in that object would compare.
         while let Some(first) = next {
             let pos = first.pos;
-            let Some(o) = global.get(pos).and_then(|&id| self.objs.get(id as usize)) else {
+            let Some(o) = ix.scope_id(pos).and_then(|id| self.objs.get(id as usize)) else {
                 next = cands.next();
                 continue;
             };
@@ -667,7 +665,7 @@ impl<'a> Namespace<'a> {
             let Some((idx, sym)) = found.or(if nver == 1 { versioned } else { None }) else {
                 continue;
             };
-            let id = global[pos];
+            let Some(id) = ix.scope_id(pos) else { continue };
             if self.accept(req, id, idx, &sym, class, None, &mut st) {
                 break;
             }
@@ -873,11 +871,7 @@ impl<'a> Namespace<'a> {
         if !self.memo_lookups
             || (self.global.len() >= INDEX_MIN_SCOPE && self.index_state != IndexState::Unavailable)
         {
-            let global = core::mem::take(&mut self.global);
-            let mut sysv = None;
-            let r = self.search_global(req, &global, class, &mut sysv);
-            self.global = global;
-            return r;
+            return self.search_global(req, class);
         }
         let ver = req.version.map(|v| (v.hash, v.name, v.hidden));
         if let Some(r) = self
@@ -887,11 +881,8 @@ impl<'a> Namespace<'a> {
             self.stats.memo_hits += 1;
             return r;
         }
-        let global = core::mem::take(&mut self.global);
-        let mut sysv = None;
         // undef=None: requester-dependent warnings are re-checked by the caller.
-        let r = self.search_global(req, &global, class, &mut sysv);
-        self.global = global;
+        let r = self.search_global(req, class);
         self.memo.insert(MemoEntry {
             gnu: req.name.gnu,
             name: req.name.name,
