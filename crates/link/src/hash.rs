@@ -189,7 +189,7 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let b = (x >> 24) as u8;
-                t.push(if b % 11 == 0 { 0 } else { b });
+                t.push(if b.is_multiple_of(11) { 0 } else { b });
             }
             for off in 0..=t.len().min(24) {
                 check_strtab(&t, off as u32);

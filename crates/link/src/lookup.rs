@@ -631,8 +631,8 @@ impl<'a> Namespace<'a> {
                 next = cands.next();
                 continue;
             };
-            let searched = !((class & CLASS_COPY != 0 && o.kind == ObjKind::Executable)
-                || o.removed);
+            let searched =
+                !((class & CLASS_COPY != 0 && o.kind == ObjKind::Executable) || o.removed);
             // do_lookup_x's bloom test comes before the chain walk (an exact filter for
             // well-formed tables, kept so a malformed one behaves as in glibc).
             let passes_bloom = match &o.hash {

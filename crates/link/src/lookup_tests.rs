@@ -838,7 +838,11 @@ fn scope_index_matches_plain_walk() {
             R_X86_64_COPY,
         ];
         for (i, n) in names.iter().enumerate() {
-            let vs = if i % 3 == 0 { VER_GLOBAL } else { 2 + (i % 3) as u16 };
+            let vs = if i % 3 == 0 {
+                VER_GLOBAL
+            } else {
+                2 + (i % 3) as u16
+            };
             let bind = if i % 7 == 0 { STB_WEAK } else { STB_GLOBAL };
             let h = exe.undef(n, bind, vs);
             exe.reloc(classes[rnd(4) as usize], h);
