@@ -116,17 +116,6 @@ fn walk_chains(g: &GnuHash<'_>, mut f: impl FnMut(u32, u32)) -> bool {
     true
 }
 
-/// Appends one object's symbols to `out`; false if its table is irregular.
-fn object_entries(g: &GnuHash<'_>, pos: u32, sym_bits: u32, out: &mut Vec<Entry>) -> bool {
-    let shifted = pos.checked_shl(sym_bits).unwrap_or(0);
-    walk_chains(g, |idx, hash| {
-        out.push(Entry {
-            hash,
-            packed: shifted | idx,
-        })
-    })
-}
-
 impl ScopeIndex {
     /// Builds the index of `scope`; None if some object has only a SysV table or an
     /// irregular GNU one, or the positions and symbol indices do not fit 32 bits.
@@ -157,24 +146,31 @@ impl ScopeIndex {
         if sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize {
             return None;
         }
-        // All entries in scope order, then chain order...
+        // All entries in scope order, then chain order, counted per slot (into
+        // heads[s + 2])...
         let mut flat: Vec<Entry> = Vec::with_capacity(total);
+        let size = (total / 2).max(16).next_power_of_two();
+        let mask = (size - 1) as u32;
+        let mut heads = alloc::vec![0u32; size + 2];
         for (pos, g) in tables.iter().enumerate() {
-            if let Some(g) = g
-                && !object_entries(g, pos as u32, sym_bits, &mut flat)
-            {
+            let Some(g) = g else { continue };
+            let shifted = (pos as u32).checked_shl(sym_bits).unwrap_or(0);
+            let regular = walk_chains(g, |idx, hash| {
+                if let Some(n) = heads.get_mut(slot_of(hash, mask) + 2) {
+                    *n += 1;
+                }
+                flat.push(Entry {
+                    hash,
+                    packed: shifted | idx,
+                });
+            });
+            if !regular {
                 return None;
             }
         }
         // ...then a stable counting sort by slot, about two entries per slot so a lookup
-        // reads one or two cache lines: count into heads[s + 2], prefix-sum, then place
-        // using heads[s + 1] as the cursor; afterwards heads[s]..heads[s + 1] is slot s.
-        let size = (flat.len() / 2).max(16).next_power_of_two();
-        let mask = (size - 1) as u32;
-        let mut heads = alloc::vec![0u32; size + 2];
-        for e in &flat {
-            heads[slot_of(e.hash, mask) + 2] += 1;
-        }
+        // reads one or two cache lines: prefix-sum, then place using heads[s + 1] as the
+        // cursor; afterwards heads[s]..heads[s + 1] is slot s.
         for s in 2..heads.len() {
             heads[s] += heads[s - 1];
         }
