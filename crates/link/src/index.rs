@@ -88,7 +88,10 @@ fn walk_chains(g: &GnuHash<'_>, mut f: impl FnMut(u32, u32)) -> bool {
         let mut idx = start;
         let mut ended = false;
         for c in words.chunks_exact(4) {
-            let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            let Ok(bytes) = <[u8; 4]>::try_from(c) else {
+                return false;
+            };
+            let w = u32::from_le_bytes(bytes);
             // Bit 0 of the word is the end-of-chain flag, not the hash's: the hash glibc
             // would compare here is whichever of the pair falls in bucket b (the even one
             // is below u32::MAX, so the odd one's bucket is the next).
