@@ -562,9 +562,9 @@ impl<'a> Namespace<'a> {
     }
 
     /// What `do_lookup_x` does with the symbol an object yielded; true when the search is
-    /// finished.
+    /// finished. Inlined: it runs once per object yielding a symbol in every lookup.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     fn accept(
         &mut self,
         req: &Request,
@@ -865,6 +865,7 @@ impl<'a> Namespace<'a> {
         Some(self.protected_fixup(req, found, |ns| ns.global_memo(req, CLASS_PLT)))
     }
 
+    #[inline]
     fn global_memo(&mut self, req: &Request<'a>, class: TypeClass) -> Option<(ObjId, u32)> {
         // With the scope index a lookup visits only the objects that hold the name's hash:
         // cheaper than keeping a memo entry per name (the memo's memory is page faults).
