@@ -146,7 +146,8 @@ impl ScopeIndex {
             }
         }
         let sym_bits = bits_for(max_sym + 1);
-        if sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize {
+        if sym_bits >= 32 || sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize
+        {
             return None;
         }
         // All entries in scope order, then chain order, counted per slot (into
@@ -207,8 +208,10 @@ impl ScopeIndex {
     #[inline]
     pub fn candidates(&self, h: u32) -> Candidates<'_> {
         let s = slot_of(h, self.mask);
-        let lo = self.heads.get(s).copied().unwrap_or(0) as usize;
-        let hi = self.heads.get(s + 1).copied().unwrap_or(0) as usize;
+        let (lo, hi) = match self.heads.get(s..s + 2) {
+            Some(&[lo, hi]) => (lo as usize, hi as usize),
+            _ => (0, 0),
+        };
         Candidates {
             ix: self,
             h,
@@ -231,7 +234,8 @@ impl Iterator for Candidates<'_> {
             if (e.hash ^ self.h) >> 1 != 0 {
                 continue;
             }
-            let pos = e.packed.checked_shr(self.ix.sym_bits).unwrap_or(0) as usize;
+            // (sym_bits < 32, see `build`.)
+            let pos = (e.packed >> (self.ix.sym_bits & 31)) as usize;
             // The entry holds the one hash of the pair (h, h ^ 1) that falls in the
             // symbol's bucket; glibc compares the other one too only when both share the
             // bucket (a single-bucket table). Such a hash is not the symbol name's, so it

@@ -856,8 +856,14 @@ impl<'a> Namespace<'a> {
         }
         self.stats.lookups += 1;
         let found = self.global_memo(req, req.class)?;
-        // The memo skipped the per-requester warning check; redo it for the final definer.
-        if let Some(o) = self.objs.get(found.0 as usize)
+        // The memo skipped the per-requester warning check; redo it for the final definer
+        // (it only ever warns for references of the executable: test that first).
+        let exe_ref = req
+            .undef
+            .and_then(|u| self.objs.get(u as usize))
+            .is_some_and(|u| u.kind == ObjKind::Executable);
+        if exe_ref
+            && let Some(o) = self.objs.get(found.0 as usize)
             && o.sym(found.1).is_some_and(|s| s.vis() == STV_PROTECTED)
         {
             self.check_protected(req, req.undef, found.0, req.class);
