@@ -146,8 +146,7 @@ impl ScopeIndex {
             }
         }
         let sym_bits = bits_for(max_sym + 1);
-        if sym_bits >= 32 || sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize
-        {
+        if sym_bits >= 32 || sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize {
             return None;
         }
         // All entries in scope order, then chain order, counted per slot (into

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use crate::ObjId;
 use crate::hash::NameHash;
 use crate::lookup::{Namespace, Request, TypeClass};
-use crate::object::STB_LOCAL;
+use crate::object::{STB_LOCAL, SYM_SIZE};
 use crate::reloc::{R_X86_64_JUMP_SLOT, is_symbolless, type_class};
 
 /// The result for one (object, symbol index, type class).
@@ -197,9 +197,14 @@ pub fn plan_with(
         objs: alloc::vec![ObjPlan::default(); ns.objs.len()],
         first_error: None,
     };
+    // Per symbol index of the object being planned: bit `class` set once (sym, class) has
+    // its binding. Most references repeat an earlier one (three in four for inkscape), and
+    // this test is cheaper than probing the plan's hash table.
+    let mut seen: Vec<u8> = Vec::new();
     for &id in order {
         let Some(o) = ns.obj(id) else { continue };
         let (rela, relacount, jmprel) = (o.rela, o.relacount, o.jmprel);
+        let seen_limit = o.symtab.len() / SYM_SIZE;
         let skip = relacount.saturating_mul(24).min(rela.len());
         let rela = rela.get(skip..).unwrap_or(&[]);
         let lazy_plt = lazy(id);
@@ -209,8 +214,20 @@ pub fn plan_with(
         let mut p = ObjPlan::with_capacity((n / 4).min(1 << 18));
         ns.reserve_lookups(n / 4);
         p.lazy_plt = lazy_plt;
-        plan_table(ns, id, rela, false, &mut p, &mut out.first_error);
-        plan_table(ns, id, jmprel, lazy_plt, &mut p, &mut out.first_error);
+        let mut cx = TableCx {
+            id,
+            seen_limit,
+            first_error: &mut out.first_error,
+            seen: &mut seen,
+        };
+        plan_table(ns, &mut cx, rela, false, &mut p);
+        plan_table(ns, &mut cx, jmprel, lazy_plt, &mut p);
+        // The buffer is reused by the next object: clear exactly what this one set.
+        for &k in &p.keys {
+            if let Some(b) = seen.get_mut((k >> 2) as usize) {
+                *b = 0;
+            }
+        }
         if let Some(slot) = out.objs.get_mut(id as usize) {
             *slot = p;
         }
@@ -220,13 +237,24 @@ pub fn plan_with(
 
 /// Plans one relocation table of object `id` into `p`, in table order (JUMP_SLOTs left out
 /// when `lazy_plt`); records the first undefined strong reference in `first_error`.
+/// What `plan_table` needs besides the plan: the object, its "already planned" bytes (see
+/// `plan_with`) for symbol indices below `seen_limit` (the symtab's size: the buffer never
+/// grows past it, whatever the relocations say), and the first undefined strong reference.
+struct TableCx<'c> {
+    id: ObjId,
+    seen_limit: usize,
+    seen: &'c mut Vec<u8>,
+    first_error: &'c mut Option<(ObjId, u32)>,
+}
+
+/// Plans one relocation table of object `cx.id` into `p`, in table order (JUMP_SLOTs left
+/// out when `lazy_plt`).
 fn plan_table(
     ns: &mut Namespace<'_>,
-    id: ObjId,
+    cx: &mut TableCx<'_>,
     table: &[u8],
     lazy_plt: bool,
     p: &mut ObjPlan,
-    first_error: &mut Option<(ObjId, u32)>,
 ) {
     for entry in table.chunks_exact(24) {
         // r_info: type in the low half, symbol index in the high half.
@@ -241,14 +269,29 @@ fn plan_table(
         if is_symbolless(r_type) || (lazy_plt && r_type == R_X86_64_JUMP_SLOT) {
             continue;
         }
-        let k = key(sym, type_class(r_type));
+        let class = type_class(r_type);
+        let bit = 1u8 << (class & 7);
+        let s = sym as usize;
+        if s < cx.seen_limit {
+            if cx.seen.get(s).is_some_and(|&b| b & bit != 0) {
+                ns.stats.dedup_hits += 1;
+                continue;
+            }
+            if s >= cx.seen.len() {
+                cx.seen.resize(s + 1, 0);
+            }
+            if let Some(b) = cx.seen.get_mut(s) {
+                *b |= bit;
+            }
+        }
+        let k = key(sym, class);
         p.reserve_one();
         match p.probe(k) {
             Ok(_) => ns.stats.dedup_hits += 1,
             Err(slot) => {
-                let b = resolve_one(ns, id, sym, type_class(r_type));
-                if b == Binding::Undefined && first_error.is_none() {
-                    *first_error = Some((id, sym));
+                let b = resolve_one(ns, cx.id, sym, class);
+                if b == Binding::Undefined && cx.first_error.is_none() {
+                    *cx.first_error = Some((cx.id, sym));
                 }
                 p.insert_at(slot, k, b);
             }
