@@ -1,102 +1,251 @@
-//! An index of the global scope by GNU hash: for each hash value, the scope positions of the
-//! objects that define a symbol with that hash, in scope order.
+//! An index of the global scope's symbols by GNU hash: for each hash, the (scope position,
+//! symbol index) pairs of the symbols the objects' own hash chains would compare against
+//! it, in scope order and, within one object, in chain order.
 //!
-//! glibc's `do_lookup_x` probes every object of the scope (a bloom filter test each) until
-//! one defines the name; with 100+ libraries that walk is most of start-up. With the index a
-//! lookup visits only the objects whose hash tables hold the name's hash, in the same order,
-//! and runs the same per-object test on each, so the result is exactly glibc's: objects
-//! skipped are those whose chains could not have matched.
+//! glibc's `do_lookup_x` probes every object of the scope (bloom filter, bucket, chain walk)
+//! until one defines the name; with 100+ libraries that walk is most of start-up. With the
+//! index a lookup goes straight to the candidate symbols and runs glibc's per-object logic on
+//! them (first match in chain order, else the single versioned definition), object by object
+//! in scope order, so the result is exactly glibc's: objects and symbols skipped are those
+//! that could not have matched.
+//!
+//! Exactness rests on each object's table being regular (as every linker writes them): the
+//! chains of non-empty buckets are disjoint and every chain word's hash (up to bit 0, the
+//! end-of-chain flag) belongs to its bucket. Then a symbol is compared against hash `h` by
+//! glibc iff its word equals `h` up to bit 0 and `h` falls in its bucket. A scope with an
+//! irregular table gets no index (the caller walks the scope as glibc does).
+//!
+//! Layout (memory is page faults; inkscape's scope holds ~134k symbols): `heads` has about
+//! one slot per two symbols and gives each slot's range in `entries`; an entry is 8 bytes:
+//! the chain word and the scope position and symbol index packed in one u32.
 
 use alloc::vec::Vec;
 
 use crate::ObjId;
-use crate::object::{HashTable, ObjView};
+use crate::object::{GnuHash, HashTable, ObjView};
 
-/// Chained hash table in flat arrays: `heads[h & mask]` starts a list through `next`.
 #[derive(Clone, Debug, Default)]
 pub struct ScopeIndex {
     mask: u32,
+    /// Entries of slot `s` are `entries[heads[s]..heads[s + 1]]`.
     heads: Vec<u32>,
-    /// (hash >> 1, scope position), `next` link.
-    entries: Vec<(u32, u32)>,
-    next: Vec<u32>,
+    entries: Vec<Entry>,
+    /// Bits of `Entry::packed` holding the symbol index (the scope position is above them).
+    sym_bits: u32,
+    sym_mask: u32,
+    /// The scope indexed (ObjId at each position).
+    scope: Vec<ObjId>,
+    /// `nbuckets` of each scope position's table (0 for objects without one); only a
+    /// single-bucket table needs it (see `Candidates::next`).
+    nbuckets: Vec<u32>,
 }
 
-const NIL: u32 = u32::MAX;
+#[derive(Clone, Copy, Debug, Default)]
+struct Entry {
+    /// The symbol's hash as glibc's chain walk sees it: the chain word with bit 0 such
+    /// that the hash falls in the symbol's bucket.
+    hash: u32,
+    /// scope position << sym_bits | symbol index.
+    packed: u32,
+}
+
+/// One indexed symbol of the scope: where it is and its index in that object's symtab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub pos: usize,
+    pub sym: u32,
+}
+
+#[inline]
+fn slot_of(word: u32, mask: u32) -> usize {
+    ((word >> 1).wrapping_mul(0x9E37_79B1) >> 8 & mask) as usize
+}
+
+/// Bits needed to represent every value below `n`.
+fn bits_for(n: usize) -> u32 {
+    usize::BITS - n.saturating_sub(1).leading_zeros()
+}
+
+/// Calls `f(symbol index, hash)` (see [`Entry::hash`]) for every symbol reachable from
+/// `g`'s buckets, in chain order; false if the table is irregular (see the module comment)
+/// or truncated.
+fn walk_chains(g: &GnuHash<'_>, mut f: impl FnMut(u32, u32)) -> bool {
+    let nb = g.nbuckets;
+    let mut next_free = g.symoffset;
+    for b in 0..nb {
+        let Some(start) = g.bucket(b) else {
+            return false;
+        };
+        if start == 0 {
+            continue;
+        }
+        if start < next_free {
+            return false;
+        }
+        let Some(words) = g.chain_from(start) else {
+            return false;
+        };
+        let mut idx = start;
+        let mut ended = false;
+        for c in words.chunks_exact(4) {
+            let Ok(bytes) = <[u8; 4]>::try_from(c) else {
+                return false;
+            };
+            let w = u32::from_le_bytes(bytes);
+            // Bit 0 of the word is the end-of-chain flag, not the hash's: the hash glibc
+            // would compare here is whichever of the pair falls in bucket b (the even one
+            // is below u32::MAX, so the odd one's bucket is the next).
+            let even = w & !1;
+            let r = even % nb;
+            let h = if r == b {
+                even
+            } else if (r + 1) % nb == b {
+                even | 1
+            } else {
+                return false;
+            };
+            f(idx, h);
+            idx += 1;
+            if w & 1 != 0 {
+                ended = true;
+                break;
+            }
+        }
+        if !ended {
+            return false;
+        }
+        next_free = idx;
+    }
+    true
+}
 
 impl ScopeIndex {
-    /// Builds the index of `scope`; None if some object has no GNU hash table (then the
-    /// caller walks the scope as glibc does).
+    /// Builds the index of `scope`; None if some object has only a SysV table or an
+    /// irregular GNU one, or the positions and symbol indices do not fit 32 bits.
+    /// (Runs once per scope: kept out of line so the lookup path stays small, and so
+    /// profiles show its cost apart.)
+    #[inline(never)]
     pub fn build(objs: &[ObjView<'_>], scope: &[ObjId]) -> Option<ScopeIndex> {
         let mut total = 0usize;
+        let mut max_sym = 0usize;
+        let mut nbuckets = Vec::with_capacity(scope.len());
+        let mut tables = Vec::with_capacity(scope.len());
         for &id in scope {
             match &objs.get(id as usize)?.hash {
-                HashTable::Gnu(g) => total += (g.symbol_end() - g.symoffset) as usize,
-                HashTable::None => {}
+                HashTable::Gnu(g) => {
+                    // The symbols a regular table's chains reach (walk_chains checks).
+                    let end = g.symbol_end();
+                    total += (end - g.symoffset) as usize;
+                    max_sym = max_sym.max(end as usize);
+                    nbuckets.push(g.nbuckets);
+                    tables.push(Some(g));
+                }
+                HashTable::None => {
+                    nbuckets.push(0);
+                    tables.push(None);
+                }
                 HashTable::Sysv(_) => return None,
             }
         }
-        // About one entry per bucket: chains stay short and the heads stay small.
-        let size = total.max(16).next_power_of_two();
-        let mut ix = ScopeIndex {
-            mask: (size - 1) as u32,
-            heads: alloc::vec![NIL; size],
-            entries: Vec::with_capacity(total),
-            next: Vec::with_capacity(total),
-        };
-        // Insert from the end of the scope so every list comes out in scope order.
-        for (pos, &id) in scope.iter().enumerate().rev() {
-            let Some(HashTable::Gnu(g)) = objs.get(id as usize).map(|o| &o.hash) else {
-                continue;
-            };
-            let end = g.symbol_end();
-            for idx in g.symoffset..end {
-                let Some(w) = g.chain_word(idx) else { break };
-                let key = w >> 1;
-                let b = (key.wrapping_mul(0x9E37_79B1) & ix.mask) as usize;
-                let head = ix.heads[b];
-                // Same hash twice in one object: one entry is enough.
-                if head != NIL && ix.entries[head as usize] == (key, pos as u32) {
-                    continue;
+        let sym_bits = bits_for(max_sym + 1);
+        if sym_bits >= 32 || sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize {
+            return None;
+        }
+        // All entries in scope order, then chain order, counted per slot (into
+        // heads[s + 2])...
+        let mut flat: Vec<Entry> = Vec::with_capacity(total);
+        let size = (total / 2).max(16).next_power_of_two();
+        let mask = (size - 1) as u32;
+        let mut heads = alloc::vec![0u32; size + 2];
+        for (pos, g) in tables.iter().enumerate() {
+            let Some(g) = g else { continue };
+            let shifted = (pos as u32).checked_shl(sym_bits).unwrap_or(0);
+            let regular = walk_chains(g, |idx, hash| {
+                if let Some(n) = heads.get_mut(slot_of(hash, mask) + 2) {
+                    *n += 1;
                 }
-                ix.heads[b] = ix.entries.len() as u32;
-                ix.entries.push((key, pos as u32));
-                ix.next.push(head);
+                flat.push(Entry {
+                    hash,
+                    packed: shifted | idx,
+                });
+            });
+            if !regular {
+                return None;
             }
         }
-        Some(ix)
+        // ...then a stable counting sort by slot, about two entries per slot so a lookup
+        // reads one or two cache lines: prefix-sum, then place using heads[s + 1] as the
+        // cursor; afterwards heads[s]..heads[s + 1] is slot s.
+        for s in 2..heads.len() {
+            heads[s] += heads[s - 1];
+        }
+        let mut entries = alloc::vec![Entry::default(); flat.len()];
+        for e in &flat {
+            let cursor = &mut heads[slot_of(e.hash, mask) + 1];
+            if let Some(slot) = entries.get_mut(*cursor as usize) {
+                *slot = *e;
+            }
+            *cursor += 1;
+        }
+        Some(ScopeIndex {
+            mask,
+            heads,
+            entries,
+            sym_bits,
+            sym_mask: ((1u64 << sym_bits) - 1) as u32,
+            scope: scope.to_vec(),
+            nbuckets,
+        })
     }
 
-    /// Scope positions (ascending) of the objects whose tables hold GNU hash `h`.
+    /// The object at scope position `pos`.
+    #[inline]
+    pub fn scope_id(&self, pos: usize) -> Option<ObjId> {
+        self.scope.get(pos).copied()
+    }
+
+    /// The symbols compared against GNU hash `h` by the scope's objects, ordered by scope
+    /// position, then chain order.
     #[inline]
     pub fn candidates(&self, h: u32) -> Candidates<'_> {
-        let key = h >> 1;
-        let b = (key.wrapping_mul(0x9E37_79B1) & self.mask) as usize;
+        let s = slot_of(h, self.mask);
+        let (lo, hi) = match self.heads.get(s..s + 2) {
+            Some(&[lo, hi]) => (lo as usize, hi as usize),
+            _ => (0, 0),
+        };
         Candidates {
             ix: self,
-            key,
-            cur: self.heads.get(b).copied().unwrap_or(NIL),
+            h,
+            entries: self.entries.get(lo..hi).unwrap_or(&[]).iter(),
         }
     }
 }
 
 pub struct Candidates<'a> {
     ix: &'a ScopeIndex,
-    key: u32,
-    cur: u32,
+    h: u32,
+    entries: core::slice::Iter<'a, Entry>,
 }
 
 impl Iterator for Candidates<'_> {
-    type Item = usize;
+    type Item = Candidate;
     #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.cur != NIL {
-            let i = self.cur as usize;
-            self.cur = self.ix.next.get(i).copied().unwrap_or(NIL);
-            let (k, pos) = *self.ix.entries.get(i)?;
-            if k == self.key {
-                return Some(pos as usize);
+    fn next(&mut self) -> Option<Candidate> {
+        for e in &mut self.entries {
+            if (e.hash ^ self.h) >> 1 != 0 {
+                continue;
             }
+            // (sym_bits < 32, see `build`.)
+            let pos = (e.packed >> (self.ix.sym_bits & 31)) as usize;
+            // The entry holds the one hash of the pair (h, h ^ 1) that falls in the
+            // symbol's bucket; glibc compares the other one too only when both share the
+            // bucket (a single-bucket table). Such a hash is not the symbol name's, so it
+            // cannot match; kept for exactness.
+            if e.hash != self.h && self.ix.nbuckets.get(pos).copied() != Some(1) {
+                continue;
+            }
+            let sym = e.packed & self.ix.sym_mask;
+            return Some(Candidate { pos, sym });
         }
         None
     }

@@ -199,8 +199,9 @@ pub struct Namespace<'a> {
     /// Link-map namespace of objects outside the base one (`l_ns`): each namespace has its own
     /// STB_GNU_UNIQUE table (glibc's `_ns_unique_sym_table`).
     groups: Vec<(ObjId, u32)>,
-    /// Index of the global scope by GNU hash (built on first use for large scopes).
-    index: Option<ScopeIndex>,
+    /// Index of the global scope by GNU hash (built on first use for large scopes); boxed so
+    /// taking it out for a lookup moves one pointer.
+    index: Option<alloc::boxed::Box<ScopeIndex>>,
     index_state: IndexState,
     memo: Memo<'a>,
     pub stats: Stats,
@@ -357,6 +358,9 @@ impl<'a> Namespace<'a> {
         self.unique.retain(|_, (id, _)| !gone(id));
         self.groups.retain(|(id, _)| !gone(id));
         self.memo.clear();
+        // Rebuilt on next use: its symbol indices must never outlive the views they index.
+        self.index = None;
+        self.index_state = IndexState::Unbuilt;
     }
 
     /// Room for about `n` more memoized lookups (reserving avoids copying the memo as it
@@ -390,7 +394,8 @@ impl<'a> Namespace<'a> {
 
     /// glibc's `check_match`. Returns true for a match; may record the single acceptable
     /// versioned definition for an unversioned reference in (`versioned`, `nver`).
-    #[inline]
+    /// Inlined: it runs once per candidate symbol of every lookup.
+    #[inline(always)]
     fn check_match(
         o: &ObjView,
         req: &Request,
@@ -422,7 +427,7 @@ impl<'a> Namespace<'a> {
         match (&req.version, vs) {
             (Some(want), Some(vs)) => {
                 let have = o.version(vs & 0x7fff);
-                if (have.hash != want.hash || have.name != want.name)
+                if (have.hash != want.hash || !bytes_eq(have.name, want.name))
                     && (want.hidden || have.hash != 0 || vs & 0x8000 != 0)
                 {
                     return false;
@@ -553,6 +558,23 @@ impl<'a> Namespace<'a> {
         let Some((idx, sym)) = Self::find_in_object(o, req, class, sysv) else {
             return false;
         };
+        self.accept(req, id, idx, &sym, class, undef, st)
+    }
+
+    /// What `do_lookup_x` does with the symbol an object yielded; true when the search is
+    /// finished. Inlined: it runs once per object yielding a symbol in every lookup.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn accept(
+        &mut self,
+        req: &Request,
+        id: ObjId,
+        idx: u32,
+        sym: &Sym,
+        class: TypeClass,
+        undef: Option<ObjId>,
+        st: &mut SearchState,
+    ) -> bool {
         if sym.binds_local() {
             return false;
         }
@@ -582,15 +604,9 @@ impl<'a> Namespace<'a> {
 
     /// The global-scope walk of `global_memo`: through the scope index when the scope is
     /// large (same objects in the same order, minus those that cannot match), else linear.
-    fn search_global(
-        &mut self,
-        req: &Request,
-        global: &[ObjId],
-        class: TypeClass,
-        sysv: &mut Option<u32>,
-    ) -> Option<(ObjId, u32)> {
-        if self.index_state == IndexState::Unbuilt && global.len() >= INDEX_MIN_SCOPE {
-            self.index = ScopeIndex::build(&self.objs, global);
+    fn search_global(&mut self, req: &Request, class: TypeClass) -> Option<(ObjId, u32)> {
+        if self.index_state == IndexState::Unbuilt && self.global.len() >= INDEX_MIN_SCOPE {
+            self.index = ScopeIndex::build(&self.objs, &self.global).map(alloc::boxed::Box::new);
             self.index_state = if self.index.is_some() {
                 IndexState::Built
             } else {
@@ -598,13 +614,59 @@ impl<'a> Namespace<'a> {
             };
         }
         let Some(ix) = self.index.take() else {
-            return self.search(req, &[global], class, None, sysv);
+            let global = core::mem::take(&mut self.global);
+            let r = self.search(req, &[&global], class, None, &mut None);
+            self.global = global;
+            return r;
         };
         self.stats.scans += 1;
         let mut st = SearchState { result: None };
-        for pos in ix.candidates(req.name.gnu) {
-            let Some(&id) = global.get(pos) else { continue };
-            if self.probe_object(req, id, class, None, &mut st, sysv) {
+        let mut cands = ix.candidates(req.name.gnu);
+        let mut next = cands.next();
+        // The candidates come grouped by object, in scope order: each group is what glibc's
+        // chain walk in that object would compare.
+        while let Some(first) = next {
+            let pos = first.pos;
+            let Some(o) = ix.scope_id(pos).and_then(|id| self.objs.get(id as usize)) else {
+                next = cands.next();
+                continue;
+            };
+            let searched =
+                !((class & CLASS_COPY != 0 && o.kind == ObjKind::Executable) || o.removed);
+            // do_lookup_x's bloom test comes before the chain walk (an exact filter for
+            // well-formed tables, kept so a malformed one behaves as in glibc).
+            let passes_bloom = match &o.hash {
+                HashTable::Gnu(g) => g.bloom_may_contain(req.name.gnu),
+                _ => false,
+            };
+            let mut versioned = None;
+            let mut nver = 0u32;
+            let mut found = None;
+            while let Some(c) = next
+                && c.pos == pos
+            {
+                if searched
+                    && passes_bloom
+                    && found.is_none()
+                    && let Some(sym) = o.sym(c.sym)
+                    && Self::check_match(o, req, class, c.sym, &sym, &mut versioned, &mut nver)
+                {
+                    found = Some((c.sym, sym));
+                }
+                next = cands.next();
+            }
+            if !searched {
+                continue;
+            }
+            self.stats.objects_probed += 1;
+            if let Some(t) = self.trace {
+                t(req.name.name, o.name);
+            }
+            let Some((idx, sym)) = found.or(if nver == 1 { versioned } else { None }) else {
+                continue;
+            };
+            let Some(id) = ix.scope_id(pos) else { continue };
+            if self.accept(req, id, idx, &sym, class, None, &mut st) {
                 break;
             }
         }
@@ -755,7 +817,11 @@ impl<'a> Namespace<'a> {
             self.explicit.push((id, scopes));
             return r;
         }
-        if let Some(local) = self.local.remove(&requester) {
+        // (Checked for emptiness first: at start-up no object has a local scope, and the
+        // map's remove/insert would cost every lookup.)
+        if !self.local.is_empty()
+            && let Some(local) = self.local.remove(&requester)
+        {
             let global = core::mem::take(&mut self.global);
             let own = [requester];
             let r = if self.deep.contains(&requester) {
@@ -790,8 +856,14 @@ impl<'a> Namespace<'a> {
         }
         self.stats.lookups += 1;
         let found = self.global_memo(req, req.class)?;
-        // The memo skipped the per-requester warning check; redo it for the final definer.
-        if let Some(o) = self.objs.get(found.0 as usize)
+        // The memo skipped the per-requester warning check; redo it for the final definer
+        // (it only ever warns for references of the executable: test that first).
+        let exe_ref = req
+            .undef
+            .and_then(|u| self.objs.get(u as usize))
+            .is_some_and(|u| u.kind == ObjKind::Executable);
+        if exe_ref
+            && let Some(o) = self.objs.get(found.0 as usize)
             && o.sym(found.1).is_some_and(|s| s.vis() == STV_PROTECTED)
         {
             self.check_protected(req, req.undef, found.0, req.class);
@@ -799,17 +871,14 @@ impl<'a> Namespace<'a> {
         Some(self.protected_fixup(req, found, |ns| ns.global_memo(req, CLASS_PLT)))
     }
 
+    #[inline]
     fn global_memo(&mut self, req: &Request<'a>, class: TypeClass) -> Option<(ObjId, u32)> {
         // With the scope index a lookup visits only the objects that hold the name's hash:
         // cheaper than keeping a memo entry per name (the memo's memory is page faults).
         if !self.memo_lookups
             || (self.global.len() >= INDEX_MIN_SCOPE && self.index_state != IndexState::Unavailable)
         {
-            let global = core::mem::take(&mut self.global);
-            let mut sysv = None;
-            let r = self.search_global(req, &global, class, &mut sysv);
-            self.global = global;
-            return r;
+            return self.search_global(req, class);
         }
         let ver = req.version.map(|v| (v.hash, v.name, v.hidden));
         if let Some(r) = self
@@ -819,11 +888,8 @@ impl<'a> Namespace<'a> {
             self.stats.memo_hits += 1;
             return r;
         }
-        let global = core::mem::take(&mut self.global);
-        let mut sysv = None;
         // undef=None: requester-dependent warnings are re-checked by the caller.
-        let r = self.search_global(req, &global, class, &mut sysv);
-        self.global = global;
+        let r = self.search_global(req, class);
         self.memo.insert(MemoEntry {
             gnu: req.name.gnu,
             name: req.name.name,

@@ -41,6 +41,36 @@ pub(crate) fn rd_u64(b: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(s))
 }
 
+#[inline]
+fn word_at(b: &[u8], off: usize) -> u64 {
+    match b.get(off..off + 8) {
+        Some(s) => u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
+        None => 0,
+    }
+}
+
+/// Equality of two slices, eight bytes per step (symbol names are long: C++ names average
+/// 60-100 bytes, and the generic comparison goes a byte at a time here). A tail shorter
+/// than a word is compared as the last, overlapping, word.
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if word_at(a, i) != word_at(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    i == n || word_at(a, n - 8) == word_at(b, n - 8)
+}
+
 /// One Elf64_Sym, decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sym {
@@ -133,6 +163,19 @@ impl<'a> GnuHash<'a> {
         }
         let b = rd_u32(self.buckets, ((h % self.nbuckets) as usize) * 4)?;
         if b == 0 { None } else { Some(b) }
+    }
+
+    /// Raw bucket `b` (0 = empty), None when `b` is outside the table.
+    #[inline]
+    pub fn bucket(&self, b: u32) -> Option<u32> {
+        rd_u32(self.buckets, (b as usize).checked_mul(4)?)
+    }
+
+    /// The chain words from symbol `idx` to the end of the data (None below symoffset).
+    #[inline]
+    pub fn chain_from(&self, idx: u32) -> Option<&'a [u8]> {
+        let rel = idx.checked_sub(self.symoffset)? as usize;
+        self.chain.get(rel.checked_mul(4)?..)
     }
 
     /// One past the last symbol index covered by the table (its chains end there), or
@@ -407,7 +450,10 @@ impl<'a> ObjView<'a> {
             .strtab
             .get(o..o.saturating_add(name.len()).saturating_add(1))
         {
-            Some(s) => s[..name.len()] == *name && s[name.len()] == 0,
+            Some(s) => {
+                let (cand, nul) = s.split_at(name.len());
+                nul == [0] && bytes_eq(cand, name)
+            }
             None => false,
         }
     }
@@ -483,6 +529,37 @@ pub fn relr_offsets(table: &[u8]) -> impl Iterator<Item = u64> + '_ {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    #[test]
+    fn bytes_eq_matches_slice_eq() {
+        let base: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(7) | 1).collect();
+        for n in 0..40 {
+            let a = &base[..n];
+            assert!(bytes_eq(a, a));
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 0x80;
+                assert!(!bytes_eq(a, &b), "len {n} differs at {at}");
+            }
+            assert!(!bytes_eq(a, &base[..n + 1]));
+        }
+        let mut strtab = b"\0printf\0print\0".to_vec();
+        let v = ObjView {
+            strtab: &strtab,
+            ..ObjView::new(b"", ObjKind::Library)
+        };
+        assert!(v.name_eq(1, b"printf"));
+        assert!(!v.name_eq(1, b"print"));
+        assert!(v.name_eq(8, b"print"));
+        assert!(!v.name_eq(8, b"printf"));
+        assert!(!v.name_eq(100, b""));
+        strtab.pop();
+        let v = ObjView {
+            strtab: &strtab,
+            ..ObjView::new(b"", ObjKind::Library)
+        };
+        assert!(!v.name_eq(8, b"print"), "no NUL: no match");
+    }
 
     #[test]
     fn relr_decode() {

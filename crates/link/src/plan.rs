@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use crate::ObjId;
 use crate::hash::NameHash;
 use crate::lookup::{Namespace, Request, TypeClass};
-use crate::object::{STB_LOCAL, relas};
+use crate::object::{STB_LOCAL, SYM_SIZE};
 use crate::reloc::{R_X86_64_JUMP_SLOT, is_symbolless, type_class};
 
 /// The result for one (object, symbol index, type class).
@@ -108,20 +108,40 @@ impl ObjPlan {
 
     /// Adds a binding for a key not yet present (grows the table when half full).
     pub fn insert(&mut self, key: u32, b: Binding) {
-        if (self.keys.len() + 1) * 2 > self.index.len() {
-            let size = ((self.keys.len() + 1) * 4).next_power_of_two();
-            self.index = alloc::vec![u32::MAX; size];
-            let mask = size - 1;
-            for (pos, &k) in self.keys.iter().enumerate() {
-                let mut i = hash_slot(k, mask);
-                while self.index[i] != u32::MAX {
-                    i = (i + 1) & mask;
-                }
-                self.index[i] = pos as u32;
-            }
-        }
+        self.reserve_one();
         if let Err(slot) = self.probe(key) {
-            self.index[slot] = self.keys.len() as u32;
+            self.insert_at(slot, key, b);
+        }
+    }
+
+    /// Grows the table if one more key would make it more than half full; afterwards the
+    /// empty slot `probe` returns stays valid for one `insert_at`.
+    #[inline]
+    fn reserve_one(&mut self) {
+        if (self.keys.len() + 1) * 2 > self.index.len() {
+            self.grow();
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let size = ((self.keys.len() + 1) * 4).next_power_of_two();
+        self.index = alloc::vec![u32::MAX; size];
+        let mask = size - 1;
+        for (pos, &k) in self.keys.iter().enumerate() {
+            let mut i = hash_slot(k, mask);
+            while self.index[i] != u32::MAX {
+                i = (i + 1) & mask;
+            }
+            self.index[i] = pos as u32;
+        }
+    }
+
+    /// Fills the empty `slot` (from `probe`, after `reserve_one`) with `key`.
+    #[inline]
+    fn insert_at(&mut self, slot: usize, key: u32, b: Binding) {
+        if let Some(e) = self.index.get_mut(slot) {
+            *e = self.keys.len() as u32;
             self.keys.push(key);
             self.bindings.push(b);
         }
@@ -177,42 +197,106 @@ pub fn plan_with(
         objs: alloc::vec![ObjPlan::default(); ns.objs.len()],
         first_error: None,
     };
+    // Per symbol index of the object being planned: bit `class` set once (sym, class) has
+    // its binding. Most references repeat an earlier one (three in four for inkscape), and
+    // this test is cheaper than probing the plan's hash table.
+    let mut seen: Vec<u8> = Vec::new();
     for &id in order {
         let Some(o) = ns.obj(id) else { continue };
         let (rela, relacount, jmprel) = (o.rela, o.relacount, o.jmprel);
+        let seen_limit = o.symtab.len() / SYM_SIZE;
         let skip = relacount.saturating_mul(24).min(rela.len());
+        let rela = rela.get(skip..).unwrap_or(&[]);
         let lazy_plt = lazy(id);
-        let stream = || {
-            relas(rela.get(skip..).unwrap_or(&[]))
-                .chain(relas(jmprel).filter(move |r| !(lazy_plt && r.r_type == R_X86_64_JUMP_SLOT)))
-        };
-        let n = (rela.len() - skip) / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
+        let n = rela.len() / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
         // Distinct (symbol, class) pairs are typically a quarter of the references or fewer;
         // the table grows when needed, and an oversized one costs page faults to fill.
         let mut p = ObjPlan::with_capacity((n / 4).min(1 << 18));
         ns.reserve_lookups(n / 4);
         p.lazy_plt = lazy_plt;
-        for r in stream() {
-            if is_symbolless(r.r_type) {
-                continue;
+        let mut cx = TableCx {
+            id,
+            seen_limit,
+            first_error: &mut out.first_error,
+            seen: &mut seen,
+        };
+        plan_table(ns, &mut cx, rela, false, &mut p);
+        plan_table(ns, &mut cx, jmprel, lazy_plt, &mut p);
+        // The buffer is reused by the next object: clear exactly what this one set.
+        for &k in &p.keys {
+            if let Some(b) = seen.get_mut((k >> 2) as usize) {
+                *b = 0;
             }
-            let class = type_class(r.r_type);
-            let k = key(r.sym, class);
-            if p.contains(k) {
-                ns.stats.dedup_hits += 1;
-                continue;
-            }
-            let b = resolve_one(ns, id, r.sym, class);
-            if b == Binding::Undefined && out.first_error.is_none() {
-                out.first_error = Some((id, r.sym));
-            }
-            p.insert(k, b);
         }
         if let Some(slot) = out.objs.get_mut(id as usize) {
             *slot = p;
         }
     }
     out
+}
+
+/// Plans one relocation table of object `id` into `p`, in table order (JUMP_SLOTs left out
+/// when `lazy_plt`); records the first undefined strong reference in `first_error`.
+/// What `plan_table` needs besides the plan: the object, its "already planned" bytes (see
+/// `plan_with`) for symbol indices below `seen_limit` (the symtab's size: the buffer never
+/// grows past it, whatever the relocations say), and the first undefined strong reference.
+struct TableCx<'c> {
+    id: ObjId,
+    seen_limit: usize,
+    seen: &'c mut Vec<u8>,
+    first_error: &'c mut Option<(ObjId, u32)>,
+}
+
+/// Plans one relocation table of object `cx.id` into `p`, in table order (JUMP_SLOTs left
+/// out when `lazy_plt`).
+fn plan_table(
+    ns: &mut Namespace<'_>,
+    cx: &mut TableCx<'_>,
+    table: &[u8],
+    lazy_plt: bool,
+    p: &mut ObjPlan,
+) {
+    for entry in table.chunks_exact(24) {
+        // r_info: type in the low half, symbol index in the high half.
+        let Some(info) = entry
+            .get(8..16)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+        else {
+            continue;
+        };
+        let (r_type, sym) = (info as u32, (info >> 32) as u32);
+        if is_symbolless(r_type) || (lazy_plt && r_type == R_X86_64_JUMP_SLOT) {
+            continue;
+        }
+        let class = type_class(r_type);
+        let bit = 1u8 << (class & 7);
+        let s = sym as usize;
+        if s < cx.seen_limit {
+            if cx.seen.get(s).is_some_and(|&b| b & bit != 0) {
+                ns.stats.dedup_hits += 1;
+                continue;
+            }
+            if s >= cx.seen.len() {
+                cx.seen.resize(s + 1, 0);
+            }
+            if let Some(b) = cx.seen.get_mut(s) {
+                *b |= bit;
+            }
+        }
+        let k = key(sym, class);
+        p.reserve_one();
+        match p.probe(k) {
+            Ok(_) => ns.stats.dedup_hits += 1,
+            Err(slot) => {
+                let b = resolve_one(ns, cx.id, sym, class);
+                if b == Binding::Undefined && cx.first_error.is_none() {
+                    *cx.first_error = Some((cx.id, sym));
+                }
+                p.insert_at(slot, k, b);
+            }
+        }
+    }
 }
 
 /// `resolve_map` for one reference: local and hidden symbols bind to the object itself

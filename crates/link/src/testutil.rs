@@ -125,12 +125,13 @@ impl Fake {
     }
 
     pub fn build(self) -> Built {
-        // Order: null, undefined symbols, then defined sorted by GNU bucket (as ld does).
+        // Order: null, unhashed undefined symbols, then the hashed ones (defined, and
+        // undefined with a canonical PLT address) sorted by GNU bucket (as ld does).
         let nb: u32 = 3;
         let mut order: Vec<usize> = (0..self.syms.len()).collect();
         order.sort_by_key(|&h| {
             let s = &self.syms[h];
-            if s.shndx == SHN_UNDEF && !self.sysv {
+            if s.shndx == SHN_UNDEF && s.value == 0 && !self.sysv {
                 (0, 0)
             } else {
                 (1, if self.sysv { 0 } else { gnu_hash(&s.name) % nb })
