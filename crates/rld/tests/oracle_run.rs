@@ -1749,6 +1749,18 @@ fn m4_fini_order_with_reldeps() {
     expect_in(&o[1], &format!("B handle closed; B still loaded\n{order}"));
 }
 
+/// TLS module ids of closed libraries are reused (lowest gap first) and the highest id drops
+/// when the last one closes; a thread created before keeps reading the right blocks. The
+/// previous loader kept counting (ids 4, 5, ... 504 over the cycles).
+#[test]
+fn m4_tls_modid_reuse() {
+    let o = check(&[case("dltlsreuse", &[])]);
+    expect_in(&o[0], "a=2 b=3 bump a=101 b=101\nthread: bump=101\n");
+    expect_in(&o[0], "after closing a: c=2 bump c=101\nthread: bump=101\n");
+    expect_in(&o[0], "after closing b, c: a=2\nthread: bump=101\n");
+    expect_in(&o[0], "500 cycles: first id 2, last id 2, sum 50500\n");
+}
+
 /// `_dl_tlsdesc_dynamic`: a `-mtls-dialect=gnu2` library whose 64 KiB TLS block does not fit
 /// the optional static surplus, dlopen'ed and used from the main thread, a thread created
 /// before dlopen (stale DTV: the resolver's slow path) and one created after; the resolver

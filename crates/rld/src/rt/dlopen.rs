@@ -1334,8 +1334,7 @@ fn assign_tls(
         } else {
             0
         };
-        rt.max_modid += 1;
-        let modid = rt.max_modid;
+        let modid = next_tls_modid(rt);
         if let Some(o) = rt.objs.get_mut(i)
             && let Some(t) = o.tls.as_mut()
         {
@@ -1352,6 +1351,47 @@ fn assign_tls(
     gl.put(b.rtld_global.dl_tls_static_used, rt.static_tls.used);
     gl.put(b.rtld_global.dl_tls_static_optional, rt.static_tls.optional);
     Ok(statics)
+}
+
+/// `_dl_next_tls_modid`: the lowest free id above the start-up modules when an unloaded
+/// module left a gap, else one past the highest.
+fn next_tls_modid(rt: &mut Runtime) -> usize {
+    if rt.tls_gaps {
+        let used = tls_ids_in_use(rt);
+        let free =
+            (rt.static_modids + 1..=rt.max_modid).find(|&m| !used.get(m).copied().unwrap_or(false));
+        if let Some(m) = free {
+            return m;
+        }
+        rt.tls_gaps = false;
+    }
+    rt.max_modid += 1;
+    rt.max_modid
+}
+
+/// used[m]: a loaded object (or one being loaded, already given its id) has TLS module m.
+fn tls_ids_in_use(rt: &Runtime) -> Vec<bool> {
+    let mut used = alloc::vec![false; rt.max_modid + 1];
+    for t in rt.objs.iter().filter_map(|o| o.tls.as_ref()) {
+        if let Some(u) = used.get_mut(t.modid) {
+            *u = true;
+        }
+    }
+    used
+}
+
+/// `remove_slotinfo` for module `modid` of an unloaded object (its `tls` already taken):
+/// the highest id in use drops to the next one still used, or a gap is noted.
+fn release_tls_modid(rt: &mut Runtime, modid: usize) {
+    if modid != rt.max_modid {
+        rt.tls_gaps = true;
+        return;
+    }
+    let used = tls_ids_in_use(rt);
+    rt.max_modid = (rt.static_modids + 1..modid)
+        .rev()
+        .find(|&m| used.get(m).copied().unwrap_or(false))
+        .unwrap_or(rt.static_modids);
 }
 
 /// Slotinfo entries for the new modules and the generation bump (`_dl_add_to_slotinfo`,
@@ -1694,10 +1734,14 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
     }
     rt.ns.invalidate_memo();
     if !tls_gone.is_empty() {
+        for &(modid, _) in &tls_gone {
+            release_tls_modid(rt, modid);
+        }
         let gl = _rtld_global.raw();
         let generation = gl.get(b.rtld_global.dl_tls_generation) + 1;
         set_slotinfo(b, &tls_gone, generation);
         gl.put(b.rtld_global.dl_tls_generation, generation);
+        gl.put(b.rtld_global.dl_tls_max_dtv_idx, rt.max_modid as u64);
         // SAFETY: the fast-path mirror, updated under the state lock like at dlopen.
         unsafe { super::tls::TLS_GENERATION = generation };
     }

@@ -876,6 +876,8 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         libc,
         static_tls,
         max_modid,
+        static_modids: max_modid,
+        tls_gaps: false,
         libc_fns: LibcFns::default(),
         progname,
         bind_now: cfg.bind_now,

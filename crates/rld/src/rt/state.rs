@@ -44,8 +44,13 @@ pub struct Runtime {
     pub vdso: Option<usize>,
     pub libc: Option<usize>,
     pub static_tls: StaticTls,
-    /// Highest TLS module id in use.
+    /// Highest TLS module id in use (`GL(dl_tls_max_dtv_idx)`).
     pub max_modid: usize,
+    /// Module ids of the start-up modules are 1..=static_modids (`GL(dl_tls_static_nelem)`).
+    pub static_modids: usize,
+    /// An id below `max_modid` is free again (`GL(dl_tls_dtv_gaps)`): the next one is
+    /// searched for.
+    pub tls_gaps: bool,
     pub libc_fns: LibcFns,
     /// The program name for messages (glibc's `_dl_argv[0]` at start-up).
     pub progname: &'static [u8],
