@@ -196,6 +196,10 @@ pub struct Namespace<'a> {
     /// Objects whose whole scope list is given explicitly, replacing the global and local
     /// scopes (objects of another link-map namespace, `dlmopen`).
     explicit: Vec<(ObjId, Vec<Vec<ObjId>>)>,
+    /// Search lists appended to an object's scope by later dlopens that loaded it again as a
+    /// dependency (glibc's `update_scopes`), searched after all its other scopes; each is
+    /// (the dlopen'ed object whose search list it is, that list).
+    appended: BTreeMap<ObjId, Vec<(ObjId, Vec<ObjId>)>>,
     /// Link-map namespace of objects outside the base one (`l_ns`): each namespace has its own
     /// STB_GNU_UNIQUE table (glibc's `_ns_unique_sym_table`).
     groups: Vec<(ObjId, u32)>,
@@ -238,6 +242,7 @@ impl<'a> Namespace<'a> {
             memo_lookups: false,
             unique: BTreeMap::new(),
             local: BTreeMap::new(),
+            appended: BTreeMap::new(),
             deep: Vec::new(),
             explicit: Vec::new(),
             groups: Vec::new(),
@@ -291,6 +296,42 @@ impl<'a> Namespace<'a> {
         if !scopes.is_empty() {
             self.explicit.push((id, scopes));
         }
+    }
+
+    /// Appends the search list `scope` of the newly dlopen'ed object `owner` to `id`'s scope
+    /// (glibc's `update_scopes`); false if `id` already has it. For an object with an
+    /// explicit scope list (another namespace) it becomes the last of those.
+    pub fn append_scope(&mut self, id: ObjId, owner: ObjId, scope: Vec<ObjId>) -> bool {
+        if let Some((_, scopes)) = self.explicit.iter_mut().find(|(i, _)| *i == id) {
+            if scopes.contains(&scope) {
+                return false;
+            }
+            scopes.push(scope);
+            return true;
+        }
+        let list = self.appended.entry(id).or_default();
+        if list.iter().any(|(o, _)| *o == owner) {
+            return false;
+        }
+        list.push((owner, scope));
+        true
+    }
+
+    /// Drops the search lists of `gone` objects from every appended scope (dlclose removes
+    /// an unloaded object's search list from the scopes of the objects that remain).
+    pub fn drop_appended_scopes(&mut self, gone: &dyn Fn(ObjId) -> bool) {
+        self.appended.retain(|id, list| {
+            list.retain(|(o, _)| !gone(*o));
+            !gone(*id) && !list.is_empty()
+        });
+    }
+
+    /// The search lists appended to `id`'s scope, in order.
+    pub fn appended_scopes(&self, id: ObjId) -> impl Iterator<Item = &[ObjId]> {
+        self.appended
+            .get(&id)
+            .into_iter()
+            .flat_map(|l| l.iter().map(|(_, s)| s.as_slice()))
     }
 
     /// The explicit scope list of `id` (see [`Namespace::set_scopes`]), if it has one.
@@ -353,6 +394,10 @@ impl<'a> Namespace<'a> {
         self.objs.truncate(len);
         let gone = |id: &ObjId| *id as usize >= len;
         self.local.retain(|id, _| !gone(id));
+        self.appended.retain(|id, list| {
+            list.retain(|(o, _)| !gone(o));
+            !gone(id) && !list.is_empty()
+        });
         self.deep.retain(|id| !gone(id));
         self.explicit.retain(|(id, _)| !gone(id));
         self.unique.retain(|_, (id, _)| !gone(id));
@@ -823,16 +868,23 @@ impl<'a> Namespace<'a> {
             && let Some(local) = self.local.remove(&requester)
         {
             let global = core::mem::take(&mut self.global);
+            let appended = self.appended.remove(&requester).unwrap_or_default();
             let own = [requester];
-            let r = if self.deep.contains(&requester) {
-                self.lookup_in(req, &[&local, &global])
+            let mut refs: Vec<&[ObjId]> = Vec::with_capacity(3 + appended.len());
+            if self.deep.contains(&requester) {
+                refs.extend([&local[..], &global[..]]);
             } else if symbolic {
-                self.lookup_in(req, &[&own, &global, &local])
+                refs.extend([&own[..], &global[..], &local[..]]);
             } else {
-                self.lookup_in(req, &[&global, &local])
-            };
+                refs.extend([&global[..], &local[..]]);
+            }
+            refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
+            let r = self.lookup_in(req, &refs);
             self.global = global;
             self.local.insert(requester, local);
+            if !appended.is_empty() {
+                self.appended.insert(requester, appended);
+            }
             return r;
         }
         if !self.use_memo || req.skip.is_some() || (symbolic && self.dynamic_weak) {

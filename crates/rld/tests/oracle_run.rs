@@ -2246,19 +2246,46 @@ fn m4_ld_debug_files() {
 #[test]
 fn m4_ld_debug_scopes() {
     // Each object's l_scope as glibc lays it out (the vDSO's own list second, no scope for the
-    // loader itself, DT_SYMBOLIC first), at start-up and for dlopen'ed objects. Not covered:
-    // failed dlopens (rld finds undefined symbols before relocating) and glibc's
-    // `update_scopes` of earlier dlopen'ed dependencies (rld does not extend their scopes).
+    // loader itself, DT_SYMBOLIC first), at start-up and for dlopen'ed objects, including
+    // the search lists later opens append to earlier dlopen'ed dependencies (`update_scopes`)
+    // and dlclose's repair of them. Not covered: failed dlopens (rld finds undefined symbols
+    // before relocating).
     let o = check_with(
         &[
             debug_case("hellolib_lazy", &[], "scopes"),
             debug_case("dlctors", &[], "scopes"),
+            debug_case("dlscopes2", &[], "scopes"),
         ],
         normalize_debug,
     );
     expect_in(&o[0], "Initial object scopes\n");
     expect_in(&o[0], " no scope\n");
     expect_in(&o[0], " scope 1: linux-vdso.so.1\n");
+    // libsu_b.so's open appends its search list to libsu_c.so's scope as scope 2; after
+    // libsu_a.so (libsu_d.so's opener) was closed and opened again, libsu_d.so's scopes are
+    // [global, its own list, libsu_b2.so's, libsu_a.so's].
+    expect_in(&o[2], "/libsu_c.so [0]\n");
+    expect_in(&o[2], " scope 2: ");
+    expect_in(&o[2], " scope 3: ");
+}
+
+/// glibc's `update_scopes`: an object loaded by an earlier dlopen gets the search list of a
+/// later dlopen that needs it appended to its scope, so its lazy calls and
+/// `dlsym(RTLD_DEFAULT)` find the new objects (C's lazy call binds to B, which makes B its
+/// run-time dependency: closing B's handle keeps it); an object whose opener was unloaded
+/// gets its own search list instead of the opener's. The previous loader ended with
+/// "symbol lookup error: ... undefined symbol: su_b_func".
+#[test]
+fn m4_dlopen_update_scopes() {
+    let o = check(&[case("dlscopes2", &[])]);
+    expect_in(
+        &o[0],
+        "from C before B: su_b_func not found\nfrom C after B: su_b_func found\nC calls B lazily: 41\nfrom C after closing B: su_b_func found\n",
+    );
+    expect_in(
+        &o[0],
+        "from D after closing A: su_a_marker not found, su_b2_marker found, printf found\nfrom D with A again: su_a_marker found\n",
+    );
 }
 
 #[test]

@@ -798,9 +798,18 @@ pub fn show_initial_scopes() {
     show_scopes(&chain);
 }
 
-/// `_dl_show_scope` for each object of `ids` (dlopen: the new object before relocation, then
-/// its search list).
+/// `_dl_show_scope` for each object of `ids` (dlopen: the new object before relocation).
 pub fn show_scopes(ids: &[usize]) {
+    if !on(bits::SCOPES) {
+        return;
+    }
+    let all: Vec<(usize, usize)> = ids.iter().map(|&i| (i, 0)).collect();
+    show_scopes_from(&all);
+}
+
+/// `_dl_show_scope(map, from)` for each (object, from): its scopes from index `from` on
+/// (dlopen after `update_scopes`: only the appended scope of objects loaded earlier).
+pub fn show_scopes_from(ids: &[(usize, usize)]) {
     if !on(bits::SCOPES) {
         return;
     }
@@ -819,7 +828,7 @@ pub fn show_scopes(ids: &[usize]) {
         let s = unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes();
         dso_filename(rt, s)
     };
-    for &i in ids {
+    for &(i, from) in ids {
         let Some(o) = rt.objs.get(i) else { continue };
         let l = super::glibc::lm_raw(b, o.lm);
         printf(format_args!("object={} [0]\n", name_of(o.lm)));
@@ -827,7 +836,7 @@ pub fn show_scopes(ids: &[usize]) {
         if scopes.is_null() {
             printf(format_args!(" no scope\n"));
         } else {
-            let mut k = 0;
+            let mut k = from;
             loop {
                 // SAFETY: l_scope is a NULL-terminated array of r_scope_elem pointers that
                 // rld built (glibc::fill_link_maps); each lists `r_nlist` link maps.

@@ -386,6 +386,180 @@ fn set_searchlist(b: &rld_glibc::GlibcBuild, rt: &Runtime, id: usize, list: &[us
     l.put(f.l_searchlist_r_nlist, list.len() as u64);
 }
 
+// ---- object scopes after later opens and closes ---------------------------------------
+
+/// The `l_scope` entries of link map `lm` (r_scope_elem addresses), without the NULL.
+fn scope_entries(b: &rld_glibc::GlibcBuild, lm: usize) -> Vec<u64> {
+    let f = &b.link_map;
+    let l = glibc::lm_raw(b, lm);
+    let arr = l.get(f.l_scope) as *const u64;
+    let max = l.get(f.l_scope_max) as usize;
+    let mut out = Vec::new();
+    if arr.is_null() {
+        return out;
+    }
+    for k in 0..max {
+        // SAFETY: l_scope is an array of l_scope_max entries that rld wrote, NULL-terminated.
+        let e = unsafe { arr.add(k).read() };
+        if e == 0 {
+            break;
+        }
+        out.push(e);
+    }
+    out
+}
+
+/// Makes `entries` (+ NULL) the `l_scope` of `lm`. A new array is complete before the
+/// pointer to it is stored, so libc's `_dl_sym` (which reads `l_scope` without the load
+/// lock) sees the old list or the new one. Arrays outgrown or replaced are not freed (such a
+/// reader may still hold them; glibc defers the free until all threads left their lookups).
+fn set_scope_entries(b: &rld_glibc::GlibcBuild, lm: usize, entries: &[u64]) {
+    let f = &b.link_map;
+    let l = glibc::lm_raw(b, lm);
+    let inline_slots = f.l_scope_mem.size / 8;
+    let mem = l.addr(f.l_scope_mem);
+    let cur = l.get(f.l_scope) as usize;
+    let (arr, max) = if entries.len() < inline_slots && cur != mem {
+        (mem, inline_slots)
+    } else {
+        let max = (entries.len() + 1)
+            .next_power_of_two()
+            .max(inline_slots * 2);
+        (glibc::alloc_forever(max * 8, 8), max)
+    };
+    for (k, &e) in entries.iter().chain(core::iter::once(&0)).enumerate() {
+        // SAFETY: `arr` has `max` > entries.len() slots.
+        unsafe { (arr as *mut u64).add(k).write(e) };
+    }
+    l.put(f.l_scope_max, max as u64);
+    l.put(f.l_scope, arr as u64);
+}
+
+/// glibc's `update_scopes`: each object of the new search list that an earlier dlopen loaded
+/// and initialised gets that search list appended to its scope (its lazy bindings and
+/// `dlsym(RTLD_DEFAULT)` calls from it then see the new objects). Returns, for
+/// LD_DEBUG=scopes, each object with the first scope to show (`_dl_show_scope`'s `from`);
+/// objects that already had the list are left out, as glibc does.
+fn update_scopes(
+    b: &rld_glibc::GlibcBuild,
+    rt: &mut Runtime,
+    target: usize,
+    searchlist: &[usize],
+) -> Vec<(usize, usize)> {
+    let f = &b.link_map;
+    let Some(tlm) = rt.objs.get(target).map(|o| o.lm).filter(|&lm| lm != 0) else {
+        return Vec::new();
+    };
+    let tl = glibc::lm_raw(b, tlm).addr(f.l_searchlist) as u64;
+    let list: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
+    let mut show = Vec::new();
+    for &i in searchlist {
+        let Some(o) = rt.objs.get(i).filter(|o| o.lm != 0) else {
+            continue;
+        };
+        let lm = o.lm;
+        let loaded = glibc::lm_raw(b, lm).get_bits(f.l_type) == 2;
+        if !(o.init_called && loaded) {
+            show.push((i, 0));
+            continue;
+        }
+        let mut entries = scope_entries(b, lm);
+        if entries.contains(&tl) {
+            continue;
+        }
+        let from = entries.len();
+        entries.push(tl);
+        set_scope_entries(b, lm, &entries);
+        rt.ns
+            .append_scope(i as ObjId, target as ObjId, list.clone());
+        show.push((i, from));
+    }
+    show
+}
+
+/// dlclose's scope repair for the objects that stay (`_dl_close_worker`): scope entries
+/// naming the search list of an unloaded object are dropped; the first one is replaced by
+/// the object's own search list (made from its dependencies if it has none yet), so its
+/// later lookups search what it still depends on, and no scope points into freed memory.
+fn repair_scopes(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, removed: &[usize]) {
+    let f = &b.link_map;
+    let gone_lists: Vec<(u64, usize)> = removed
+        .iter()
+        .filter_map(|&i| rt.objs.get(i).filter(|o| o.lm != 0).map(|o| (o.lm, i)))
+        .map(|(lm, i)| (glibc::lm_raw(b, lm).addr(f.l_searchlist) as u64, i))
+        .collect();
+    if gone_lists.is_empty() {
+        return;
+    }
+    let removed_ids = |id: ObjId| removed.contains(&(id as usize));
+    rt.ns.drop_appended_scopes(&removed_ids);
+    for j in 0..rt.objs.len() {
+        let Some(lm) = rt.objs.get(j).map(|o| o.lm) else {
+            continue;
+        };
+        if lm == 0 || removed.contains(&j) || glibc::lm_raw(b, lm).get_bits(f.l_type) != 2 {
+            continue;
+        }
+        let entries = scope_entries(b, lm);
+        if !entries
+            .iter()
+            .any(|e| gone_lists.iter().any(|(g, _)| g == e))
+        {
+            continue;
+        }
+        let own_sl = glibc::lm_raw(b, lm).addr(f.l_searchlist) as u64;
+        let mut own = None;
+        if glibc::lm_raw(b, lm).get(f.l_searchlist_r_list) == 0 {
+            let list = own_search_list(rt, j);
+            set_searchlist(b, rt, j, &list);
+            own = Some(list);
+        }
+        let mut replaced = false;
+        let mut kept = Vec::with_capacity(entries.len());
+        for e in entries {
+            let Some(&(_, owner)) = gone_lists.iter().find(|(g, _)| *g == e) else {
+                kept.push(e);
+                continue;
+            };
+            if !replaced && !kept.contains(&own_sl) {
+                kept.push(own_sl);
+                replaced = true;
+                // The local scope it was given by that object's open becomes its own.
+                let local_from_owner = rt.ns.local_scope(j as ObjId).contains(&(owner as ObjId));
+                if local_from_owner {
+                    let list = own
+                        .clone()
+                        .unwrap_or_else(|| own_search_list(rt, j))
+                        .into_iter()
+                        .map(|i| i as ObjId)
+                        .collect();
+                    if rt.ns.local_scope_first(j as ObjId) {
+                        rt.ns.set_local_scope_first(j as ObjId, list);
+                    } else {
+                        rt.ns.set_local_scope(j as ObjId, list);
+                    }
+                }
+            }
+        }
+        set_scope_entries(b, lm, &kept);
+    }
+}
+
+/// Object `j`'s breadth-first dependency list, itself first (`_dl_map_object_deps`).
+fn own_search_list(rt: &Runtime, j: usize) -> Vec<usize> {
+    let mut list = alloc::vec![j];
+    let mut k = 0;
+    while let Some(&i) = list.get(k) {
+        for &d in rt.objs.get(i).map_or(&[][..], |o| o.deps.as_slice()) {
+            if !list.contains(&d) {
+                list.push(d);
+            }
+        }
+        k += 1;
+    }
+    list
+}
+
 /// RTLD_GLOBAL: appends the objects of `list` missing from the global scope to it (rld-link's
 /// namespace and the main program's `l_searchlist`, which every `l_scope[0]` points to).
 fn make_global(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, list: &[usize]) {
@@ -834,7 +1008,8 @@ fn load_new(
             }
         });
     }
-    super::debug::show_scopes(&searchlist);
+    let shown = state::with(|rt| update_scopes(b, rt, target, &searchlist)).unwrap_or_default();
+    super::debug::show_scopes_from(&shown);
     // Static TLS blocks of the new initial-exec modules, in every thread (after relocation:
     // the images may hold relocated data).
     for m in &statics {
@@ -1684,6 +1859,7 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
     let f = &b.link_map;
     let mut ranges = Vec::new();
     let mut tls_gone = Vec::new();
+    repair_scopes(b, rt, remove);
     // SAFETY: inside `state::with` (unlink's caller).
     let spaces = unsafe { namespaces() };
     for &i in remove {
