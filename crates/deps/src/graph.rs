@@ -220,6 +220,9 @@ struct Builder<'s, 'f, F: Fs> {
     cwd: Option<Option<Vec<u8>>>,
     /// The object being mapped is the one dlopen names (`__RTLD_CALLMAP`).
     callmap: bool,
+    /// dlopen of a path (no search, so no loader is passed): the caller, named by the
+    /// `dynamically loaded by` trace line glibc prints all the same.
+    trace_by: Option<ObjId>,
 }
 
 fn fatal_from(name: &[u8], e: &SearchError) -> Fatal {
@@ -326,7 +329,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         if let Some(id) = self.find_loaded(name) {
             return Ok(id);
         }
-        if let (Some(t), Some(l)) = (self.s.trace, loader) {
+        if let (Some(t), Some(l)) = (self.s.trace, loader.or(self.trace_by)) {
             let by = self.objects.get(l).map_or(&[][..], |o| o.path.as_slice());
             t(&if self.callmap {
                 TraceEvent::LoadedBy { name, by }
@@ -649,6 +652,7 @@ pub fn build<F: Fs>(
         diags: Vec::new(),
         cwd: None,
         callmap: false,
+        trace_by: None,
     };
     let trace = matches!(cfg.mode, Mode::Trace { .. });
     // The main program: opened before search paths exist (only a path or the cache can find it).
@@ -835,6 +839,7 @@ pub fn verify_status<F: Fs>(searcher: &mut Searcher<'_, F>, cfg: &LoadConfig) ->
         diags: Vec::new(),
         cwd: None,
         callmap: false,
+        trace_by: None,
     };
     let Ok(main) = b.map_object(None, &cfg.program, false, false, Reason::Program) else {
         return 1;
@@ -913,6 +918,7 @@ pub fn open<F: Fs>(
         diags: Vec::new(),
         cwd: None,
         callmap: false,
+        trace_by: None,
     };
     for id in 0..nprior {
         b.decompose_paths(id);
@@ -928,8 +934,12 @@ pub fn open<F: Fs>(
         None => Reason::Program,
     };
     b.callmap = true;
+    if loader.is_none() {
+        b.trace_by = caller.or(main);
+    }
     let target = b.map_object(loader, name, false, false, reason);
     b.callmap = false;
+    b.trace_by = None;
     let target = target?;
     if target >= nprior
         && let Some(o) = b.objects.get_mut(target)

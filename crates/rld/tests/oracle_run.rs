@@ -2231,6 +2231,7 @@ fn m4_ld_debug_files() {
         &[
             debug_case("hellolib_lazy", &["lazy"], "files"),
             debug_case("preload", &["bare"], "files").env("LD_PRELOAD", "libpre.so"),
+            debug_case("dlcount", &[], "files"),
         ],
         normalize_debug,
     );
@@ -2238,6 +2239,11 @@ fn m4_ld_debug_files() {
         &o[0],
         "file=libgreet.so [0];  needed by ./hellolib_lazy [0]\n",
     );
+    // Open counts (the previous loader printed none of these lines).
+    expect_in(&o[2], "/libgreet.so [0]; direct_opencount=2\n");
+    expect_in(&o[2], "/libgreet.so [0] as NODELETE\n");
+    expect_in(&o[2], "opening file= [0]; direct_opencount=2\n");
+    expect_in(&o[2], "/libtls_gd.so; direct_opencount=1\n");
     expect_in(&o[0], "file=libgreet.so [0];  generating link map\n");
     expect_in(&o[0], "  dynamic: 0x");
     expect_in(&o[0], "    entry: 0x");

@@ -643,6 +643,51 @@ pub fn calling_fini(lm: usize) {
     }
 }
 
+/// `LD_DEBUG=files` lines about a dlopen'ed or dlclose'd object (`opening file=`, `closing
+/// file=`, NODELETE marks): `what` is formatted with the object's `l_name`, its namespace and
+/// its `l_direct_opencount`, all read from its link map (callers may hold the state lock).
+pub fn open_count_event(lm: usize, what: OpenEvent) {
+    if !on(bits::FILES) || lm == 0 {
+        return;
+    }
+    let Some(b) = super::build() else { return };
+    let f = &b.link_map;
+    let l = super::glibc::lm_raw(b, lm);
+    let count = l.get(f.l_direct_opencount) as u32;
+    let ns = l.get(f.l_ns);
+    let p = l.get(f.l_name) as *const core::ffi::c_char;
+    let name = if p.is_null() {
+        String::new()
+    } else {
+        // SAFETY: l_name of a link map rld made: a NUL-terminated string it owns.
+        lossy(unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes())
+    };
+    match what {
+        OpenEvent::Opening => printf(format_args!(
+            "opening file={name} [{ns}]; direct_opencount={count}\n\n"
+        )),
+        OpenEvent::Closing => printf(format_args!(
+            "\nclosing file={name}; direct_opencount={count}\n"
+        )),
+        OpenEvent::MarkingNodelete => printf(format_args!("marking {name} [{ns}] as NODELETE\n")),
+        OpenEvent::Destroying => {
+            printf(format_args!("\nfile={name} [{ns}];  destroying link map\n"))
+        }
+    }
+}
+
+/// What [`open_count_event`] reports.
+pub enum OpenEvent {
+    /// dlopen returns the object (new or already open).
+    Opening,
+    /// dlclose of an object that stays (still open, or not dlopen'ed).
+    Closing,
+    /// RTLD_NODELETE on an already open object that was not NODELETE yet.
+    MarkingNodelete,
+    /// dlclose unloads the object.
+    Destroying,
+}
+
 /// End of `_dl_fini`: the final statistics.
 pub fn fini_done() {
     if !on(bits::STATISTICS) {

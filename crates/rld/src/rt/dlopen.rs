@@ -284,7 +284,12 @@ fn open_locked(
         // dlopen(NULL): the main program.
         return state::with(|rt| {
             let o = rt.objs.get(rt.main)?;
+            let nodelete_before = glibc::lm_raw(b, o.lm).get(b.link_map.l_nodelete_active);
             bump_open(b, o.lm, mode);
+            super::debug::open_count_event(o.lm, super::debug::OpenEvent::Opening);
+            if nodelete_before == 0 {
+                mark_nodelete_of_open(o.lm, mode);
+            }
             Some(o.lm)
         })
         .flatten()
@@ -361,6 +366,14 @@ fn open_locked(
         return Ok(0);
     }
     load_new(b, opened, nprior, mode, ns, argc, argv, env)
+}
+
+/// RTLD_NODELETE on an already open object that was not NODELETE before this open: glibc
+/// reports the mark (LD_DEBUG=files).
+fn mark_nodelete_of_open(lm: usize, mode: i32) {
+    if mode & RTLD_NODELETE != 0 {
+        super::debug::open_count_event(lm, super::debug::OpenEvent::MarkingNodelete);
+    }
 }
 
 /// `l_direct_opencount++` and the mode flags of an open of an object that exists.
@@ -599,7 +612,12 @@ fn existing(
 ) -> Option<usize> {
     let lm = rt.objs.get(id)?.lm;
     set_searchlist(b, rt, id, searchlist);
+    let nodelete_before = glibc::lm_raw(b, lm).get(b.link_map.l_nodelete_active);
     bump_open(b, lm, mode);
+    super::debug::open_count_event(lm, super::debug::OpenEvent::Opening);
+    if nodelete_before == 0 {
+        mark_nodelete_of_open(lm, mode);
+    }
     if mode & RTLD_GLOBAL != 0 {
         make_global(b, rt, searchlist);
     }
@@ -1036,7 +1054,9 @@ fn load_new(
 
     // ---- constructors ----------------------------------------------------------------------
     run_constructors(b, &searchlist, argc, argv, env);
-    Ok(state::with(|rt| rt.objs.get(target).map_or(0, |o| o.lm)).unwrap_or(0))
+    let lm = state::with(|rt| rt.objs.get(target).map_or(0, |o| o.lm)).unwrap_or(0);
+    super::debug::open_count_event(lm, super::debug::OpenEvent::Opening);
+    Ok(lm)
 }
 
 /// Set once dlopen has entered an object (`lt_loaded`): before that, no definition can come
@@ -1727,6 +1747,11 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
     };
     let f = &b.link_map;
     let l = glibc::lm_raw(b, map);
+    // A NODELETE object is never closed: glibc's `_dl_close` returns before it even drops
+    // the reference.
+    if l.get(f.l_nodelete_active) != 0 {
+        return Ok(());
+    }
     let n = l.get(f.l_direct_opencount);
     if n == 0 {
         let name = state::with(|rt| {
@@ -1743,7 +1768,8 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
         });
     }
     l.put(f.l_direct_opencount, n - 1);
-    if n > 1 {
+    if n > 1 || l.get_bits(f.l_type) != 2 {
+        super::debug::open_count_event(map, super::debug::OpenEvent::Closing);
         return Ok(());
     }
     // Which dlopen'ed objects are still used: open, NODELETE, with pending thread_local
@@ -1793,10 +1819,15 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
             &|m| rel.get(m as usize).map_or(&[][..], |v| v.as_slice()),
             true,
         );
-        let finis = order
-            .into_iter()
-            .map(|i| i as usize)
+        // Unloaded in that order too (TLS ids, LD_DEBUG's "destroying link map").
+        let remove: Vec<usize> = order
+            .iter()
+            .map(|&i| i as usize)
             .filter(|i| remove.contains(i))
+            .collect();
+        let finis = remove
+            .iter()
+            .copied()
             .filter_map(|i| {
                 let o = rt.objs.get_mut(i)?;
                 if !core::mem::take(&mut o.init_called) {
@@ -1896,6 +1927,9 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
         rt.ns.set_local_scope(i as ObjId, Vec::new());
         rt.ns.set_scopes(i as ObjId, Vec::new());
         rt.ns.set_group(i as ObjId, 0);
+        if let Some(o) = rt.objs.get(i) {
+            super::debug::open_count_event(o.lm, super::debug::OpenEvent::Destroying);
+        }
     }
     if rt.searchlist.iter().any(|i| remove.contains(i)) {
         rt.searchlist.retain(|i| !remove.contains(i));
