@@ -72,6 +72,9 @@ impl<H: FileHandle + ?Sized> FileHandle for BlockCache<'_, H> {
     fn stat(&self) -> Result<rld_search::fs::FileStat, rld_search::fs::Errno> {
         self.h.stat()
     }
+    fn cstr_at(&self, offset: u64) -> Option<Vec<u8>> {
+        self.h.cstr_at(offset)
+    }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, rld_search::fs::Errno> {
         let start = offset & !(BLOCK - 1);
         if self.h.reads_are_cheap() {
@@ -134,6 +137,9 @@ impl<H: FileHandle + ?Sized> Reader<'_, H> {
     }
 
     fn cstr(&self, off: u64) -> Vec<u8> {
+        if let Some(s) = self.h.cstr_at(off) {
+            return s;
+        }
         let mut out = Vec::new();
         let mut pos = off;
         // Names are mostly short: a small first read, larger ones after.
