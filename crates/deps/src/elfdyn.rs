@@ -14,6 +14,7 @@ pub const DT_RPATH: u64 = 15;
 pub const DT_RUNPATH: u64 = 29;
 pub const DT_FLAGS_1: u64 = 0x6fff_fffb;
 pub const DT_VERDEF: u64 = 0x6fff_fffc;
+pub const DT_VERDEFNUM: u64 = 0x6fff_fffd;
 pub const DT_VERNEED: u64 = 0x6fff_fffe;
 pub const DT_AUXILIARY: u64 = 0x7fff_fffd;
 pub const DT_FILTER: u64 = 0x7fff_ffff;
@@ -204,7 +205,7 @@ pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo 
     let Some(dynb) = r.bytes(dynp.p_offset, dynp.p_filesz.min(1 << 20) as usize) else {
         return info;
     };
-    let mut entries: Vec<(u64, u64)> = Vec::new();
+    let mut entries: Vec<(u64, u64)> = Vec::with_capacity(dynb.len() / 16);
     for i in 0..dynb.len() / 16 {
         let tag = u64_at(&dynb, i * 16);
         let val = u64_at(&dynb, i * 16 + 8);
@@ -275,7 +276,9 @@ pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo 
         info.verneed = Some(needs);
     }
     if let Some(off) = last(DT_VERDEF).and_then(|v| r.vaddr_to_off(v)) {
-        let mut defs = Vec::new();
+        // Sized by DT_VERDEFNUM (libc has ~40 definitions); only a hint, the walk decides.
+        let hint = last(DT_VERDEFNUM).unwrap_or(0).min(1024) as usize;
+        let mut defs = Vec::with_capacity(hint);
         let mut ent = off;
         for _ in 0..65536 {
             let Some(vd) = r.rec::<20>(ent) else { break };

@@ -222,9 +222,7 @@ impl rld_search::fs::FileHandle for File {
         else {
             return None;
         };
-        let &(off, len, vaddr) = segs
-            .iter()
-            .find(|s| offset >= s.0 && offset < s.0 + s.1)?;
+        let &(off, len, vaddr) = segs.iter().find(|s| offset >= s.0 && offset < s.0 + s.1)?;
         // Longer names are left to the caller's chunked reads (which cap them).
         let n = ((off + len - offset) as usize).min(1 << 16);
         let src = m.bias.wrapping_add((vaddr + (offset - off)) as usize);

@@ -128,7 +128,11 @@ const SIZES: [usize; CLASSES] = {
     let mut t = [MIN_SIZE; CLASSES];
     let mut i = 1;
     while i < CLASSES {
-        t[i] = if i % 2 == 1 { 1 << (i / 2 + 5) } else { 3 << (i / 2 + 3) };
+        t[i] = if i % 2 == 1 {
+            1 << (i / 2 + 5)
+        } else {
+            3 << (i / 2 + 3)
+        };
         i += 1;
     }
     t
@@ -229,7 +233,7 @@ impl State {
         let p = ptr as usize;
         if p != self.last
             || p + class_size(old) != self.top
-            || p % class_align(new) != 0
+            || !p.is_multiple_of(class_align(new))
             || p + class_size(new) > self.end
         {
             return false;

@@ -377,9 +377,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
             }
             let relative = dir.first() != Some(&b'/');
             for (cnt, sub) in self.config.subdirs.prefixes.iter().enumerate() {
-                if !relative
-                    && self.dir_status(dir, cnt) == Some(DirStatus::Nonexisting)
-                {
+                if !relative && self.dir_status(dir, cnt) == Some(DirStatus::Nonexisting) {
                     continue;
                 }
                 let mut buf = dir.clone();
@@ -401,7 +399,9 @@ impl<'f, F: Fs> Searcher<'f, F> {
     }
 
     fn dir_status(&self, dir: &[u8], cnt: usize) -> Option<DirStatus> {
-        self.status.get(dir).and_then(|v| v.get(cnt).copied().flatten())
+        self.status
+            .get(dir)
+            .and_then(|v| v.get(cnt).copied().flatten())
     }
 
     fn set_dir_status(&mut self, dir: &[u8], cnt: usize, s: DirStatus) {
