@@ -180,13 +180,19 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 
 /// Read the dynamic facts of an object from its file.
 pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo {
+    read_dyn_info_with(h, hdr, true)
+}
+
+/// `read_dyn_info`, reading PT_INTERP into `interp` only when `interp` is set.
+pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp: bool) -> DynInfo {
     let cache = BlockCache {
         h,
         blocks: core::cell::RefCell::new(Vec::new()),
     };
     let r = Reader { h: &cache, hdr };
     let mut info = DynInfo::default();
-    if let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
+    if interp
+        && let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
         && let Some(mut s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize)
     {
         if let Some(z) = s.iter().position(|&c| c == 0) {
