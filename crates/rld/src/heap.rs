@@ -228,10 +228,14 @@ impl State {
     }
 
     /// Resizes the newest bump block in place to class `new`, if it is that block, the chunk
-    /// has room and its address suits the new class's alignment.
+    /// has room and its address suits the new class's alignment. Not when class `new` has a
+    /// free block: that one is reused instead (the caller moves the data), otherwise every
+    /// in-place growth would turn fresh bump memory into another free block of class `new`,
+    /// and a repeated pattern (dlopen/dlclose cycles) would grow the heap without bound.
     fn resize_last(&mut self, ptr: *mut u8, old: usize, new: usize) -> bool {
         let p = ptr as usize;
-        if p != self.last
+        if self.free.get(new).is_none_or(|head| !head.is_null())
+            || p != self.last
             || p + class_size(old) != self.top
             || !p.is_multiple_of(class_align(new))
             || p + class_size(new) > self.end
