@@ -14,6 +14,7 @@ pub const DT_RPATH: u64 = 15;
 pub const DT_RUNPATH: u64 = 29;
 pub const DT_FLAGS_1: u64 = 0x6fff_fffb;
 pub const DT_VERDEF: u64 = 0x6fff_fffc;
+pub const DT_VERDEFNUM: u64 = 0x6fff_fffd;
 pub const DT_VERNEED: u64 = 0x6fff_fffe;
 pub const DT_AUXILIARY: u64 = 0x7fff_fffd;
 pub const DT_FILTER: u64 = 0x7fff_ffff;
@@ -71,6 +72,9 @@ const BLOCK: u64 = 16 * 1024;
 impl<H: FileHandle + ?Sized> FileHandle for BlockCache<'_, H> {
     fn stat(&self) -> Result<rld_search::fs::FileStat, rld_search::fs::Errno> {
         self.h.stat()
+    }
+    fn cstr_at(&self, offset: u64) -> Option<Vec<u8>> {
+        self.h.cstr_at(offset)
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, rld_search::fs::Errno> {
         let start = offset & !(BLOCK - 1);
@@ -134,6 +138,9 @@ impl<H: FileHandle + ?Sized> Reader<'_, H> {
     }
 
     fn cstr(&self, off: u64) -> Vec<u8> {
+        if let Some(s) = self.h.cstr_at(off) {
+            return s;
+        }
         let mut out = Vec::new();
         let mut pos = off;
         // Names are mostly short: a small first read, larger ones after.
@@ -173,13 +180,19 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 
 /// Read the dynamic facts of an object from its file.
 pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo {
+    read_dyn_info_with(h, hdr, true)
+}
+
+/// `read_dyn_info`, reading PT_INTERP into `interp` only when `interp` is set.
+pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp: bool) -> DynInfo {
     let cache = BlockCache {
         h,
         blocks: core::cell::RefCell::new(Vec::new()),
     };
     let r = Reader { h: &cache, hdr };
     let mut info = DynInfo::default();
-    if let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
+    if interp
+        && let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
         && let Some(mut s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize)
     {
         if let Some(z) = s.iter().position(|&c| c == 0) {
@@ -198,7 +211,7 @@ pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo 
     let Some(dynb) = r.bytes(dynp.p_offset, dynp.p_filesz.min(1 << 20) as usize) else {
         return info;
     };
-    let mut entries: Vec<(u64, u64)> = Vec::new();
+    let mut entries: Vec<(u64, u64)> = Vec::with_capacity(dynb.len() / 16);
     for i in 0..dynb.len() / 16 {
         let tag = u64_at(&dynb, i * 16);
         let val = u64_at(&dynb, i * 16 + 8);
@@ -269,7 +282,9 @@ pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo 
         info.verneed = Some(needs);
     }
     if let Some(off) = last(DT_VERDEF).and_then(|v| r.vaddr_to_off(v)) {
-        let mut defs = Vec::new();
+        // Sized by DT_VERDEFNUM (libc has ~40 definitions); only a hint, the walk decides.
+        let hint = last(DT_VERDEFNUM).unwrap_or(0).min(1024) as usize;
+        let mut defs = Vec::with_capacity(hint);
         let mut ent = off;
         for _ in 0..65536 {
             let Some(vd) = r.rec::<20>(ent) else { break };

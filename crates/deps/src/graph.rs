@@ -1,7 +1,7 @@
 //! The initial link-map list, built the way glibc 2.36's `dl_main` + `_dl_map_object_deps` do:
 //! main, ld.so, vDSO, preloads, then breadth-first DT_NEEDED; dedup by name, soname, then dev:ino.
 
-use crate::elfdyn::{DF_1_NODEFLIB, DF_1_PIE, DynInfo, read_dyn_info};
+use crate::elfdyn::{DF_1_NODEFLIB, DF_1_PIE, DynInfo, read_dyn_info, read_dyn_info_with};
 use alloc::string::String;
 use alloc::vec::Vec;
 use rld_search::dst::{DstContext, Origin};
@@ -524,7 +524,9 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
                 image: found.file.image_info(),
             });
         }
-        let dynamic = read_dyn_info(&found.file, &hdr);
+        // Only the program's PT_INTERP is used (it names ld.so); a library's would cost a
+        // page fault in a page nothing else reads.
+        let dynamic = read_dyn_info_with(&found.file, &hdr, is_main);
         if dynamic.flags_1 & DF_1_PIE != 0 && !is_main {
             return lose("cannot dynamically load position-independent executable");
         }

@@ -58,12 +58,13 @@ pub fn check_all<H>(g: &mut LoadGraph<H>, trace: bool, progname: &[u8]) -> Resul
             if trace && n.kind == Kind::Missing {
                 continue;
             }
-            let objname = dso_filename(&n.path, progname).to_vec();
-            let req = lossy(requester_name);
+            // The names are only formatted for a diagnostic: almost every need is satisfied.
+            let objname = || dso_filename(&n.path, progname).to_vec();
             let Some(defs) = &n.dynamic.verdef else {
                 if n.kind != Kind::Vdso {
+                    let req = lossy(requester_name);
                     diags.push(Diag::Version {
-                        objname,
+                        objname: objname(),
                         msg: format!("no version information available (required by {req})"),
                     });
                 }
@@ -81,22 +82,17 @@ pub fn check_all<H>(g: &mut LoadGraph<H>, trace: bool, progname: &[u8]) -> Resul
                     break;
                 }
             }
-            let s = lossy(&need.name);
             if let Some(v) = bad_version {
                 diags.push(Diag::Version {
-                    objname,
+                    objname: objname(),
                     msg: format!("unsupported version {v} of Verdef record"),
                 });
-            } else if ok {
-            } else if need.weak {
+            } else if !ok {
+                let (s, req) = (lossy(&need.name), lossy(requester_name));
+                let weak = if need.weak { "weak " } else { "" };
                 diags.push(Diag::Version {
-                    objname,
-                    msg: format!("weak version `{s}' not found (required by {req})"),
-                });
-            } else {
-                diags.push(Diag::Version {
-                    objname,
-                    msg: format!("version `{s}' not found (required by {req})"),
+                    objname: objname(),
+                    msg: format!("{weak}version `{s}' not found (required by {req})"),
                 });
             }
         }

@@ -276,6 +276,13 @@ impl<'a> Tunables<'a> {
         {
             s.security = SecurityLevel::None;
         }
+        // The few tunables with an environment alias, in id order: every environment entry is
+        // matched against these, so skipping the alias-less majority up front matters.
+        let aliased: Vec<(usize, &[u8])> = descs
+            .iter()
+            .enumerate()
+            .filter_map(|(id, d)| d.env_alias.map(|a| (id, a.as_bytes())))
+            .collect();
         // Indices of the entries still present: secure-mode erasure shifts the array.
         let mut live: Vec<usize> = (0..env.len()).collect();
         let mut pos = 0;
@@ -297,19 +304,18 @@ impl<'a> Tunables<'a> {
                 }
                 continue;
             }
-            for id in 0..descs.len() {
-                let (Some(d), Some(s)) = (descs.get(id), t.state.get(id)) else {
+            for &(id, alias) in &aliased {
+                let Some(s) = t.state.get(id) else {
                     break;
                 };
-                let Some(alias) = d.env_alias else { continue };
-                if s.initialized || !is_name(alias.as_bytes(), line) {
+                if s.initialized || !is_name(alias, line) {
                     continue;
                 }
                 if opts.secure {
                     if s.security == SecurityLevel::SxidErase {
                         let mut j = pos - 1;
                         while let Some(&k) = live.get(j) {
-                            if env.get(k).is_some_and(|e| is_name(alias.as_bytes(), e)) {
+                            if env.get(k).is_some_and(|e| is_name(alias, e)) {
                                 edits.push(EnvEdit::Remove(k));
                                 live.remove(j);
                             } else {

@@ -213,6 +213,26 @@ impl rld_search::fs::FileHandle for File {
             size: s.size,
         })
     }
+    fn cstr_at(&self, offset: u64) -> Option<alloc::vec::Vec<u8>> {
+        let img = self.image.borrow();
+        let Some(Image {
+            result: Ok(m),
+            segs,
+        }) = &*img
+        else {
+            return None;
+        };
+        let &(off, len, vaddr) = segs.iter().find(|s| offset >= s.0 && offset < s.0 + s.1)?;
+        // Longer names are left to the caller's chunked reads (which cap them).
+        let n = ((off + len - offset) as usize).min(1 << 16);
+        let src = m.bias.wrapping_add((vaddr + (offset - off)) as usize);
+        // SAFETY: [src, src + n) lies in the file-backed part of a PT_LOAD this file mapped
+        // (readable, owned by the image, which the borrow above keeps in place).
+        let bytes = unsafe { core::slice::from_raw_parts(src as *const u8, n) };
+        // No NUL within reach: let the caller read it with read_at, as before.
+        let z = bytes.iter().position(|&c| c == 0)?;
+        bytes.get(..z).map(<[u8]>::to_vec)
+    }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, i32> {
         if let Some(Image {
             result: Ok(m),

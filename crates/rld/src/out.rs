@@ -7,31 +7,42 @@ use core::fmt;
 use crate::heap::SpinLock;
 use crate::sys;
 
+/// A stream's header; its 4 KiB buffer is a separate zero-initialised static (in .bss), so
+/// the headers of both streams share one page of .data and the buffers' pages are touched
+/// (page-faulted) only when something is printed.
 pub struct Buf {
     fd: sys::RawFd,
     len: usize,
-    data: [u8; 4096],
+    data: *mut [u8; 4096],
 }
 
+// SAFETY: `data` points to a static buffer used only through this Buf (behind its mutex).
+unsafe impl Send for Buf {}
+
+static mut STDOUT_DATA: [u8; 4096] = [0; 4096];
+static mut STDERR_DATA: [u8; 4096] = [0; 4096];
+
 impl Buf {
-    const fn new(fd: sys::RawFd) -> Self {
-        Buf {
-            fd,
-            len: 0,
-            data: [0; 4096],
-        }
+    const fn new(fd: sys::RawFd, data: *mut [u8; 4096]) -> Self {
+        Buf { fd, len: 0, data }
+    }
+
+    fn data(&mut self) -> &mut [u8; 4096] {
+        // SAFETY: `data` is this stream's own static buffer, reached only through `&mut self`.
+        unsafe { &mut *self.data }
     }
 
     pub fn write_bytes(&mut self, mut s: &[u8]) {
         while !s.is_empty() {
-            let room = self.data.len() - self.len;
+            let room = self.data().len() - self.len;
             if room == 0 {
                 self.flush();
                 continue;
             }
             let n = room.min(s.len());
             let (head, tail) = s.split_at(n);
-            if let Some(dst) = self.data.get_mut(self.len..self.len + n) {
+            let len = self.len;
+            if let Some(dst) = self.data().get_mut(len..len + n) {
                 dst.copy_from_slice(head);
             }
             self.len += n;
@@ -41,9 +52,14 @@ impl Buf {
 
     pub fn flush(&mut self) {
         let n = self.len;
+        if n == 0 {
+            // Nothing buffered: leave the page untouched (no copy-on-write fault at exit).
+            return;
+        }
         self.len = 0;
+        let fd = self.fd;
         // Output errors (closed stdout, EPIPE) are ignored, as glibc's loader does.
-        let _ = sys::write_all(self.fd, self.data.get(..n).unwrap_or(&[]));
+        let _ = sys::write_all(fd, self.data().get(..n).unwrap_or(&[]));
     }
 
     /// Redirects this stream (e.g. LD_DEBUG_OUTPUT); pending bytes go to the old fd first.
@@ -62,8 +78,10 @@ impl fmt::Write for Buf {
 
 pub type Guard = lock_api::MutexGuard<'static, SpinLock, Buf>;
 
-static STDOUT: lock_api::Mutex<SpinLock, Buf> = lock_api::Mutex::new(Buf::new(sys::STDOUT));
-static STDERR: lock_api::Mutex<SpinLock, Buf> = lock_api::Mutex::new(Buf::new(sys::STDERR));
+static STDOUT: lock_api::Mutex<SpinLock, Buf> =
+    lock_api::Mutex::new(Buf::new(sys::STDOUT, &raw mut STDOUT_DATA));
+static STDERR: lock_api::Mutex<SpinLock, Buf> =
+    lock_api::Mutex::new(Buf::new(sys::STDERR, &raw mut STDERR_DATA));
 
 pub fn stdout() -> Guard {
     STDOUT.lock()

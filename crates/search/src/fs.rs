@@ -81,6 +81,12 @@ pub trait FileHandle {
     fn reads_are_cheap(&self) -> bool {
         false
     }
+    /// The NUL-terminated string at `offset` (without the NUL), when it can be read from
+    /// memory in one piece; `None` tells the caller to read it with `read_at`. Saves the
+    /// chunked copies for the dozens of names (needed, versions) read per object.
+    fn cstr_at(&self, _offset: u64) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Filesystem operations with raw-syscall semantics (paths are byte strings without NUL).

@@ -285,7 +285,9 @@ enum Probe<H> {
 pub struct Searcher<'f, F: Fs> {
     pub fs: &'f F,
     pub config: SearchConfig,
-    status: BTreeMap<(Vec<u8>, usize), DirStatus>,
+    /// Per directory, the status of each hwcaps subdirectory (index `cnt`): keyed by the
+    /// directory alone so lookups need no owned key.
+    status: BTreeMap<Vec<u8>, Vec<Option<DirStatus>>>,
     cache: Option<Option<F::Bytes>>,
     /// errno as glibc would see it after the last failed operation.
     errno: Errno,
@@ -375,9 +377,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
             }
             let relative = dir.first() != Some(&b'/');
             for (cnt, sub) in self.config.subdirs.prefixes.iter().enumerate() {
-                if !relative
-                    && self.status.get(&(dir.clone(), cnt)) == Some(&DirStatus::Nonexisting)
-                {
+                if !relative && self.dir_status(dir, cnt) == Some(DirStatus::Nonexisting) {
                     continue;
                 }
                 let mut buf = dir.clone();
@@ -396,6 +396,28 @@ impl<'f, F: Fs> Searcher<'f, F> {
             what: first.1,
             owner: first.2.as_deref(),
         });
+    }
+
+    fn dir_status(&self, dir: &[u8], cnt: usize) -> Option<DirStatus> {
+        self.status
+            .get(dir)
+            .and_then(|v| v.get(cnt).copied().flatten())
+    }
+
+    fn set_dir_status(&mut self, dir: &[u8], cnt: usize, s: DirStatus) {
+        let nsub = self.config.subdirs.prefixes.len().max(cnt + 1);
+        if !self.status.contains_key(dir) {
+            self.status.insert(dir.to_vec(), Vec::new());
+        }
+        let Some(v) = self.status.get_mut(dir) else {
+            return;
+        };
+        if v.len() <= cnt {
+            v.resize(nsub, None);
+        }
+        if let Some(slot) = v.get_mut(cnt) {
+            *slot = Some(s);
+        }
     }
 
     /// glibc's `open_path` over one list; `Ok(None)` when nothing was found there.
@@ -429,11 +451,10 @@ impl<'f, F: Fs> Searcher<'f, F> {
             let mut here_any = false;
             for cnt in 0..nsub {
                 let relative = dir.first() != Some(&b'/');
-                let key = (dir.clone(), cnt);
                 let known = if relative {
                     Some(DirStatus::Existing)
                 } else {
-                    self.status.get(&key).copied()
+                    self.dir_status(dir, cnt)
                 };
                 if known == Some(DirStatus::Nonexisting) {
                     continue;
@@ -443,10 +464,10 @@ impl<'f, F: Fs> Searcher<'f, F> {
                     .subdirs
                     .prefixes
                     .get(cnt)
-                    .cloned()
-                    .unwrap_or_default();
-                let mut path = dir.clone();
-                path.extend_from_slice(&sub);
+                    .map_or(&[][..], Vec::as_slice);
+                let mut path = Vec::with_capacity(dir.len() + sub.len() + name.len());
+                path.extend_from_slice(dir);
+                path.extend_from_slice(sub);
                 path.extend_from_slice(name);
                 self.emit(&TraceEvent::Trying { path: &path });
                 let probe = self.try_open(&path)?;
@@ -469,7 +490,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
                         }
                     });
                     if let Some(s) = status {
-                        self.status.insert(key, s);
+                        self.set_dir_status(dir, cnt, s);
                     }
                 }
                 here_any |= status != Some(DirStatus::Nonexisting);
@@ -481,6 +502,13 @@ impl<'f, F: Fs> Searcher<'f, F> {
                             continue;
                         }
                     }
+                    let sub = self
+                        .config
+                        .subdirs
+                        .prefixes
+                        .get(cnt)
+                        .cloned()
+                        .unwrap_or_default();
                     return Ok(Some((path, h, hdr, dir.clone(), sub)));
                 }
             }

@@ -213,7 +213,8 @@ pub fn layout(phdrs: &[Phdr], bias: usize, page: usize) -> Layout {
 /// # Safety
 /// `[addr, addr + max)` is readable.
 pub unsafe fn read_dynamic(addr: usize, max: usize, vaddr: u64) -> Option<DynamicInfo<'static>> {
-    let mut bytes = Vec::new();
+    // Sized for the whole section (up to DT_NULL it is usually all used): no regrowth.
+    let mut bytes = Vec::with_capacity((max - max % 16).min(1 << 16));
     let mut off = 0;
     while off + 16 <= max {
         // SAFETY: caller contract.

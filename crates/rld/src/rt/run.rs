@@ -573,7 +573,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     // Runtime table index = graph object id (same numbering); placeholders for skipped ids.
     let mut index_of_graph: Vec<Option<usize>> = alloc::vec![None; graph.objects.len()];
     for (gid, o) in graph.objects.iter_mut().enumerate() {
-        let loaded = match o.kind {
+        let mut loaded = match o.kind {
             Kind::Missing => None,
             Kind::Main => Some(match &kernel_main {
                 Some((bias, phdrs)) => describe(
@@ -672,11 +672,12 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         };
         // The files are no longer needed once mapped.
         o.file = None;
-        if let Some(mut l) = loaded {
+        // Updated in place and moved once into `objs` (a Loaded is over 1 KB).
+        if let Some(l) = &mut loaded {
             l.origin = o.origin.as_deref().map(objects::leak_cstr);
             index_of_graph[gid] = Some(objs.len());
-            objs.push(l);
         }
+        objs.extend(loaded);
     }
     let map_id = |g: usize| index_of_graph.get(g).copied().flatten();
     for (gid, o) in graph.objects.iter().enumerate() {
