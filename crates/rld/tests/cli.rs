@@ -93,7 +93,9 @@ fn version_exits_0() {
 #[test]
 fn help_matches_glibc() {
     // The whole text, search path and hwcaps sections included, in several configurations.
-    let cases: [(&[&str], &[(&str, &str)]); 4] = [
+    type Args<'a> = &'a [&'a str];
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Args, Env); 4] = [
         (&["--help"], &[]),
         (
             &[

@@ -139,7 +139,9 @@ fn list_matches_glibc_on_every_elf_file() {
 
 #[test]
 fn trace_env_and_options_match_glibc() {
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    type Args<'a> = &'a [&'a str];
+    let cases: &[(Env, Args)] = &[
         (&[("LD_TRACE_LOADED_OBJECTS", "1")], &["/usr/bin/ls"]),
         (&[("LD_TRACE_LOADED_OBJECTS", "2")], &["/usr/bin/true"]),
         (&[], &["--list", "--inhibit-cache", "/usr/bin/ls"]),

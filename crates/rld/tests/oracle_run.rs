@@ -74,10 +74,11 @@ fn remove_stale_roots() {
     let Ok(rd) = fs::read_dir("/tmp") else { return };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("rldt-") {
-            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
-                let _ = fs::remove_dir_all(e.path());
-            }
+        if let Some(pid) = name.strip_prefix("rldt-")
+            && pid.parse::<u32>().is_ok()
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = fs::remove_dir_all(e.path());
         }
     }
 }
