@@ -1752,7 +1752,8 @@ fn m4_fini_order_with_reldeps() {
 
 /// TLS module ids of closed libraries are reused (lowest gap first) and the highest id drops
 /// when the last one closes; a thread created before keeps reading the right blocks. The
-/// previous loader kept counting (ids 4, 5, ... 504 over the cycles).
+/// previous loader kept counting (ids 4, 5, ... 504 over the cycles). Static TLS of closed
+/// initial-exec libraries is given back to the surplus.
 #[test]
 fn m4_tls_modid_reuse() {
     let o = check(&[case("dltlsreuse", &[])]);
@@ -1760,6 +1761,8 @@ fn m4_tls_modid_reuse() {
     expect_in(&o[0], "after closing a: c=2 bump c=101\nthread: bump=101\n");
     expect_in(&o[0], "after closing b, c: a=2\nthread: bump=101\n");
     expect_in(&o[0], "500 cycles: first id 2, last id 2, sum 50500\n");
+    // The previous loader failed at cycle 8: "cannot allocate memory in static TLS block".
+    expect_in(&o[0], "200 initial-exec cycles: sum 20200\n");
 }
 
 /// `_dl_tlsdesc_dynamic`: a `-mtls-dialect=gnu2` library whose 64 KiB TLS block does not fit

@@ -154,9 +154,99 @@ impl StaticTls {
     }
 }
 
+/// The static TLS blocks of the modules one dlclose unloads, gathered into one contiguous
+/// chunk as glibc's `_dl_close_worker` does (variant II: a module at `offset` occupies
+/// `offset - blocksize .. offset` below the thread pointer). When the chunk ends at the top of
+/// the used area it is given back ([`StaticTls::finish_reclaim`]); a block that cannot join
+/// the chunk is given back at once if it is the topmost one, else it stays used (as in
+/// glibc, which leaks it too). Without this, dlopen/dlclose cycles of an initial-exec TLS
+/// library exhaust the surplus after a few rounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StaticReclaim {
+    /// (start, end) of the chunk in offset space, None while empty.
+    chunk: Option<(u64, u64)>,
+}
+
+impl StaticTls {
+    /// Adds the static block of an unloaded module (`offset` as allocated, `blocksize` of its
+    /// image) to `r`.
+    pub fn reclaim(&mut self, r: &mut StaticReclaim, offset: u64, blocksize: u64) {
+        let below = offset.saturating_sub(blocksize);
+        r.chunk = Some(match r.chunk {
+            None => (below, offset),
+            Some((start, end)) if offset == start => (below, end),
+            Some((start, end)) if below == end => (start, offset),
+            Some((start, end)) => {
+                if end == self.used {
+                    self.used = start;
+                    (below, offset)
+                } else {
+                    if offset == self.used {
+                        self.used = below;
+                    }
+                    if end < offset {
+                        (below, offset)
+                    } else {
+                        (start, end)
+                    }
+                }
+            }
+        });
+    }
+
+    /// Gives the gathered chunk back if it ends at the top of the used area.
+    pub fn finish_reclaim(&mut self, r: StaticReclaim) {
+        if let Some((start, end)) = r.chunk
+            && end == self.used
+        {
+            self.used = start;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unloaded_blocks_at_the_top_are_given_back() {
+        let imgs = [TlsImage::from_phdr(0, 0x74, 16).unwrap()];
+        let mut offs = [0; 1];
+        let mut st = layout_initial(&imgs, &mut offs, DEFAULT_NNS, DEFAULT_OPTIONAL_TLS).unwrap();
+        let used0 = st.used;
+        let a = TlsImage::from_phdr(0, 200, 8).unwrap();
+        let b = TlsImage::from_phdr(0, 64, 8).unwrap();
+        // Cycles of one module: the surplus never runs out.
+        for _ in 0..100 {
+            let off = st.try_allocate(&a, false).unwrap();
+            let mut r = StaticReclaim::default();
+            st.reclaim(&mut r, off, a.blocksize);
+            st.finish_reclaim(r);
+            assert_eq!(st.used, used0);
+        }
+        // Two modules unloaded together (in either order) give back both.
+        let oa = st.try_allocate(&a, false).unwrap();
+        let ob = st.try_allocate(&b, false).unwrap();
+        let mut r = StaticReclaim::default();
+        st.reclaim(&mut r, ob, b.blocksize);
+        st.reclaim(&mut r, oa, a.blocksize);
+        st.finish_reclaim(r);
+        assert_eq!(st.used, used0);
+        // Only the lower one unloaded: nothing to give back yet (a hole, as in glibc).
+        let oa = st.try_allocate(&a, false).unwrap();
+        let ob = st.try_allocate(&b, false).unwrap();
+        let mut r = StaticReclaim::default();
+        st.reclaim(&mut r, oa, a.blocksize);
+        st.finish_reclaim(r);
+        assert_eq!(st.used, ob);
+        // Alignment padding between two blocks is not part of either: the upper one is
+        // given back, the padding and the lower one stay (glibc's arithmetic alike).
+        let mut st2 = st;
+        let mut r = StaticReclaim::default();
+        st2.reclaim(&mut r, ob, b.blocksize);
+        st2.finish_reclaim(r);
+        assert_eq!(st2.used, ob - b.blocksize);
+    }
 
     #[test]
     fn default_surplus_is_glibcs_historic_value() {

@@ -1890,6 +1890,7 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
     let f = &b.link_map;
     let mut ranges = Vec::new();
     let mut tls_gone = Vec::new();
+    let mut static_freed = rld_tls::StaticReclaim::default();
     repair_scopes(b, rt, remove);
     // SAFETY: inside `state::with` (unlink's caller).
     let spaces = unsafe { namespaces() };
@@ -1917,6 +1918,11 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
             ranges.push((o.map_start, o.map_end));
             if let Some(t) = o.tls.take() {
                 tls_gone.push((t.modid, 0usize));
+                // Offset 0: a dynamic-TLS module, nothing in the static block.
+                if t.offset != 0 {
+                    rt.static_tls
+                        .reclaim(&mut static_freed, t.offset as u64, t.image.blocksize);
+                }
             }
             o.deps.clear();
             o.reldeps.clear();
@@ -1943,6 +1949,10 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
         }
     }
     rt.ns.invalidate_memo();
+    rt.static_tls.finish_reclaim(static_freed);
+    _rtld_global
+        .raw()
+        .put(b.rtld_global.dl_tls_static_used, rt.static_tls.used);
     if !tls_gone.is_empty() {
         for &(modid, _) in &tls_gone {
             release_tls_modid(rt, modid);
