@@ -826,7 +826,7 @@ pub fn build<F: Fs>(
         diags: b.diags,
         main_is_static,
     };
-    crate::version::check_all(&mut g, trace, &cfg.program)?;
+    crate::version::check_all(&mut g, trace, &cfg.program, searcher.trace)?;
     Ok(g)
 }
 
@@ -965,7 +965,7 @@ pub fn open<F: Fs>(
         }
     }
     let new: Vec<ObjId> = b.chain.iter().copied().filter(|&i| i >= nprior).collect();
-    crate::version::check_new(&b.objects, &b.chain, &new)?;
+    crate::version::check_new(&b.objects, &b.chain, &new, b.s.trace)?;
     Ok(Opened {
         objects: b.objects,
         target,

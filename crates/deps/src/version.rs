@@ -5,6 +5,7 @@ use crate::graph::{Diag, Fatal, Kind, LoadGraph, ObjId};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use rld_search::search::{Trace, TraceEvent};
 
 fn dso_filename<'a>(path: &'a [u8], progname: &'a [u8]) -> &'a [u8] {
     if path.is_empty() { progname } else { path }
@@ -30,7 +31,12 @@ fn find_needed<H>(g: &LoadGraph<H>, requester: ObjId, file: &[u8]) -> Option<Obj
 }
 
 /// Check every object in list order; push `Diag::Version` entries onto `g.diags`.
-pub fn check_all<H>(g: &mut LoadGraph<H>, trace: bool, progname: &[u8]) -> Result<(), Fatal> {
+pub fn check_all<H>(
+    g: &mut LoadGraph<H>,
+    trace: bool,
+    progname: &[u8],
+    debug: Option<Trace>,
+) -> Result<(), Fatal> {
     let mut diags: Vec<Diag> = Vec::new();
     for &l in &g.chain {
         let Some(o) = g.objects.get(l) else { continue };
@@ -57,6 +63,13 @@ pub fn check_all<H>(g: &mut LoadGraph<H>, trace: bool, progname: &[u8]) -> Resul
             };
             if trace && n.kind == Kind::Missing {
                 continue;
+            }
+            if let Some(t) = debug {
+                t(&TraceEvent::VersionCheck {
+                    version: &need.name,
+                    file: dso_filename(&n.path, progname),
+                    by: requester_name,
+                });
             }
             // The names are only formatted for a diagnostic: almost every need is satisfied.
             let objname = || dso_filename(&n.path, progname).to_vec();
@@ -109,6 +122,7 @@ pub fn check_new<H>(
     objects: &[crate::graph::Object<H>],
     chain: &[ObjId],
     new: &[ObjId],
+    debug: Option<Trace>,
 ) -> Result<(), Fatal> {
     for &l in new {
         let Some(o) = objects.get(l) else { continue };
@@ -131,6 +145,13 @@ pub fn check_new<H>(
             let Some(n) = found.and_then(|id| objects.get(id)) else {
                 continue;
             };
+            if let Some(t) = debug {
+                t(&TraceEvent::VersionCheck {
+                    version: &need.name,
+                    file: &n.path,
+                    by: &o.path,
+                });
+            }
             let Some(defs) = &n.dynamic.verdef else {
                 continue;
             };

@@ -2253,6 +2253,27 @@ fn m4_ld_debug_files() {
     expect_in(&o[0], "    entry: 0x");
 }
 
+/// LD_DEBUG=versions: every required version checked, at start-up and for dlopen'ed objects
+/// (the previous loader printed nothing).
+#[test]
+fn m4_ld_debug_versions() {
+    let o = check_with(
+        &[
+            debug_case("hellolib_lazy", &[], "versions"),
+            debug_case("dlscopes2", &[], "versions"),
+        ],
+        normalize_debug,
+    );
+    expect_in(
+        &o[0],
+        "checking for version `GLIBC_2.34' in file /lib/x86_64-linux-gnu/libc.so.6 [0] required by file ./hellolib_lazy [0]\n",
+    );
+    expect_in(
+        &o[1],
+        "checking for version `GLIBC_2.2.5' in file /lib/x86_64-linux-gnu/libc.so.6 [0] required by file ",
+    );
+}
+
 #[test]
 fn m4_ld_debug_scopes() {
     // Each object's l_scope as glibc lays it out (the vDSO's own list second, no scope for the

@@ -230,6 +230,13 @@ pub enum TraceEvent<'a> {
     },
     /// rld-deps added the vDSO (glibc's `setup_vdso`).
     Vdso,
+    /// `checking for version `VERSION' in file FILE [0] required by file BY [0]` (rld-deps'
+    /// version check; `file` and `by` as glibc's `DSO_FILENAME` names them).
+    VersionCheck {
+        version: &'a [u8],
+        file: &'a [u8],
+        by: &'a [u8],
+    },
 }
 
 /// A directory's first label for LD_DEBUG=libs: (dir, what, owner).

@@ -154,8 +154,13 @@ fn dso_filename(rt: &Runtime, name: &[u8]) -> String {
 
 /// The trace for rld-search/rld-deps (None unless libs or files is on).
 pub fn search_trace() -> Option<rld_search::search::Trace> {
-    (on(bits::LIBS | bits::FILES | bits::SYMBOLS | bits::BINDINGS | bits::STATISTICS))
-        .then_some(search_event)
+    (on(bits::LIBS
+        | bits::FILES
+        | bits::SYMBOLS
+        | bits::BINDINGS
+        | bits::STATISTICS
+        | bits::VERSIONS))
+    .then_some(search_event)
 }
 
 static PROGNAME: AtomicUsize = AtomicUsize::new(0);
@@ -194,6 +199,14 @@ fn search_event(e: &TraceEvent<'_>) {
             lossy(name),
             name_or_prog(by)
         )),
+        TraceEvent::VersionCheck { version, file, by } if on(bits::VERSIONS) => {
+            printf(format_args!(
+                "checking for version `{}' in file {} [0] required by file {} [0]\n",
+                lossy(version),
+                lossy(file),
+                lossy(by)
+            ))
+        }
         TraceEvent::FindLibrary { name } if libs => printf(format_args!(
             "find library={} [0]; searching\n",
             lossy(name)
