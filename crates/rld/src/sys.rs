@@ -289,6 +289,14 @@ pub fn populate_write(addr: usize, len: usize) -> Result<()> {
     }
 }
 
+/// `madvise(MADV_HUGEPAGE)`: back the range with transparent huge pages where the system
+/// allows it (`enabled=madvise`, Debian's default); a no-op otherwise.
+pub fn advise_hugepage(addr: usize, len: usize) -> Result<()> {
+    // SAFETY: advice changes neither contents nor mapping; callers pass their own anonymous
+    // mappings.
+    unsafe { rustix::mm::madvise(addr as *mut c_void, len, rustix::mm::Advice::LinuxHugepage) }
+}
+
 pub fn getpid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()
 }
