@@ -289,6 +289,25 @@ pub fn populate_write(addr: usize, len: usize) -> Result<()> {
     }
 }
 
+/// `mremap(old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new)`: moves a mapping (its page
+/// tables, not its bytes) to `new`, replacing whatever was mapped there.
+///
+/// # Safety
+/// The caller owns both ranges and holds no reference into them while they move.
+pub unsafe fn mremap_fixed(old: usize, len: usize, new: usize) -> Result<usize> {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        rustix::mm::mremap_fixed(
+            old as *mut c_void,
+            len,
+            len,
+            rustix::mm::MremapFlags::MAYMOVE,
+            new as *mut c_void,
+        )
+    }
+    .map(|p| p as usize)
+}
+
 /// `madvise(MADV_HUGEPAGE)`: back the range with transparent huge pages where the system
 /// allows it (`enabled=madvise`, Debian's default); a no-op otherwise.
 pub fn advise_hugepage(addr: usize, len: usize) -> Result<()> {

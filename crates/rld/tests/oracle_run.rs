@@ -1750,6 +1750,17 @@ fn m4_fini_order_with_reldeps() {
     expect_in(&o[1], &format!("B handle closed; B still loaded\n{order}"));
 }
 
+/// A library with 4 MiB of densely relocated data (moved to huge pages before relocation by
+/// rld): every one of its 524,288 pointers is right afterwards.
+#[test]
+fn m3_big_relocated_table() {
+    let o = check(&[case("bigreloc", &[])]);
+    expect_in(
+        &o[0],
+        "big table: 1310720 (expect 1310720), first a, last dddd\n",
+    );
+}
+
 /// TLS module ids of closed libraries are reused (lowest gap first) and the highest id drops
 /// when the last one closes; a thread created before keeps reading the right blocks. The
 /// previous loader kept counting (ids 4, 5, ... 504 over the cycles). Static TLS of closed

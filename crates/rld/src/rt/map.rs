@@ -189,3 +189,72 @@ pub unsafe fn map_object(
     }
     Ok(mapped)
 }
+
+/// 2 MiB: a transparent huge page on x86-64.
+const HUGE: usize = 2 << 20;
+
+/// Moves the bytes of `start..start + len` (page aligned, part of one private writable file
+/// mapping of an object, about to be written almost entirely by relocation) into anonymous
+/// memory at the same addresses whose 2 MiB-aligned interior is advised as transparent huge
+/// pages. Writing a relocated page of a file mapping costs a copy-on-write fault each
+/// (~1.9 us here even when pre-faulted); here the interior costs one fault per 2 MiB and the
+/// bytes are copied once. Measured on libLLVM-14's 7.8 MB of relocated data: 3.7 ms as
+/// pre-faulted copy-on-write pages, 2.1 ms this way. Returns false, with the mapping as it
+/// was, if the kernel refuses a step (e.g. the range spans two mappings); the caller then
+/// takes the ordinary path.
+///
+/// # Safety
+/// The range belongs to one object's writable segment; nothing reads or writes it during the
+/// call (references into it, such as the dynamic section, are not used meanwhile), and it
+/// holds the same bytes afterwards.
+pub unsafe fn rehome_to_huge_pages(start: usize, len: usize) -> bool {
+    const RW: u32 = sys::PROT_READ | sys::PROT_WRITE;
+    // SAFETY: a fresh reservation aliases nothing.
+    let Ok(tmp) = (unsafe {
+        sys::mmap(
+            0,
+            len,
+            sys::PROT_NONE,
+            sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_NORESERVE,
+            None,
+            0,
+        )
+    }) else {
+        return false;
+    };
+    // SAFETY: the caller owns `start..+len`; `tmp` is our reservation, replaced by the move.
+    if unsafe { sys::mremap_fixed(start, len, tmp) }.is_err() {
+        // SAFETY: our reservation, unused.
+        let _ = unsafe { sys::munmap(tmp, len) };
+        return false;
+    }
+    // SAFETY: `start..+len` is the hole the move left in the object's reservation.
+    let anon = unsafe {
+        sys::mmap(
+            start,
+            len,
+            RW,
+            sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_FIXED,
+            None,
+            0,
+        )
+    };
+    if anon.is_err() {
+        // Put the file mapping back where it was.
+        // SAFETY: moving our own mapping back into the hole it left.
+        if unsafe { sys::mremap_fixed(tmp, len, start) }.is_err() {
+            crate::rt::fatal(format_args!("cannot restore a relocated segment"));
+        }
+        return false;
+    }
+    let lo = start.next_multiple_of(HUGE);
+    let hi = (start + len) & !(HUGE - 1);
+    if hi > lo {
+        let _ = sys::advise_hugepage(lo, hi - lo);
+    }
+    // SAFETY: both ranges are `len` bytes we own, distinct mappings.
+    unsafe { core::ptr::copy_nonoverlapping(tmp as *const u8, start as *mut u8, len) };
+    // SAFETY: the moved file mapping, no longer referenced.
+    let _ = unsafe { sys::munmap(tmp, len) };
+    true
+}
