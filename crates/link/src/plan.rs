@@ -30,6 +30,9 @@ pub struct ObjPlan {
     /// Power-of-two table of positions in `keys` plus one (0 = empty, so a fresh table is
     /// zeroed memory: no fill pass, and pages of it never written are never touched).
     index: Vec<u32>,
+    /// The table is `index[..slots]` (a power of two, or 0 for none): a reused plan keeps
+    /// its longer buffer.
+    slots: usize,
     /// The object's JUMP_SLOTs were left out (lazy binding): none of them has a binding.
     pub lazy_plt: bool,
 }
@@ -73,26 +76,27 @@ impl ObjPlan {
         self.bindings.clear();
         self.keys.reserve(n);
         self.bindings.reserve(n);
-        self.index.clear();
-        if self.index.capacity() < size {
-            // A fresh zeroed table rather than growing this one (which would copy it).
-            self.index = alloc::vec![0; size];
+        if let Some(t) = self.index.get_mut(..size) {
+            t.fill(0);
         } else {
-            self.index.resize(size, 0);
+            // A fresh zeroed table rather than growing this one (which would copy it).
+            self.index = Vec::new();
+            self.index = alloc::vec![0; size];
         }
+        self.slots = size;
         self.lazy_plt = false;
     }
 
     /// Position of `key` in the table: Ok(position in keys) or Err(empty slot).
     #[inline]
     fn probe(&self, key: u32) -> Result<usize, usize> {
-        let mask = self.index.len().wrapping_sub(1);
-        if self.index.is_empty() {
+        let Some(table) = self.index.get(..self.slots).filter(|t| !t.is_empty()) else {
             return Err(usize::MAX);
-        }
+        };
+        let mask = table.len() - 1;
         let mut i = hash_slot(key, mask);
         loop {
-            let e = self.index[i];
+            let e = table[i];
             if e == 0 {
                 return Err(i);
             }
@@ -134,7 +138,7 @@ impl ObjPlan {
     /// empty slot `probe` returns stays valid for one `insert_at`.
     #[inline]
     fn reserve_one(&mut self) {
-        if (self.keys.len() + 1) * 2 > self.index.len() {
+        if (self.keys.len() + 1) * 2 > self.slots {
             self.grow();
         }
     }
@@ -144,6 +148,7 @@ impl ObjPlan {
         let size = ((self.keys.len() + 1) * 4).next_power_of_two();
         self.index = Vec::new();
         self.index = alloc::vec![0; size];
+        self.slots = size;
         let mask = size - 1;
         for (pos, &k) in self.keys.iter().enumerate() {
             let mut i = hash_slot(k, mask);

@@ -305,8 +305,14 @@ unsafe fn do_range(
                     Some((s, ty, a)) if s == r.sym && ty == r.r_type => a,
                     _ => {
                         if !cache_ready {
-                            addr_cache.clear();
-                            addr_cache.resize(nbindings, 0);
+                            // (`fill` is a memset; `resize` would store word by word.)
+                            if let Some(c) = addr_cache.get_mut(..nbindings) {
+                                c.fill(0);
+                            } else {
+                                // (The old buffer goes first: its memory may serve.)
+                                drop(core::mem::take(&mut addr_cache));
+                                addr_cache = alloc::vec![0; nbindings];
+                            }
                             cache_ready = true;
                         }
                         let a = cached_address(id, r.sym, r.r_type, &mut addr_cache, &mut next);
