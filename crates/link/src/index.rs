@@ -138,7 +138,7 @@ impl ScopeIndex {
                     total += (end - g.symoffset) as usize;
                     max_sym = max_sym.max(end as usize);
                     nbuckets.push(g.nbuckets);
-                    tables.push(Some(g));
+                    tables.push(Some((g, end)));
                 }
                 HashTable::None => {
                     nbuckets.push(0);
@@ -151,41 +151,57 @@ impl ScopeIndex {
         if sym_bits >= 32 || sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize {
             return None;
         }
-        // All entries in scope order, then chain order, counted per slot (into
-        // heads[s + 2])...
-        let mut flat: Vec<Entry> = Vec::with_capacity(total);
+        // A stable counting sort by slot, straight into the final array (the index is the
+        // bulk of start-up's fresh memory, and fresh memory is page faults; a staging copy
+        // of the entries doubled it). Counting needs no chain walk: a slot depends on the
+        // chain word without bit 0, and a regular table's chains cover its symbols from
+        // `symoffset` to `symbol_end`, so the words are read in a row (into heads[s + 2]);
+        // the walk (below) then checks regularity and places each entry, using heads[s + 1]
+        // as the cursor; afterwards heads[s]..heads[s + 1] is slot s. About two entries per
+        // slot, so a lookup reads one or two cache lines.
         let size = (total / 2).max(16).next_power_of_two();
         let mask = (size - 1) as u32;
         let mut heads = alloc::vec![0u32; size + 2];
-        for (pos, g) in tables.iter().enumerate() {
-            let Some(g) = g else { continue };
+        for (g, end) in tables.iter().flatten() {
+            let n = (end - g.symoffset) as usize;
+            for c in g.chain_from(g.symoffset)?.chunks_exact(4).take(n) {
+                let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                if let Some(h) = heads.get_mut(slot_of(w, mask) + 2) {
+                    *h += 1;
+                }
+            }
+        }
+        for s in 2..heads.len() {
+            heads[s] += heads[s - 1];
+        }
+        let counted = heads.last().copied().unwrap_or(0) as usize;
+        let mut entries = alloc::vec![Entry::default(); counted];
+        let mut placed = 0usize;
+        for (pos, t) in tables.iter().enumerate() {
+            let Some((g, _)) = t else { continue };
             let shifted = (pos as u32).checked_shl(sym_bits).unwrap_or(0);
             let regular = walk_chains(g, |idx, hash| {
-                if let Some(n) = heads.get_mut(slot_of(hash, mask) + 2) {
-                    *n += 1;
+                // The walk stays within symoffset..symbol_end (chains ascend, the last one
+                // ends there), so no slot receives more entries than were counted for it.
+                if let Some(cursor) = heads.get_mut(slot_of(hash, mask) + 1) {
+                    if let Some(slot) = entries.get_mut(*cursor as usize) {
+                        *slot = Entry {
+                            hash,
+                            packed: shifted | idx,
+                        };
+                        placed += 1;
+                    }
+                    *cursor += 1;
                 }
-                flat.push(Entry {
-                    hash,
-                    packed: shifted | idx,
-                });
             });
             if !regular {
                 return None;
             }
         }
-        // ...then a stable counting sort by slot, about two entries per slot so a lookup
-        // reads one or two cache lines: prefix-sum, then place using heads[s + 1] as the
-        // cursor; afterwards heads[s]..heads[s + 1] is slot s.
-        for s in 2..heads.len() {
-            heads[s] += heads[s - 1];
-        }
-        let mut entries = alloc::vec![Entry::default(); flat.len()];
-        for e in &flat {
-            let cursor = &mut heads[slot_of(e.hash, mask) + 1];
-            if let Some(slot) = entries.get_mut(*cursor as usize) {
-                *slot = *e;
-            }
-            *cursor += 1;
+        // A symbol of the range on no chain (no linker leaves such gaps) would leave its
+        // slot short: no index then (the caller walks the scope as glibc does).
+        if placed != counted {
+            return None;
         }
         Some(ScopeIndex {
             mask,
