@@ -71,11 +71,24 @@ impl ObjPlan {
     /// Empties the plan, keeping its buffers, with room for `n` distinct references (so one
     /// plan's memory serves object after object instead of each taking fresh pages).
     pub fn reset(&mut self, n: usize) {
-        let size = (n.max(1) * 2).next_power_of_two();
         self.keys.clear();
         self.bindings.clear();
-        self.keys.reserve(n);
-        self.bindings.reserve(n);
+        // Fresh buffers rather than `reserve`, which would copy the old (stale) contents.
+        if self.keys.capacity() < n {
+            self.keys = Vec::new();
+            self.keys = Vec::with_capacity(n);
+        }
+        if self.bindings.capacity() < n {
+            self.bindings = Vec::new();
+            self.bindings = Vec::with_capacity(n);
+        }
+        // At most three quarters full with `n` keys.
+        self.clear_table((n + n / 3 + 1).next_power_of_two());
+        self.lazy_plt = false;
+    }
+
+    /// Makes `index[..size]` an empty table, reusing the buffer when it is long enough.
+    fn clear_table(&mut self, size: usize) {
         if let Some(t) = self.index.get_mut(..size) {
             t.fill(0);
         } else {
@@ -84,7 +97,6 @@ impl ObjPlan {
             self.index = alloc::vec![0; size];
         }
         self.slots = size;
-        self.lazy_plt = false;
     }
 
     /// Position of `key` in the table: Ok(position in keys) or Err(empty slot).
@@ -134,21 +146,21 @@ impl ObjPlan {
         }
     }
 
-    /// Grows the table if one more key would make it more than half full; afterwards the
-    /// empty slot `probe` returns stays valid for one `insert_at`.
+    /// Grows the table if one more key would make it more than three quarters full (a
+    /// smaller table is fewer pages to touch; probes are few: most references are settled
+    /// before it is consulted); afterwards the empty slot `probe` returns stays valid for
+    /// one `insert_at`.
     #[inline]
     fn reserve_one(&mut self) {
-        if (self.keys.len() + 1) * 2 > self.slots {
+        if (self.keys.len() + 1) * 4 > self.slots * 3 {
             self.grow();
         }
     }
 
     #[cold]
     fn grow(&mut self) {
-        let size = ((self.keys.len() + 1) * 4).next_power_of_two();
-        self.index = Vec::new();
-        self.index = alloc::vec![0; size];
-        self.slots = size;
+        let size = ((self.keys.len() + 1) * 2).next_power_of_two();
+        self.clear_table(size);
         let mask = size - 1;
         for (pos, &k) in self.keys.iter().enumerate() {
             let mut i = hash_slot(k, mask);
@@ -258,9 +270,12 @@ impl Planner {
         let skip = relacount.saturating_mul(24).min(rela.len());
         let rela = rela.get(skip..).unwrap_or(&[]);
         let n = rela.len() / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
-        // Distinct (symbol, class) pairs are typically a quarter of the references or fewer;
-        // the table grows when needed, and an oversized one costs page faults to fill.
-        p.reset((n / 4).min(1 << 18));
+        // Distinct (symbol, class) pairs: most JUMP_SLOTs name a symbol of their own, other
+        // references repeat one more often than not (one in nine distinct for inkscape's
+        // largest library). The table grows when needed, and an oversized one costs page
+        // faults to fill.
+        let hint = rela.len() / 24 / 8 + if lazy_plt { 0 } else { jmprel.len() / 24 };
+        p.reset(hint.min(1 << 18));
         ns.reserve_lookups(n / 4);
         p.lazy_plt = lazy_plt;
         let mut cx = TableCx {
