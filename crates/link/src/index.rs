@@ -16,8 +16,9 @@
 //! irregular table gets no index (the caller walks the scope as glibc does).
 //!
 //! Layout (memory is page faults; inkscape's scope holds ~134k symbols): `heads` has about
-//! one slot per two symbols and gives each slot's range in `entries`; an entry is 8 bytes:
-//! the chain word and the scope position and symbol index packed in one u32.
+//! one slot per two symbols and gives each slot's range of entries; an entry is 6 bytes:
+//! 16 bits of the chain word (see `ScopeIndex::frags`) and the scope position and symbol
+//! index packed in one u32.
 
 use alloc::vec::Vec;
 
@@ -27,10 +28,18 @@ use crate::object::{GnuHash, HashTable, ObjView};
 #[derive(Clone, Debug, Default)]
 pub struct ScopeIndex {
     mask: u32,
-    /// Entries of slot `s` are `entries[heads[s]..heads[s + 1]]`.
+    /// Entries of slot `s` are at `heads[s]..heads[s + 1]` of `frags` and `packed`.
     heads: Vec<u32>,
-    entries: Vec<Entry>,
-    /// Bits of `Entry::packed` holding the symbol index (the scope position is above them).
+    /// Per entry: the low 16 bits of its hash as glibc's chain walk sees it (the chain word
+    /// with bit 0 such that the hash falls in the symbol's bucket). Only a filter: two
+    /// names whose hashes differ in the upper bits only are told apart by the name
+    /// comparison that follows, which is where glibc's walk would reject the second name
+    /// anyway (before any other effect), and one such pair in 65,536 candidates costs
+    /// less than 2 more bytes per symbol (memory is page faults).
+    frags: Vec<u16>,
+    /// Per entry: scope position << sym_bits | symbol index.
+    packed: Vec<u32>,
+    /// Bits of `packed` holding the symbol index (the scope position is above them).
     sym_bits: u32,
     sym_mask: u32,
     /// The scope indexed (ObjId at each position).
@@ -38,15 +47,6 @@ pub struct ScopeIndex {
     /// `nbuckets` of each scope position's table (0 for objects without one); only a
     /// single-bucket table needs it (see `Candidates::next`).
     nbuckets: Vec<u32>,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Entry {
-    /// The symbol's hash as glibc's chain walk sees it: the chain word with bit 0 such
-    /// that the hash falls in the symbol's bucket.
-    hash: u32,
-    /// scope position << sym_bits | symbol index.
-    packed: u32,
 }
 
 /// One indexed symbol of the scope: where it is and its index in that object's symtab.
@@ -66,9 +66,9 @@ fn bits_for(n: usize) -> u32 {
     usize::BITS - n.saturating_sub(1).leading_zeros()
 }
 
-/// Calls `f(symbol index, hash)` (see [`Entry::hash`]) for every symbol reachable from
-/// `g`'s buckets, in chain order; false if the table is irregular (see the module comment)
-/// or truncated.
+/// Calls `f(symbol index, hash)` for every symbol reachable from `g`'s buckets, in chain
+/// order, where `hash` is the chain word with bit 0 such that the hash falls in the
+/// symbol's bucket; false if the table is irregular (see the module comment) or truncated.
 fn walk_chains(g: &GnuHash<'_>, mut f: impl FnMut(u32, u32)) -> bool {
     let nb = g.nbuckets;
     let mut next_free = g.symoffset;
@@ -175,7 +175,8 @@ impl ScopeIndex {
             heads[s] += heads[s - 1];
         }
         let counted = heads.last().copied().unwrap_or(0) as usize;
-        let mut entries = alloc::vec![Entry::default(); counted];
+        let mut frags = alloc::vec![0u16; counted];
+        let mut packed = alloc::vec![0u32; counted];
         let mut placed = 0usize;
         for (pos, t) in tables.iter().enumerate() {
             let Some((g, _)) = t else { continue };
@@ -184,11 +185,10 @@ impl ScopeIndex {
                 // The walk stays within symoffset..symbol_end (chains ascend, the last one
                 // ends there), so no slot receives more entries than were counted for it.
                 if let Some(cursor) = heads.get_mut(slot_of(hash, mask) + 1) {
-                    if let Some(slot) = entries.get_mut(*cursor as usize) {
-                        *slot = Entry {
-                            hash,
-                            packed: shifted | idx,
-                        };
+                    let at = *cursor as usize;
+                    if let (Some(f), Some(p)) = (frags.get_mut(at), packed.get_mut(at)) {
+                        *f = hash as u16;
+                        *p = shifted | idx;
                         placed += 1;
                     }
                     *cursor += 1;
@@ -206,7 +206,8 @@ impl ScopeIndex {
         Some(ScopeIndex {
             mask,
             heads,
-            entries,
+            frags,
+            packed,
             sym_bits,
             sym_mask: ((1u64 << sym_bits) - 1) as u32,
             scope: scope.to_vec(),
@@ -220,7 +221,8 @@ impl ScopeIndex {
         self.scope.get(pos).copied()
     }
 
-    /// The symbols compared against GNU hash `h` by the scope's objects, ordered by scope
+    /// The symbols compared against GNU hash `h` by the scope's objects (and, rarely, some
+    /// whose hash differs from `h` in the upper 16 bits: see `frags`), ordered by scope
     /// position, then chain order.
     #[inline]
     pub fn candidates(&self, h: u32) -> Candidates<'_> {
@@ -229,38 +231,42 @@ impl ScopeIndex {
             Some(&[lo, hi]) => (lo as usize, hi as usize),
             _ => (0, 0),
         };
+        let frags = self.frags.get(lo..hi).unwrap_or(&[]);
+        let packed = self.packed.get(lo..hi).unwrap_or(&[]);
         Candidates {
             ix: self,
-            h,
-            entries: self.entries.get(lo..hi).unwrap_or(&[]).iter(),
+            h: h as u16,
+            entries: frags.iter().zip(packed.iter()),
         }
     }
 }
 
 pub struct Candidates<'a> {
     ix: &'a ScopeIndex,
-    h: u32,
-    entries: core::slice::Iter<'a, Entry>,
+    /// The low 16 bits of the hash looked up.
+    h: u16,
+    entries: core::iter::Zip<core::slice::Iter<'a, u16>, core::slice::Iter<'a, u32>>,
 }
 
 impl Iterator for Candidates<'_> {
     type Item = Candidate;
     #[inline]
     fn next(&mut self) -> Option<Candidate> {
-        for e in &mut self.entries {
-            if (e.hash ^ self.h) >> 1 != 0 {
+        for (&f, &packed) in &mut self.entries {
+            let d = f ^ self.h;
+            if d > 1 {
                 continue;
             }
             // (sym_bits < 32, see `build`.)
-            let pos = (e.packed >> (self.ix.sym_bits & 31)) as usize;
+            let pos = (packed >> (self.ix.sym_bits & 31)) as usize;
             // The entry holds the one hash of the pair (h, h ^ 1) that falls in the
             // symbol's bucket; glibc compares the other one too only when both share the
             // bucket (a single-bucket table). Such a hash is not the symbol name's, so it
             // cannot match; kept for exactness.
-            if e.hash != self.h && self.ix.nbuckets.get(pos).copied() != Some(1) {
+            if d != 0 && self.ix.nbuckets.get(pos).copied() != Some(1) {
                 continue;
             }
-            let sym = e.packed & self.ix.sym_mask;
+            let sym = packed & self.ix.sym_mask;
             return Some(Candidate { pos, sym });
         }
         None
