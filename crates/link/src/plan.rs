@@ -258,6 +258,19 @@ pub struct Planner {
 }
 
 impl Planner {
+    /// The number of distinct references `plan_object` expects for object `id` (what it
+    /// sizes the plan for). Distinct (symbol, class) pairs: most JUMP_SLOTs name a symbol of
+    /// their own, other references repeat one more often than not (one in nine distinct
+    /// for inkscape's largest library). The table grows when needed, and an oversized one
+    /// costs page faults to fill.
+    pub fn hint(ns: &Namespace<'_>, id: ObjId, lazy_plt: bool) -> usize {
+        let Some(o) = ns.obj(id) else { return 0 };
+        let skip = o.relacount.saturating_mul(24).min(o.rela.len());
+        let rela = (o.rela.len() - skip) / 24;
+        let hint = rela / 8 + if lazy_plt { 0 } else { o.jmprel.len() / 24 };
+        hint.min(1 << 18)
+    }
+
     /// Plans object `id` into `p` (emptied first, its buffers reused): lookups in glibc's
     /// order, see [`plan_with`]; JUMP_SLOTs left out when `lazy_plt`.
     pub fn plan_object(&mut self, ns: &mut Namespace<'_>, id: ObjId, lazy_plt: bool, p: &mut ObjPlan) {
@@ -270,12 +283,7 @@ impl Planner {
         let skip = relacount.saturating_mul(24).min(rela.len());
         let rela = rela.get(skip..).unwrap_or(&[]);
         let n = rela.len() / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
-        // Distinct (symbol, class) pairs: most JUMP_SLOTs name a symbol of their own, other
-        // references repeat one more often than not (one in nine distinct for inkscape's
-        // largest library). The table grows when needed, and an oversized one costs page
-        // faults to fill.
-        let hint = rela.len() / 24 / 8 + if lazy_plt { 0 } else { jmprel.len() / 24 };
-        p.reset(hint.min(1 << 18));
+        p.reset(Self::hint(ns, id, lazy_plt));
         ns.reserve_lookups(n / 4);
         p.lazy_plt = lazy_plt;
         let mut cx = TableCx {

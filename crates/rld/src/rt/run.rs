@@ -980,6 +980,16 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     };
     let mut planner = rld_link::Planner::default();
     let mut scratch = rld_link::ObjPlan::default();
+    {
+        // SAFETY: start-up; the reference is dropped at the end of this block.
+        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+        // Sized once for the largest object: no series of ever larger tables.
+        let most = order.iter().fold(0, |m, &id| {
+            let lazy = lazy_objs.get(id).copied().unwrap_or(false);
+            m.max(rld_link::Planner::hint(&rt.ns, id as ObjId, lazy))
+        });
+        scratch.reset(most);
+    }
     for id in order {
         {
             // SAFETY: start-up; the reference is dropped before the relocation below.
