@@ -273,7 +273,13 @@ impl Planner {
 
     /// Plans object `id` into `p` (emptied first, its buffers reused): lookups in glibc's
     /// order, see [`plan_with`]; JUMP_SLOTs left out when `lazy_plt`.
-    pub fn plan_object(&mut self, ns: &mut Namespace<'_>, id: ObjId, lazy_plt: bool, p: &mut ObjPlan) {
+    pub fn plan_object(
+        &mut self,
+        ns: &mut Namespace<'_>,
+        id: ObjId,
+        lazy_plt: bool,
+        p: &mut ObjPlan,
+    ) {
         let Some(o) = ns.obj(id) else {
             p.reset(0);
             return;
