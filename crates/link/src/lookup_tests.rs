@@ -901,3 +901,49 @@ fn scope_index_matches_plain_walk() {
         assert_eq!(indexed, walked, "round {round}");
     }
 }
+
+#[test]
+fn planner_reusing_one_scratch_plan_matches_fresh_plans() {
+    // Object 1 has more distinct references than its sizing hint (the table grows), object
+    // 0 fewer; planning 1 then 0 into one scratch plan reuses the larger buffers for 0.
+    let mut a = Fake::new("/a.so", LIB);
+    let mut defs = Vec::new();
+    for i in 0..40 {
+        let name = alloc::format!("d{i}");
+        defs.push(a.func(&name, 0x10 + i as u64));
+    }
+    for i in 0..40 {
+        let name = alloc::format!("d{i}");
+        let r = a.undef(&name, STB_GLOBAL, VER_GLOBAL);
+        a.reloc(R_X86_64_GLOB_DAT, r);
+        a.reloc(R_X86_64_64, r);
+    }
+    let mut exe = Fake::new("", EXE);
+    let f = exe.undef("d3", STB_GLOBAL, VER_GLOBAL);
+    let u = exe.undef("nowhere", STB_GLOBAL, VER_GLOBAL);
+    exe.reloc(R_X86_64_GLOB_DAT, f);
+    exe.reloc(R_X86_64_GLOB_DAT, u);
+    let b = [exe.build(), a.build()];
+    let order = [1, 0];
+    let fresh = plan(&mut ns(&b), &order);
+    let mut n = ns(&b);
+    let mut planner = crate::plan::Planner::default();
+    let mut scratch = crate::plan::ObjPlan::default();
+    let mut reused = BindingPlan {
+        order: order.to_vec(),
+        objs: vec![Default::default(); b.len()],
+        first_error: None,
+    };
+    for &id in &order {
+        planner.plan_object(&mut n, id, false, &mut scratch);
+        reused.objs[id as usize] = scratch.clone();
+    }
+    reused.first_error = planner.first_error;
+    assert_eq!(reused, fresh);
+    assert_eq!(reused.objs[1].keys.len(), 40);
+    assert_eq!(reused.first_error, Some((0, b[0].idx[u])));
+    assert_eq!(
+        reused.objs[0].get(b[0].idx[f], CLASS_NORMAL),
+        Some(def(&b, 1, defs[3]))
+    );
+}
