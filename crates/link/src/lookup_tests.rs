@@ -947,3 +947,50 @@ fn planner_reusing_one_scratch_plan_matches_fresh_plans() {
         Some(def(&b, 1, defs[3]))
     );
 }
+
+#[test]
+fn index_hash_fragment_collision_is_rejected_by_name() {
+    // GNU hashes 0x4e866bef and 0xf6e36bef: the same low 16 bits (all the index keeps) and,
+    // in a 16-slot index, the same slot. The lookup of the first must not find the second.
+    let (miss, hit) = ("coll_53306", "coll_a");
+    assert_eq!(crate::hash::gnu_hash(miss.as_bytes()), 0x4e86_6bef);
+    assert_eq!(crate::hash::gnu_hash(hit.as_bytes()), 0xf6e3_6bef);
+    let mut exe = Fake::new("", EXE);
+    let m = exe.undef(miss, STB_WEAK, VER_GLOBAL);
+    let h = exe.undef(hit, STB_GLOBAL, VER_GLOBAL);
+    exe.reloc(R_X86_64_GLOB_DAT, m);
+    exe.reloc(R_X86_64_GLOB_DAT, h);
+    let mut fakes = vec![exe];
+    let mut def_idx = 0;
+    for l in 0..12 {
+        let mut f = Fake::new(&alloc::format!("/lib{l}.so"), LIB);
+        if l == 5 {
+            def_idx = f.func(hit, 0x10);
+        } else {
+            f.func(&alloc::format!("other{l}"), 0x10);
+        }
+        fakes.push(f);
+    }
+    let b: Vec<Built> = fakes.into_iter().map(|f| f.build()).collect();
+    let n = ns(&b);
+    let ix = crate::index::ScopeIndex::build(&n.objs, n.global()).expect("an index");
+    assert!(
+        ix.candidates(crate::hash::gnu_hash(miss.as_bytes()))
+            .next()
+            .is_some(),
+        "the colliding definition is a candidate"
+    );
+    let order: Vec<u32> = (0..b.len() as u32).rev().collect();
+    let indexed = plan(&mut ns(&b), &order);
+    let mut n2 = ns(&b);
+    n2.use_memo = false;
+    assert_eq!(indexed, plan(&mut n2, &order));
+    assert_eq!(
+        indexed.objs[0].get(b[0].idx[m], CLASS_NORMAL),
+        Some(Binding::UndefWeak)
+    );
+    assert_eq!(
+        indexed.objs[0].get(b[0].idx[h], CLASS_NORMAL),
+        Some(def(&b, 6, def_idx))
+    );
+}
