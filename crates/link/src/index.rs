@@ -16,8 +16,9 @@
 //! irregular table gets no index (the caller walks the scope as glibc does).
 //!
 //! Layout (memory is page faults; inkscape's scope holds ~134k symbols): `heads` has about
-//! one slot per two symbols and gives each slot's range in `entries`; an entry is 8 bytes:
-//! the chain word and the scope position and symbol index packed in one u32.
+//! one slot per two symbols and gives each slot's range of entries; an entry is 6 bytes:
+//! 16 bits of the chain word (see `ScopeIndex::frags`) and the scope position and symbol
+//! index packed in one u32.
 
 use alloc::vec::Vec;
 
@@ -27,10 +28,18 @@ use crate::object::{GnuHash, HashTable, ObjView};
 #[derive(Clone, Debug, Default)]
 pub struct ScopeIndex {
     mask: u32,
-    /// Entries of slot `s` are `entries[heads[s]..heads[s + 1]]`.
+    /// Entries of slot `s` are at `heads[s]..heads[s + 1]` of `frags` and `packed`.
     heads: Vec<u32>,
-    entries: Vec<Entry>,
-    /// Bits of `Entry::packed` holding the symbol index (the scope position is above them).
+    /// Per entry: the low 16 bits of its hash as glibc's chain walk sees it (the chain word
+    /// with bit 0 such that the hash falls in the symbol's bucket). Only a filter: two
+    /// names whose hashes differ in the upper bits only are told apart by the name
+    /// comparison that follows, which is where glibc's walk would reject the second name
+    /// anyway (before any other effect), and one such pair in 65,536 candidates costs
+    /// less than 2 more bytes per symbol (memory is page faults).
+    frags: Vec<u16>,
+    /// Per entry: scope position << sym_bits | symbol index.
+    packed: Vec<u32>,
+    /// Bits of `packed` holding the symbol index (the scope position is above them).
     sym_bits: u32,
     sym_mask: u32,
     /// The scope indexed (ObjId at each position).
@@ -38,15 +47,6 @@ pub struct ScopeIndex {
     /// `nbuckets` of each scope position's table (0 for objects without one); only a
     /// single-bucket table needs it (see `Candidates::next`).
     nbuckets: Vec<u32>,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Entry {
-    /// The symbol's hash as glibc's chain walk sees it: the chain word with bit 0 such
-    /// that the hash falls in the symbol's bucket.
-    hash: u32,
-    /// scope position << sym_bits | symbol index.
-    packed: u32,
 }
 
 /// One indexed symbol of the scope: where it is and its index in that object's symtab.
@@ -66,9 +66,9 @@ fn bits_for(n: usize) -> u32 {
     usize::BITS - n.saturating_sub(1).leading_zeros()
 }
 
-/// Calls `f(symbol index, hash)` (see [`Entry::hash`]) for every symbol reachable from
-/// `g`'s buckets, in chain order; false if the table is irregular (see the module comment)
-/// or truncated.
+/// Calls `f(symbol index, hash)` for every symbol reachable from `g`'s buckets, in chain
+/// order, where `hash` is the chain word with bit 0 such that the hash falls in the
+/// symbol's bucket; false if the table is irregular (see the module comment) or truncated.
 fn walk_chains(g: &GnuHash<'_>, mut f: impl FnMut(u32, u32)) -> bool {
     let nb = g.nbuckets;
     let mut next_free = g.symoffset;
@@ -138,7 +138,7 @@ impl ScopeIndex {
                     total += (end - g.symoffset) as usize;
                     max_sym = max_sym.max(end as usize);
                     nbuckets.push(g.nbuckets);
-                    tables.push(Some(g));
+                    tables.push(Some((g, end)));
                 }
                 HashTable::None => {
                     nbuckets.push(0);
@@ -151,46 +151,63 @@ impl ScopeIndex {
         if sym_bits >= 32 || sym_bits + bits_for(scope.len()) > 32 || total >= u32::MAX as usize {
             return None;
         }
-        // All entries in scope order, then chain order, counted per slot (into
-        // heads[s + 2])...
-        let mut flat: Vec<Entry> = Vec::with_capacity(total);
+        // A stable counting sort by slot, straight into the final array (the index is the
+        // bulk of start-up's fresh memory, and fresh memory is page faults; a staging copy
+        // of the entries doubled it). Counting needs no chain walk: a slot depends on the
+        // chain word without bit 0, and a regular table's chains cover its symbols from
+        // `symoffset` to `symbol_end`, so the words are read in a row (into heads[s + 2]);
+        // the walk (below) then checks regularity and places each entry, using heads[s + 1]
+        // as the cursor; afterwards heads[s]..heads[s + 1] is slot s. About two entries per
+        // slot, so a lookup reads one or two cache lines.
         let size = (total / 2).max(16).next_power_of_two();
         let mask = (size - 1) as u32;
         let mut heads = alloc::vec![0u32; size + 2];
-        for (pos, g) in tables.iter().enumerate() {
-            let Some(g) = g else { continue };
+        for (g, end) in tables.iter().flatten() {
+            let n = (end - g.symoffset) as usize;
+            for c in g.chain_from(g.symoffset)?.chunks_exact(4).take(n) {
+                let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                if let Some(h) = heads.get_mut(slot_of(w, mask) + 2) {
+                    *h += 1;
+                }
+            }
+        }
+        for s in 2..heads.len() {
+            heads[s] += heads[s - 1];
+        }
+        let counted = heads.last().copied().unwrap_or(0) as usize;
+        let mut frags = alloc::vec![0u16; counted];
+        let mut packed = alloc::vec![0u32; counted];
+        let mut placed = 0usize;
+        for (pos, t) in tables.iter().enumerate() {
+            let Some((g, _)) = t else { continue };
             let shifted = (pos as u32).checked_shl(sym_bits).unwrap_or(0);
             let regular = walk_chains(g, |idx, hash| {
-                if let Some(n) = heads.get_mut(slot_of(hash, mask) + 2) {
-                    *n += 1;
+                // The walk stays within symoffset..symbol_end (chains ascend, the last one
+                // ends there), so no slot receives more entries than were counted for it.
+                if let Some(cursor) = heads.get_mut(slot_of(hash, mask) + 1) {
+                    let at = *cursor as usize;
+                    if let (Some(f), Some(p)) = (frags.get_mut(at), packed.get_mut(at)) {
+                        *f = hash as u16;
+                        *p = shifted | idx;
+                        placed += 1;
+                    }
+                    *cursor += 1;
                 }
-                flat.push(Entry {
-                    hash,
-                    packed: shifted | idx,
-                });
             });
             if !regular {
                 return None;
             }
         }
-        // ...then a stable counting sort by slot, about two entries per slot so a lookup
-        // reads one or two cache lines: prefix-sum, then place using heads[s + 1] as the
-        // cursor; afterwards heads[s]..heads[s + 1] is slot s.
-        for s in 2..heads.len() {
-            heads[s] += heads[s - 1];
-        }
-        let mut entries = alloc::vec![Entry::default(); flat.len()];
-        for e in &flat {
-            let cursor = &mut heads[slot_of(e.hash, mask) + 1];
-            if let Some(slot) = entries.get_mut(*cursor as usize) {
-                *slot = *e;
-            }
-            *cursor += 1;
+        // A symbol of the range on no chain (no linker leaves such gaps) would leave its
+        // slot short: no index then (the caller walks the scope as glibc does).
+        if placed != counted {
+            return None;
         }
         Some(ScopeIndex {
             mask,
             heads,
-            entries,
+            frags,
+            packed,
             sym_bits,
             sym_mask: ((1u64 << sym_bits) - 1) as u32,
             scope: scope.to_vec(),
@@ -204,7 +221,8 @@ impl ScopeIndex {
         self.scope.get(pos).copied()
     }
 
-    /// The symbols compared against GNU hash `h` by the scope's objects, ordered by scope
+    /// The symbols compared against GNU hash `h` by the scope's objects (and, rarely, some
+    /// whose hash differs from `h` in the upper 16 bits: see `frags`), ordered by scope
     /// position, then chain order.
     #[inline]
     pub fn candidates(&self, h: u32) -> Candidates<'_> {
@@ -213,38 +231,42 @@ impl ScopeIndex {
             Some(&[lo, hi]) => (lo as usize, hi as usize),
             _ => (0, 0),
         };
+        let frags = self.frags.get(lo..hi).unwrap_or(&[]);
+        let packed = self.packed.get(lo..hi).unwrap_or(&[]);
         Candidates {
             ix: self,
-            h,
-            entries: self.entries.get(lo..hi).unwrap_or(&[]).iter(),
+            h: h as u16,
+            entries: frags.iter().zip(packed.iter()),
         }
     }
 }
 
 pub struct Candidates<'a> {
     ix: &'a ScopeIndex,
-    h: u32,
-    entries: core::slice::Iter<'a, Entry>,
+    /// The low 16 bits of the hash looked up.
+    h: u16,
+    entries: core::iter::Zip<core::slice::Iter<'a, u16>, core::slice::Iter<'a, u32>>,
 }
 
 impl Iterator for Candidates<'_> {
     type Item = Candidate;
     #[inline]
     fn next(&mut self) -> Option<Candidate> {
-        for e in &mut self.entries {
-            if (e.hash ^ self.h) >> 1 != 0 {
+        for (&f, &packed) in &mut self.entries {
+            let d = f ^ self.h;
+            if d > 1 {
                 continue;
             }
             // (sym_bits < 32, see `build`.)
-            let pos = (e.packed >> (self.ix.sym_bits & 31)) as usize;
+            let pos = (packed >> (self.ix.sym_bits & 31)) as usize;
             // The entry holds the one hash of the pair (h, h ^ 1) that falls in the
             // symbol's bucket; glibc compares the other one too only when both share the
             // bucket (a single-bucket table). Such a hash is not the symbol name's, so it
             // cannot match; kept for exactness.
-            if e.hash != self.h && self.ix.nbuckets.get(pos).copied() != Some(1) {
+            if d != 0 && self.ix.nbuckets.get(pos).copied() != Some(1) {
                 continue;
             }
-            let sym = e.packed & self.ix.sym_mask;
+            let sym = packed & self.ix.sym_mask;
             return Some(Candidate { pos, sym });
         }
         None

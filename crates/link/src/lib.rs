@@ -28,5 +28,5 @@ pub use error::{LinkError, fatal_line};
 pub use hash::{NameHash, gnu_hash, sysv_hash};
 pub use lookup::{Found, Namespace, Request, Stats, TypeClass, VersionReq};
 pub use object::{GnuHash, HashTable, ObjKind, ObjView, Sym, SysvHash, Version, build_versions};
-pub use plan::{Binding, BindingPlan, ObjPlan, plan, plan_with};
+pub use plan::{Binding, BindingPlan, ObjPlan, Planner, plan, plan_with};
 pub use reloc::{Action, RelocInput, SymFacts, TlsFacts, reloc_action};

@@ -901,3 +901,96 @@ fn scope_index_matches_plain_walk() {
         assert_eq!(indexed, walked, "round {round}");
     }
 }
+
+#[test]
+fn planner_reusing_one_scratch_plan_matches_fresh_plans() {
+    // Object 1 has more distinct references than its sizing hint (the table grows), object
+    // 0 fewer; planning 1 then 0 into one scratch plan reuses the larger buffers for 0.
+    let mut a = Fake::new("/a.so", LIB);
+    let mut defs = Vec::new();
+    for i in 0..40 {
+        let name = alloc::format!("d{i}");
+        defs.push(a.func(&name, 0x10 + i as u64));
+    }
+    for i in 0..40 {
+        let name = alloc::format!("d{i}");
+        let r = a.undef(&name, STB_GLOBAL, VER_GLOBAL);
+        a.reloc(R_X86_64_GLOB_DAT, r);
+        a.reloc(R_X86_64_64, r);
+    }
+    let mut exe = Fake::new("", EXE);
+    let f = exe.undef("d3", STB_GLOBAL, VER_GLOBAL);
+    let u = exe.undef("nowhere", STB_GLOBAL, VER_GLOBAL);
+    exe.reloc(R_X86_64_GLOB_DAT, f);
+    exe.reloc(R_X86_64_GLOB_DAT, u);
+    let b = [exe.build(), a.build()];
+    let order = [1, 0];
+    let fresh = plan(&mut ns(&b), &order);
+    let mut n = ns(&b);
+    let mut planner = crate::plan::Planner::default();
+    let mut scratch = crate::plan::ObjPlan::default();
+    let mut reused = BindingPlan {
+        order: order.to_vec(),
+        objs: vec![Default::default(); b.len()],
+        first_error: None,
+    };
+    for &id in &order {
+        planner.plan_object(&mut n, id, false, &mut scratch);
+        reused.objs[id as usize] = scratch.clone();
+    }
+    reused.first_error = planner.first_error;
+    assert_eq!(reused, fresh);
+    assert_eq!(reused.objs[1].keys.len(), 40);
+    assert_eq!(reused.first_error, Some((0, b[0].idx[u])));
+    assert_eq!(
+        reused.objs[0].get(b[0].idx[f], CLASS_NORMAL),
+        Some(def(&b, 1, defs[3]))
+    );
+}
+
+#[test]
+fn index_hash_fragment_collision_is_rejected_by_name() {
+    // GNU hashes 0x4e866bef and 0xf6e36bef: the same low 16 bits (all the index keeps) and,
+    // in a 16-slot index, the same slot. The lookup of the first must not find the second.
+    let (miss, hit) = ("coll_53306", "coll_a");
+    assert_eq!(crate::hash::gnu_hash(miss.as_bytes()), 0x4e86_6bef);
+    assert_eq!(crate::hash::gnu_hash(hit.as_bytes()), 0xf6e3_6bef);
+    let mut exe = Fake::new("", EXE);
+    let m = exe.undef(miss, STB_WEAK, VER_GLOBAL);
+    let h = exe.undef(hit, STB_GLOBAL, VER_GLOBAL);
+    exe.reloc(R_X86_64_GLOB_DAT, m);
+    exe.reloc(R_X86_64_GLOB_DAT, h);
+    let mut fakes = vec![exe];
+    let mut def_idx = 0;
+    for l in 0..12 {
+        let mut f = Fake::new(&alloc::format!("/lib{l}.so"), LIB);
+        if l == 5 {
+            def_idx = f.func(hit, 0x10);
+        } else {
+            f.func(&alloc::format!("other{l}"), 0x10);
+        }
+        fakes.push(f);
+    }
+    let b: Vec<Built> = fakes.into_iter().map(|f| f.build()).collect();
+    let n = ns(&b);
+    let ix = crate::index::ScopeIndex::build(&n.objs, n.global()).expect("an index");
+    assert!(
+        ix.candidates(crate::hash::gnu_hash(miss.as_bytes()))
+            .next()
+            .is_some(),
+        "the colliding definition is a candidate"
+    );
+    let order: Vec<u32> = (0..b.len() as u32).rev().collect();
+    let indexed = plan(&mut ns(&b), &order);
+    let mut n2 = ns(&b);
+    n2.use_memo = false;
+    assert_eq!(indexed, plan(&mut n2, &order));
+    assert_eq!(
+        indexed.objs[0].get(b[0].idx[m], CLASS_NORMAL),
+        Some(Binding::UndefWeak)
+    );
+    assert_eq!(
+        indexed.objs[0].get(b[0].idx[h], CLASS_NORMAL),
+        Some(def(&b, 6, def_idx))
+    );
+}

@@ -27,8 +27,12 @@ pub enum Binding {
 pub struct ObjPlan {
     pub keys: Vec<u32>,
     pub bindings: Vec<Binding>,
-    /// Power-of-two table of positions in `keys` (u32::MAX = empty).
+    /// Power-of-two table of positions in `keys` plus one (0 = empty, so a fresh table is
+    /// zeroed memory: no fill pass, and pages of it never written are never touched).
     index: Vec<u32>,
+    /// The table is `index[..slots]` (a power of two, or 0 for none): a reused plan keeps
+    /// its longer buffer.
+    slots: usize,
     /// The object's JUMP_SLOTs were left out (lazy binding): none of them has a binding.
     pub lazy_plt: bool,
 }
@@ -59,30 +63,58 @@ fn hash_slot(key: u32, mask: usize) -> usize {
 impl ObjPlan {
     /// An empty plan with room for `n` distinct references.
     pub fn with_capacity(n: usize) -> Self {
-        let size = (n.max(1) * 2).next_power_of_two();
-        ObjPlan {
-            keys: Vec::with_capacity(n),
-            bindings: Vec::with_capacity(n),
-            index: alloc::vec![u32::MAX; size],
-            lazy_plt: false,
+        let mut p = ObjPlan::default();
+        p.reset(n);
+        p
+    }
+
+    /// Empties the plan, keeping its buffers, with room for `n` distinct references (so one
+    /// plan's memory serves object after object instead of each taking fresh pages).
+    pub fn reset(&mut self, n: usize) {
+        self.keys.clear();
+        self.bindings.clear();
+        // Fresh buffers rather than `reserve`, which would copy the old (stale) contents.
+        if self.keys.capacity() < n {
+            self.keys = Vec::new();
+            self.keys = Vec::with_capacity(n);
         }
+        if self.bindings.capacity() < n {
+            self.bindings = Vec::new();
+            self.bindings = Vec::with_capacity(n);
+        }
+        // At most three quarters full with `n` keys.
+        self.clear_table((n + n / 3 + 1).next_power_of_two());
+        self.lazy_plt = false;
+    }
+
+    /// Makes `index[..size]` an empty table, reusing the buffer when it is long enough.
+    fn clear_table(&mut self, size: usize) {
+        if let Some(t) = self.index.get_mut(..size) {
+            t.fill(0);
+        } else {
+            // A fresh zeroed table rather than growing this one (which would copy it).
+            self.index = Vec::new();
+            self.index = alloc::vec![0; size];
+        }
+        self.slots = size;
     }
 
     /// Position of `key` in the table: Ok(position in keys) or Err(empty slot).
     #[inline]
     fn probe(&self, key: u32) -> Result<usize, usize> {
-        let mask = self.index.len().wrapping_sub(1);
-        if self.index.is_empty() {
+        let Some(table) = self.index.get(..self.slots).filter(|t| !t.is_empty()) else {
             return Err(usize::MAX);
-        }
+        };
+        let mask = table.len() - 1;
         let mut i = hash_slot(key, mask);
         loop {
-            let e = self.index[i];
-            if e == u32::MAX {
+            let e = table[i];
+            if e == 0 {
                 return Err(i);
             }
-            if self.keys.get(e as usize) == Some(&key) {
-                return Ok(e as usize);
+            let pos = e as usize - 1;
+            if self.keys.get(pos) == Some(&key) {
+                return Ok(pos);
             }
             i = (i + 1) & mask;
         }
@@ -114,26 +146,28 @@ impl ObjPlan {
         }
     }
 
-    /// Grows the table if one more key would make it more than half full; afterwards the
-    /// empty slot `probe` returns stays valid for one `insert_at`.
+    /// Grows the table if one more key would make it more than three quarters full (a
+    /// smaller table is fewer pages to touch; probes are few: most references are settled
+    /// before it is consulted); afterwards the empty slot `probe` returns stays valid for
+    /// one `insert_at`.
     #[inline]
     fn reserve_one(&mut self) {
-        if (self.keys.len() + 1) * 2 > self.index.len() {
+        if (self.keys.len() + 1) * 4 > self.slots * 3 {
             self.grow();
         }
     }
 
     #[cold]
     fn grow(&mut self) {
-        let size = ((self.keys.len() + 1) * 4).next_power_of_two();
-        self.index = alloc::vec![u32::MAX; size];
+        let size = ((self.keys.len() + 1) * 2).next_power_of_two();
+        self.clear_table(size);
         let mask = size - 1;
         for (pos, &k) in self.keys.iter().enumerate() {
             let mut i = hash_slot(k, mask);
-            while self.index[i] != u32::MAX {
+            while self.index[i] != 0 {
                 i = (i + 1) & mask;
             }
-            self.index[i] = pos as u32;
+            self.index[i] = pos as u32 + 1;
         }
     }
 
@@ -141,7 +175,7 @@ impl ObjPlan {
     #[inline]
     fn insert_at(&mut self, slot: usize, key: u32, b: Binding) {
         if let Some(e) = self.index.get_mut(slot) {
-            *e = self.keys.len() as u32;
+            *e = self.keys.len() as u32 + 1;
             self.keys.push(key);
             self.bindings.push(b);
         }
@@ -197,42 +231,82 @@ pub fn plan_with(
         objs: alloc::vec![ObjPlan::default(); ns.objs.len()],
         first_error: None,
     };
-    // Per symbol index of the object being planned: bit `class` set once (sym, class) has
-    // its binding. Most references repeat an earlier one (three in four for inkscape), and
-    // this test is cheaper than probing the plan's hash table.
-    let mut seen: Vec<u8> = Vec::new();
+    let mut planner = Planner::default();
     for &id in order {
-        let Some(o) = ns.obj(id) else { continue };
+        let mut p = ObjPlan::default();
+        planner.plan_object(ns, id, lazy(id), &mut p);
+        if let Some(slot) = out.objs.get_mut(id as usize) {
+            *slot = p;
+        }
+    }
+    out.first_error = planner.first_error;
+    out
+}
+
+/// Plans objects one at a time, in relocation order, reusing its buffers: what
+/// [`plan_with`] does for a whole order, for callers that apply each object's plan before
+/// planning the next (so only one plan's tables are alive at a time).
+#[derive(Debug, Default)]
+pub struct Planner {
+    /// Per symbol index of the object being planned: bit `class` set once (sym, class) has
+    /// its binding. Most references repeat an earlier one (three in four for inkscape), and
+    /// this test is cheaper than probing the plan's hash table. All zero between objects.
+    seen: Vec<u8>,
+    /// The first undefined strong reference in planning order (see
+    /// [`BindingPlan::first_error`]).
+    pub first_error: Option<(ObjId, u32)>,
+}
+
+impl Planner {
+    /// The number of distinct references `plan_object` expects for object `id` (what it
+    /// sizes the plan for). Distinct (symbol, class) pairs: most JUMP_SLOTs name a symbol of
+    /// their own, other references repeat one more often than not (one in nine distinct
+    /// for inkscape's largest library). The table grows when needed, and an oversized one
+    /// costs page faults to fill.
+    pub fn hint(ns: &Namespace<'_>, id: ObjId, lazy_plt: bool) -> usize {
+        let Some(o) = ns.obj(id) else { return 0 };
+        let skip = o.relacount.saturating_mul(24).min(o.rela.len());
+        let rela = (o.rela.len() - skip) / 24;
+        let hint = rela / 8 + if lazy_plt { 0 } else { o.jmprel.len() / 24 };
+        hint.min(1 << 18)
+    }
+
+    /// Plans object `id` into `p` (emptied first, its buffers reused): lookups in glibc's
+    /// order, see [`plan_with`]; JUMP_SLOTs left out when `lazy_plt`.
+    pub fn plan_object(
+        &mut self,
+        ns: &mut Namespace<'_>,
+        id: ObjId,
+        lazy_plt: bool,
+        p: &mut ObjPlan,
+    ) {
+        let Some(o) = ns.obj(id) else {
+            p.reset(0);
+            return;
+        };
         let (rela, relacount, jmprel) = (o.rela, o.relacount, o.jmprel);
         let seen_limit = o.symtab.len() / SYM_SIZE;
         let skip = relacount.saturating_mul(24).min(rela.len());
         let rela = rela.get(skip..).unwrap_or(&[]);
-        let lazy_plt = lazy(id);
         let n = rela.len() / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
-        // Distinct (symbol, class) pairs are typically a quarter of the references or fewer;
-        // the table grows when needed, and an oversized one costs page faults to fill.
-        let mut p = ObjPlan::with_capacity((n / 4).min(1 << 18));
+        p.reset(Self::hint(ns, id, lazy_plt));
         ns.reserve_lookups(n / 4);
         p.lazy_plt = lazy_plt;
         let mut cx = TableCx {
             id,
             seen_limit,
-            first_error: &mut out.first_error,
-            seen: &mut seen,
+            first_error: &mut self.first_error,
+            seen: &mut self.seen,
         };
-        plan_table(ns, &mut cx, rela, false, &mut p);
-        plan_table(ns, &mut cx, jmprel, lazy_plt, &mut p);
+        plan_table(ns, &mut cx, rela, false, p);
+        plan_table(ns, &mut cx, jmprel, lazy_plt, p);
         // The buffer is reused by the next object: clear exactly what this one set.
         for &k in &p.keys {
-            if let Some(b) = seen.get_mut((k >> 2) as usize) {
+            if let Some(b) = self.seen.get_mut((k >> 2) as usize) {
                 *b = 0;
             }
         }
-        if let Some(slot) = out.objs.get_mut(id as usize) {
-            *slot = p;
-        }
     }
-    out
 }
 
 /// Plans one relocation table of object `id` into `p`, in table order (JUMP_SLOTs left out

@@ -256,8 +256,11 @@ unsafe fn do_range(
         }
     }
     let mut deferred: Vec<(u64, i64)> = Vec::new();
-    // Per-binding resolved addresses (u64::MAX: not computed, or not a plain address).
-    let mut addr_cache: Vec<u64> = Vec::new();
+    // Per-binding resolved addresses (0: not computed, or not a plain address, or 0 itself:
+    // those take the slow path each time). The runtime's buffer, reused object after object;
+    // put back below (on an error it is dropped: the next object starts a new one).
+    let mut addr_cache: Vec<u64> = core::mem::take(&mut rt().addr_cache);
+    let mut cache_ready = false;
     // The previous symbolic entry's (symbol, type) and its address: consecutive entries
     // often name the same symbol (glibc's `l_lookup_cache`).
     let mut last: Option<(u32, u32, u64)> = None;
@@ -301,8 +304,16 @@ unsafe fn do_range(
                 let a = match last {
                     Some((s, ty, a)) if s == r.sym && ty == r.r_type => a,
                     _ => {
-                        if addr_cache.is_empty() {
-                            addr_cache = alloc::vec![u64::MAX; nbindings];
+                        if !cache_ready {
+                            // (`fill` is a memset; `resize` would store word by word.)
+                            if let Some(c) = addr_cache.get_mut(..nbindings) {
+                                c.fill(0);
+                            } else {
+                                // (The old buffer goes first: its memory may serve.)
+                                drop(core::mem::take(&mut addr_cache));
+                                addr_cache = alloc::vec![0; nbindings];
+                            }
+                            cache_ready = true;
                         }
                         let a = cached_address(id, r.sym, r.r_type, &mut addr_cache, &mut next);
                         last = Some((r.sym, r.r_type, a));
@@ -324,6 +335,7 @@ unsafe fn do_range(
             unsafe { general(id, bias, place, r, lazy_undefined, left_lazy)? };
         }
     }
+    rt().addr_cache = addr_cache;
     for (place, addend) in deferred {
         let resolver = bias.wrapping_add(addend as u64);
         // SAFETY: the object is relocated except for its IRELATIVEs; caller contract.
@@ -399,7 +411,7 @@ fn cached_address(id: usize, sym: u32, r_type: u32, cache: &mut [u64], next: &mu
     };
     *next = i + 1;
     if let Some(&a) = cache.get(i)
-        && a != u64::MAX
+        && a != 0
     {
         return a;
     }

@@ -57,6 +57,9 @@ pub struct Runtime {
     pub bind_now: bool,
     /// Sorted (map_start, map_end, index) for address lookups.
     pub ranges: Vec<(usize, usize, usize)>,
+    /// Relocation's per-binding address cache, kept between objects so its memory is
+    /// reused (taken out of the runtime while an object is relocated).
+    pub addr_cache: Vec<u64>,
 }
 
 static RUNTIME: AtomicUsize = AtomicUsize::new(0);
