@@ -883,6 +883,7 @@ fn scope_index_matches_plain_walk() {
         let run = |use_memo: bool| {
             let mut n = ns(&b);
             n.use_memo = use_memo;
+            n.index_probes_per_symbol = 0;
             n.dynamic_weak = dynamic_weak;
             if let Some(r) = removed {
                 n.objs[r].removed = true;
@@ -981,7 +982,9 @@ fn index_hash_fragment_collision_is_rejected_by_name() {
         "the colliding definition is a candidate"
     );
     let order: Vec<u32> = (0..b.len() as u32).rev().collect();
-    let indexed = plan(&mut ns(&b), &order);
+    let mut n1 = ns(&b);
+    n1.index_probes_per_symbol = 0;
+    let indexed = plan(&mut n1, &order);
     let mut n2 = ns(&b);
     n2.use_memo = false;
     assert_eq!(indexed, plan(&mut n2, &order));
