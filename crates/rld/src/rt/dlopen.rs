@@ -1154,21 +1154,29 @@ fn mark_unique_nodelete(b: &rld_glibc::GlibcBuild, rt: &Runtime, new: &[usize]) 
     }
 }
 
+/// An object leaves the lookups: its dependency lists go, rld-link marks it removed and
+/// drops its scopes and namespace group.
+fn forget(rt: &mut Runtime, i: usize) {
+    if let Some(o) = rt.objs.get_mut(i) {
+        o.deps.clear();
+        o.reldeps.clear();
+    }
+    if let Some(v) = rt.ns.objs.get_mut(i) {
+        v.removed = true;
+    }
+    rt.ns.set_local_scope(i as ObjId, Vec::new());
+    rt.ns.set_scopes(i as ObjId, Vec::new());
+    rt.ns.set_group(i as ObjId, 0);
+}
+
 /// Undoes a failed open before its objects were linked into the chain.
 fn abandon(b: &rld_glibc::GlibcBuild, new: &[usize], ranges: &[(usize, usize)]) {
     state::with(|rt| {
         for &i in new {
             if let Some(o) = rt.objs.get_mut(i) {
                 o.tls = None;
-                o.deps.clear();
-                o.reldeps.clear();
             }
-            if let Some(v) = rt.ns.objs.get_mut(i) {
-                v.removed = true;
-            }
-            rt.ns.set_local_scope(i as ObjId, Vec::new());
-            rt.ns.set_scopes(i as ObjId, Vec::new());
-            rt.ns.set_group(i as ObjId, 0);
+            forget(rt, i);
         }
         rt.ns.invalidate_memo();
         reclaim_tail(b, rt);
@@ -1852,21 +1860,8 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
     }
     for (bias, arr, arrsz, fini, lm) in finis {
         super::debug::calling_fini(lm);
-        if let (Some(a), Some(sz)) = (arr, arrsz) {
-            let base = bias.wrapping_add(a as usize) as *const usize;
-            for k in (0..sz as usize / 8).rev() {
-                // SAFETY: the relocated DT_FINI_ARRAY of an object being unloaded.
-                let f = unsafe { base.add(k).read() };
-                if f != 0 && f != usize::MAX {
-                    // SAFETY: a destructor of that object.
-                    unsafe { super::jump::call_void(f) };
-                }
-            }
-        }
-        if let Some(f) = fini {
-            // SAFETY: DT_FINI of that object.
-            unsafe { super::jump::call_void(bias.wrapping_add(f as usize)) };
-        }
+        // SAFETY: an object being unloaded, relocated, its destructors not run yet.
+        unsafe { super::services::run_destructors(bias, arr, arrsz, fini) };
     }
     _r_debug.raw().put(b.r_debug.r_state, 2);
     super::exports::_dl_debug_state();
@@ -1924,15 +1919,8 @@ fn unlink(b: &rld_glibc::GlibcBuild, rt: &mut Runtime, remove: &[usize]) -> Vec<
                         .reclaim(&mut static_freed, t.offset as u64, t.image.blocksize);
                 }
             }
-            o.deps.clear();
-            o.reldeps.clear();
         }
-        if let Some(v) = rt.ns.objs.get_mut(i) {
-            v.removed = true;
-        }
-        rt.ns.set_local_scope(i as ObjId, Vec::new());
-        rt.ns.set_scopes(i as ObjId, Vec::new());
-        rt.ns.set_group(i as ObjId, 0);
+        forget(rt, i);
         if let Some(o) = rt.objs.get(i) {
             super::debug::open_count_event(o.lm, super::debug::OpenEvent::Destroying);
         }

@@ -532,23 +532,39 @@ pub extern "C" fn _dl_fini() {
         {
             super::glibc::lm_raw(b, lm).put_bits(b.link_map.l_init_called, 0);
         }
-        if let (Some(a), Some(sz)) = (arr, arrsz) {
-            let base = bias.wrapping_add(a as usize) as *const usize;
-            for k in (0..sz as usize / 8).rev() {
-                // SAFETY: the relocated DT_FINI_ARRAY of a loaded object.
-                let f = unsafe { base.add(k).read() };
-                if f != 0 && f != usize::MAX {
-                    // SAFETY: a destructor of that object.
-                    unsafe { super::jump::call_void(f) };
-                }
-            }
-        }
-        if let Some(f) = fini {
-            // SAFETY: DT_FINI of that object.
-            unsafe { super::jump::call_void(bias.wrapping_add(f as usize)) };
-        }
+        // SAFETY: the values of a loaded, relocated object whose destructors have not run.
+        unsafe { run_destructors(bias, arr, arrsz, fini) };
     }
     super::debug::fini_done();
+}
+
+/// `_dl_call_fini` for one object: DT_FINI_ARRAY from the last entry down, then DT_FINI.
+///
+/// # Safety
+/// `bias`, `arr`/`arrsz` (DT_FINI_ARRAY/SZ) and `fini` (DT_FINI) are those of a loaded,
+/// relocated object whose destructors have not run yet; no runtime state is borrowed (the
+/// destructors are program code and may call back into rld).
+pub unsafe fn run_destructors(
+    bias: usize,
+    arr: Option<u64>,
+    arrsz: Option<u64>,
+    fini: Option<u64>,
+) {
+    if let (Some(a), Some(sz)) = (arr, arrsz) {
+        let base = bias.wrapping_add(a as usize) as *const usize;
+        for k in (0..sz as usize / 8).rev() {
+            // SAFETY: caller contract: the relocated DT_FINI_ARRAY, `sz / 8` entries.
+            let f = unsafe { base.add(k).read() };
+            if f != 0 && f != usize::MAX {
+                // SAFETY: a destructor of that object.
+                unsafe { super::jump::call_void(f) };
+            }
+        }
+    }
+    if let Some(f) = fini {
+        // SAFETY: DT_FINI of that object.
+        unsafe { super::jump::call_void(bias.wrapping_add(f as usize)) };
+    }
 }
 
 /// glibc's `_dl_fini` order: the namespace's objects sorted with `for_fini` (run-time
