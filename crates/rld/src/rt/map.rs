@@ -209,6 +209,10 @@ const HUGE: usize = 2 << 20;
 /// holds the same bytes afterwards.
 pub unsafe fn rehome_to_huge_pages(start: usize, len: usize) -> bool {
     const RW: u32 = sys::PROT_READ | sys::PROT_WRITE;
+    // Without huge pages the copy costs more than the copy-on-write faults it replaces.
+    if !huge_pages_advisable() {
+        return false;
+    }
     // SAFETY: a fresh reservation aliases nothing.
     let Ok(tmp) = (unsafe {
         sys::mmap(
@@ -257,4 +261,26 @@ pub unsafe fn rehome_to_huge_pages(start: usize, len: usize) -> bool {
     // SAFETY: the moved file mapping, no longer referenced.
     let _ = unsafe { sys::munmap(tmp, len) };
     true
+}
+
+/// Whether `MADV_HUGEPAGE` gets huge pages here: transparent huge pages `enabled` is
+/// `[always]` or `[madvise]` (read once; 0 = unknown, 1 = no, 2 = yes).
+fn huge_pages_advisable() -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    match STATE.load(Relaxed) {
+        1 => return false,
+        2 => return true,
+        _ => {}
+    }
+    let mut buf = [0u8; 64];
+    let n = crate::fs::File::open(c"/sys/kernel/mm/transparent_hugepage/enabled")
+        .ok()
+        .and_then(|f| rld_search::fs::FileHandle::read_at(&f, 0, &mut buf).ok())
+        .unwrap_or(0);
+    let text = buf.get(..n).unwrap_or(&[]);
+    let has = |w: &[u8]| text.windows(w.len()).any(|x| x == w);
+    let ok = has(b"[always]") || has(b"[madvise]");
+    STATE.store(if ok { 2 } else { 1 }, Relaxed);
+    ok
 }
