@@ -18,7 +18,7 @@ use rld_link::reloc::{
 };
 use rld_link::{Binding, ObjId};
 
-use super::objects::{PF_W, PT_LOAD};
+use super::objects::{PF_W, PF_X, PT_LOAD};
 use super::state::{self, Runtime};
 
 /// A relocation failure in glibc's words: (objname, occasion, errstring).
@@ -242,7 +242,7 @@ unsafe fn do_range(
     if n_rel > 0 {
         // SAFETY: 0 < n_rel <= first.len() / 24.
         let (lo, hi) = unsafe { (entry(first, 0).offset, entry(first, n_rel - 1).offset) };
-        prefault_dense(bias, lo, hi, n_rel);
+        prefault_dense(id, bias, lo, hi, n_rel);
     }
     for k in 0..n_rel {
         // SAFETY: k < n_rel <= first.len() / 24; the place is inside the object (caller
@@ -359,10 +359,20 @@ unsafe fn do_range(
 /// (linkers sort relative relocations by address, so `lo..=hi` spans the written words):
 /// with at least 16 relocations per page, hardly any page of the range is left unwritten,
 /// and copying an unwritten page would cost more than the trap saves.
-fn prefault_dense(bias: u64, lo: u64, hi: u64, count: usize) {
+fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) {
     if hi < lo {
         return;
     }
+    // Rehoming maps read/write memory: only inside one PT_LOAD that is exactly that (not
+    // executable, not a read-only segment made writable for DT_TEXTREL).
+    let plain_data = rt().objs.get(id).is_some_and(|o| {
+        o.phdrs.iter().any(|p| {
+            p.p_type == PT_LOAD
+                && p.p_flags & (PF_W | PF_X) == PF_W
+                && p.p_vaddr <= lo
+                && hi + 8 <= p.p_vaddr + p.p_filesz
+        })
+    });
     let start = (bias.wrapping_add(lo) & !4095) as usize;
     let end = ((bias.wrapping_add(hi) + 8 + 4095) & !4095) as usize;
     let pages = (end - start) / 4096;
@@ -373,7 +383,10 @@ fn prefault_dense(bias: u64, lo: u64, hi: u64, count: usize) {
         const HUGE: usize = 2 << 20;
         let whole_huge_page = start.next_multiple_of(HUGE) + HUGE <= (end & !(HUGE - 1));
         // SAFETY: the range is this object's relocated data, not in use during relocation.
-        if whole_huge_page && unsafe { super::map::rehome_to_huge_pages(start, end - start) } {
+        if whole_huge_page
+            && plain_data
+            && unsafe { super::map::rehome_to_huge_pages(start, end - start) }
+        {
             return;
         }
         let _ = crate::sys::populate_write(start, end - start);
