@@ -901,11 +901,16 @@ impl<'a> Namespace<'a> {
         }
         // (Checked for emptiness first: at start-up no object has a local scope, and the
         // map's remove/insert would cost every lookup.)
+        // The scopes are moved out of their map entries for the lookup (it needs `&mut self`)
+        // and back: no map node is removed or inserted on this per-lookup path.
         if !self.local.is_empty()
-            && let Some(local) = self.local.remove(&requester)
+            && let Some(local) = self.local.get_mut(&requester).map(core::mem::take)
         {
             let global = core::mem::take(&mut self.global);
-            let appended = self.appended.remove(&requester).unwrap_or_default();
+            let appended = match self.appended.get_mut(&requester) {
+                Some(a) => core::mem::take(a),
+                None => Vec::new(),
+            };
             let own = [requester];
             let mut refs: Vec<&[ObjId]> = Vec::with_capacity(3 + appended.len());
             if self.deep.contains(&requester) {
@@ -918,9 +923,11 @@ impl<'a> Namespace<'a> {
             refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
             let r = self.lookup_in(req, &refs);
             self.global = global;
-            self.local.insert(requester, local);
-            if !appended.is_empty() {
-                self.appended.insert(requester, appended);
+            if let Some(slot) = self.local.get_mut(&requester) {
+                *slot = local;
+            }
+            if let Some(slot) = self.appended.get_mut(&requester) {
+                *slot = appended;
             }
             return r;
         }
