@@ -840,7 +840,13 @@ fn load_new(
             false,
         );
         order.reverse();
-        let p = rld_link::plan(&mut rt.ns, &order);
+        // RTLD_LAZY: PLT entries are bound on first call, as at start-up (unless LD_BIND_NOW
+        // or the object's own DF_BIND_NOW say otherwise).
+        let lazy_open = mode & RTLD_NOW == 0 && !rt.bind_now;
+        let objs = &rt.objs;
+        let lazy =
+            |id: ObjId| lazy_open && !objs.get(id as usize).is_some_and(|o| o.info.bind_now());
+        let p = rld_link::plan_with(&mut rt.ns, &order, &lazy);
         if rt.plan.objs.len() < rt.objs.len() {
             rt.plan.objs.resize(rt.objs.len(), Default::default());
         }
@@ -1007,7 +1013,7 @@ fn load_new(
     super::debug::show_scopes(&[target]);
     // ---- relocation ------------------------------------------------------------------------
     for &id in &reloc_order {
-        if let Err(line) = super::reloc::relocate(id) {
+        if let Err(line) = super::reloc::relocate(id, mode & RTLD_NOW != 0) {
             // glibc would unload; rld keeps the mapping (it may already be referenced) and
             // reports the error line as the message.
             let obj = state::with(|rt| rt.objs.get(id).map(|o| o.name.to_vec()))

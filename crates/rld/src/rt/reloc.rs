@@ -568,7 +568,8 @@ fn textrel_protect(id: usize, writable: bool) {
 }
 
 /// `_dl_relocate_object` for object `id` at start-up.
-pub fn relocate(id: usize) -> Result<(), String> {
+/// `now`: bind every PLT entry now (dlopen with RTLD_NOW), as LD_BIND_NOW or DF_BIND_NOW do.
+pub fn relocate(id: usize, now: bool) -> Result<(), String> {
     let (view_rela, relacount, view_jmprel, info_rela, info_jmprel, relr, textrel, bias, lazy) = {
         let rt = rt();
         let Some(o) = rt.objs.get(id) else {
@@ -598,7 +599,7 @@ pub fn relocate(id: usize) -> Result<(), String> {
             relr,
             o.info.textrel(),
             o.bias,
-            !(rt.bind_now || o.info.bind_now()),
+            !(now || rt.bind_now || o.info.bind_now()),
         )
     };
     super::debug::reloc_start(id, lazy);

@@ -1001,7 +1001,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
                 core::mem::swap(slot, &mut scratch);
             }
         }
-        if let Err(line) = super::reloc::relocate(id) {
+        if let Err(line) = super::reloc::relocate(id, false) {
             die(&line)
         }
         {
