@@ -73,6 +73,9 @@ pub struct Object<H> {
     pub file: Option<H>,
     rpath: Option<SearchPath>,
     runpath: Option<SearchPath>,
+    /// `rpath`/`runpath` are decomposed (done on first use for objects a dlopen finds
+    /// already loaded: most are never a loader of what it opens).
+    paths_done: bool,
 }
 
 impl<H> Object<H> {
@@ -269,6 +272,10 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
 
     /// glibc's `decompose_rpath` for one object (done lazily in glibc; results are the same).
     fn decompose_paths(&mut self, id: ObjId) {
+        match self.objects.get_mut(id) {
+            Some(o) if !o.paths_done => o.paths_done = true,
+            _ => return,
+        }
         let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
         let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
         let Some(o) = self.objects.get(id) else {
@@ -343,6 +350,20 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         let mut rpaths: Vec<(usize, SearchPath)> = Vec::new();
         let mut runpath: Option<(usize, SearchPath)> = None;
         if let Some(l) = loader {
+            // The loader chain (whose RPATHs count) and the main program get their search
+            // paths decomposed now if they have not been yet.
+            let mut cur = Some(l);
+            let mut guard = 0;
+            while let Some(c) = cur
+                && guard <= self.objects.len()
+            {
+                guard += 1;
+                self.decompose_paths(c);
+                cur = self.objects.get(c).and_then(|o| o.loader);
+            }
+            if let Some(m) = main {
+                self.decompose_paths(m);
+            }
             let has_runpath = self
                 .objects
                 .get(l)
@@ -444,6 +465,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
                     file: None,
                     rpath: None,
                     runpath: None,
+                    paths_done: false,
                 });
                 self.chain.push(id);
                 return Ok(id);
@@ -553,6 +575,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             file: Some(found.file),
             rpath: None,
             runpath: None,
+            paths_done: false,
         });
         self.chain.push(id);
         self.decompose_paths(id);
@@ -622,6 +645,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             file,
             rpath: None,
             runpath: None,
+            paths_done: false,
         });
         id
     }
@@ -675,6 +699,7 @@ pub fn build<F: Fs>(
                 file: None,
                 rpath: None,
                 runpath: None,
+                paths_done: false,
             });
             b.chain.push(id);
             id
@@ -910,6 +935,7 @@ pub fn open<F: Fs>(
             file: None,
             rpath: None,
             runpath: None,
+            paths_done: false,
         })
         .collect();
     let mut b = Builder {
@@ -922,9 +948,6 @@ pub fn open<F: Fs>(
         callmap: false,
         trace_by: None,
     };
-    for id in 0..nprior {
-        b.decompose_paths(id);
-    }
     let main = b.chain.first().copied();
     let loader = if name.contains(&b'/') && !name.contains(&b'$') {
         None
