@@ -37,21 +37,13 @@ impl File {
 
     /// Maps the object as the runtime will use it (PT_LOADs at their final place).
     fn map_image(&self, hdr: &rld_search::verify::ElfHeader) -> Image {
-        let loads = || hdr.phdrs.iter().filter(|p| p.p_type == 1);
-        let segs = loads()
+        let segs = hdr
+            .phdrs
+            .iter()
+            .filter(|p| p.p_type == crate::rt::objects::PT_LOAD)
             .map(|p| (p.p_offset, p.p_filesz, p.p_vaddr))
             .collect();
-        let plan = rld_image::plan(
-            loads().map(|p| rld_image::Segment {
-                vaddr: p.p_vaddr,
-                memsz: p.p_memsz,
-                filesz: p.p_filesz,
-                offset: p.p_offset,
-                align: p.p_align,
-                flags: p.p_flags,
-            }),
-            4096,
-        );
+        let plan = crate::rt::map::load_plan(hdr, 4096);
         let result = match plan {
             // The graph reports plan errors itself when it maps the object (glibc's order).
             Err(_) => Err(crate::rt::map::MapError::MapSegment(Errno::INVAL)),

@@ -668,13 +668,7 @@ pub fn open_count_event(lm: usize, what: OpenEvent) {
     let l = super::glibc::lm_raw(b, lm);
     let count = l.get(f.l_direct_opencount) as u32;
     let ns = l.get(f.l_ns);
-    let p = l.get(f.l_name) as *const core::ffi::c_char;
-    let name = if p.is_null() {
-        String::new()
-    } else {
-        // SAFETY: l_name of a link map rld made: a NUL-terminated string it owns.
-        lossy(unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes())
-    };
+    let name = lossy(super::glibc::lm_name(b, lm));
     match what {
         OpenEvent::Opening => printf(format_args!(
             "opening file={name} [{ns}]; direct_opencount={count}\n\n"
@@ -877,15 +871,7 @@ pub fn show_scopes_from(ids: &[(usize, usize)]) {
         return;
     };
     let f = &b.link_map;
-    let name_of = |lm: usize| -> String {
-        let p = super::glibc::lm_raw(b, lm).get(f.l_name) as *const core::ffi::c_char;
-        if p.is_null() {
-            return lossy(rt.progname);
-        }
-        // SAFETY: l_name of a link map rld made: a NUL-terminated string it owns.
-        let s = unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes();
-        dso_filename(rt, s)
-    };
+    let name_of = |lm: usize| -> String { dso_filename(rt, super::glibc::lm_name(b, lm)) };
     for &(i, from) in ids {
         let Some(o) = rt.objs.get(i) else { continue };
         let l = super::glibc::lm_raw(b, o.lm);

@@ -632,20 +632,7 @@ fn map_new(
     let Some(file) = &o.file else {
         return Err(fail(0, &o.path, "cannot open shared object file"));
     };
-    let segs = o
-        .header
-        .phdrs
-        .iter()
-        .filter(|p| p.p_type == objects::PT_LOAD)
-        .map(|p| rld_image::Segment {
-            vaddr: p.p_vaddr,
-            memsz: p.p_memsz,
-            filesz: p.p_filesz,
-            offset: p.p_offset,
-            align: p.p_align,
-            flags: p.p_flags,
-        });
-    let plan = rld_image::plan(segs, page as u64).map_err(|e| fail(0, &o.path, e.message()))?;
+    let plan = super::map::load_plan(&o.header, page).map_err(|e| fail(0, &o.path, e.message()))?;
     // rld-deps may already have mapped it (`prepare_image`) to read its dynamic section.
     let m = match file.take_image() {
         Some(r) => r,

@@ -31,6 +31,17 @@ pub fn alloc_forever(size: usize, align: usize) -> usize {
     p as usize
 }
 
+/// The `l_name` of link map `lm` (empty for the main program's, whose name is "").
+pub fn lm_name(b: &GlibcBuild, lm: usize) -> &'static [u8] {
+    let p = lm_raw(b, lm).get(b.link_map.l_name) as *const core::ffi::c_char;
+    if p.is_null() {
+        return b"";
+    }
+    // SAFETY: `lm` is a link map rld made; its l_name is a NUL-terminated string rld owns
+    // for the map's life (freed only when a reclaimed map gets a new name).
+    unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes()
+}
+
 /// A new zeroed link map for object `index`.
 pub fn new_link_map(b: &GlibcBuild, index: usize) -> usize {
     let size = b.link_map.size;

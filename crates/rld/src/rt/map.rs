@@ -6,6 +6,28 @@ use rld_image::{LoadPlan, PROT_WRITE};
 
 use crate::sys::{self, BorrowedFd, Errno};
 
+/// rld-image's mapping plan for the PT_LOAD segments of `hdr`.
+pub fn load_plan(
+    hdr: &rld_search::verify::ElfHeader,
+    page: usize,
+) -> Result<LoadPlan, rld_image::PlanError> {
+    let loads = hdr
+        .phdrs
+        .iter()
+        .filter(|p| p.p_type == super::objects::PT_LOAD);
+    rld_image::plan(
+        loads.map(|p| rld_image::Segment {
+            vaddr: p.p_vaddr,
+            memsz: p.p_memsz,
+            filesz: p.p_filesz,
+            offset: p.p_offset,
+            align: p.p_align,
+            flags: p.p_flags,
+        }),
+        page as u64,
+    )
+}
+
 /// Where an object landed.
 #[derive(Clone, Copy, Debug)]
 pub struct Mapped {

@@ -365,14 +365,16 @@ fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) {
     }
     // Rehoming maps read/write memory: only inside one PT_LOAD that is exactly that (not
     // executable, not a read-only segment made writable for DT_TEXTREL).
-    let plain_data = rt().objs.get(id).is_some_and(|o| {
-        o.phdrs.iter().any(|p| {
-            p.p_type == PT_LOAD
-                && p.p_flags & (PF_W | PF_X) == PF_W
-                && p.p_vaddr <= lo
-                && hi + 8 <= p.p_vaddr + p.p_filesz
+    let plain_data = || {
+        rt().objs.get(id).is_some_and(|o| {
+            o.phdrs.iter().any(|p| {
+                p.p_type == PT_LOAD
+                    && p.p_flags & (PF_W | PF_X) == PF_W
+                    && p.p_vaddr <= lo
+                    && hi + 8 <= p.p_vaddr + p.p_filesz
+            })
         })
-    });
+    };
     let start = (bias.wrapping_add(lo) & !4095) as usize;
     let end = ((bias.wrapping_add(hi) + 8 + 4095) & !4095) as usize;
     let pages = (end - start) / 4096;
@@ -384,7 +386,7 @@ fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) {
         let whole_huge_page = start.next_multiple_of(HUGE) + HUGE <= (end & !(HUGE - 1));
         // SAFETY: the range is this object's relocated data, not in use during relocation.
         if whole_huge_page
-            && plain_data
+            && plain_data()
             && unsafe { super::map::rehome_to_huge_pages(start, end - start) }
         {
             return;

@@ -260,18 +260,6 @@ fn map_from_file(
     progname: &[u8],
     page: usize,
 ) -> (usize, usize, usize) {
-    let segs = hdr
-        .phdrs
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD)
-        .map(|p| rld_image::Segment {
-            vaddr: p.p_vaddr,
-            memsz: p.p_memsz,
-            filesz: p.p_filesz,
-            offset: p.p_offset,
-            align: p.p_align,
-            flags: p.p_flags,
-        });
     let fail = |msg: &str, errno: Option<crate::sys::Errno>| -> ! {
         let mut l = String::new();
         let _ = write!(
@@ -287,7 +275,7 @@ fn map_from_file(
         l.push('\n');
         die(&l)
     };
-    let plan = match rld_image::plan(segs, page as u64) {
+    let plan = match super::map::load_plan(hdr, page) {
         Ok(p) => p,
         Err(e) => fail(e.message(), None),
     };
