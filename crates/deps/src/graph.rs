@@ -5,7 +5,7 @@ use crate::elfdyn::{DF_1_NODEFLIB, DF_1_PIE, DynInfo, read_dyn_info, read_dyn_in
 use alloc::string::String;
 use alloc::vec::Vec;
 use rld_search::dst::{DstContext, Origin};
-use rld_search::fs::{FileHandle, FileId, Fs};
+use rld_search::fs::{FileHandle, FileId, FileStat, Fs};
 use rld_search::search::{FoundVia, Request, SearchError, SearchPath, Searcher, TraceEvent};
 use rld_search::secure;
 use rld_search::verify::{ET_DYN, ET_EXEC, ElfHeader, PT_DYNAMIC, PT_LOAD, Verified, verify};
@@ -63,6 +63,9 @@ pub struct Object<H> {
     pub loader: Option<ObjId>,
     /// (0,0) for the main program, ld.so and the vDSO, as in glibc.
     pub file_id: FileId,
+    /// fstat of the file it was opened from (default for objects not opened by the loader:
+    /// the main program mapped by the kernel, ld.so, the vDSO): what the launch cache checks.
+    pub stat: FileStat,
     pub header: ElfHeader,
     pub dynamic: DynInfo,
     /// `l_origin`.
@@ -458,6 +461,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
                     },
                     loader,
                     file_id: FileId::default(),
+                    stat: FileStat::default(),
                     header: ElfHeader::default(),
                     dynamic: DynInfo::default(),
                     origin: None,
@@ -473,18 +477,23 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             Err(e) => return Err(fatal_from(name, &e)),
         };
         let is_main = main.is_none();
-        let file_id = if is_main {
-            FileId::default()
+        let (file_id, stat) = if is_main {
+            // glibc does not identify the program (it is never looked up again by file);
+            // the launch cache still wants to know whether it changed.
+            (FileId::default(), found.file.stat().unwrap_or_default())
         } else {
             let st = found.file.stat().map_err(|e| Fatal {
                 objname: name.to_vec(),
                 errno: e,
                 msg: String::from("cannot stat shared object"),
             })?;
-            FileId {
-                dev: st.dev,
-                ino: st.ino,
-            }
+            (
+                FileId {
+                    dev: st.dev,
+                    ino: st.ino,
+                },
+                st,
+            )
         };
         if !is_main {
             for &id in &self.chain {
@@ -568,6 +577,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             reason,
             loader,
             file_id,
+            stat,
             header: hdr,
             dynamic,
             origin,
@@ -638,6 +648,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             reason: Reason::Builtin,
             loader: None,
             file_id: FileId::default(),
+            stat: FileStat::default(),
             header,
             dynamic,
             origin: None,
@@ -692,6 +703,7 @@ pub fn build<F: Fs>(
                 reason: Reason::Program,
                 loader: None,
                 file_id: FileId::default(),
+                stat: FileStat::default(),
                 header: header.clone(),
                 dynamic: dynamic.clone(),
                 origin: None,
@@ -928,6 +940,7 @@ pub fn open<F: Fs>(
             reason: Reason::Builtin,
             loader: p.loader,
             file_id: p.file_id,
+            stat: FileStat::default(),
             header: ElfHeader::default(),
             dynamic: p.dynamic,
             origin: p.origin,

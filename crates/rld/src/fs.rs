@@ -203,6 +203,9 @@ impl rld_search::fs::FileHandle for File {
             ino: s.ino,
             mode: s.mode,
             size: s.size,
+            uid: s.uid,
+            mtime_ns: s.mtime_ns,
+            ctime_ns: s.ctime_ns,
         })
     }
     fn cstr_at(&self, offset: u64) -> Option<alloc::vec::Vec<u8>> {
@@ -258,6 +261,9 @@ impl rld_search::fs::Fs for LoaderFs {
             ino: s.ino,
             mode: s.mode,
             size: s.size,
+            uid: s.uid,
+            mtime_ns: s.mtime_ns,
+            ctime_ns: s.ctime_ns,
         })
     }
     fn access(&self, path: &[u8], mode: rld_search::fs::Access) -> bool {

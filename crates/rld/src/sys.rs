@@ -187,27 +187,31 @@ pub struct FileStat {
     pub ino: u64,
     pub size: u64,
     pub mode: u32,
+    pub uid: u32,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
 }
 
-pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat> {
-    let st = rustix::fs::fstat(fd)?;
-    Ok(FileStat {
+fn stat_of(st: &rustix::fs::Stat) -> FileStat {
+    let ns = |s: i64, n: u64| s.saturating_mul(1_000_000_000).saturating_add(n as i64);
+    FileStat {
         dev: st.st_dev,
         ino: st.st_ino,
         size: st.st_size as u64,
         mode: st.st_mode,
-    })
+        uid: st.st_uid,
+        mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as u64),
+        ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as u64),
+    }
+}
+
+pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat> {
+    Ok(stat_of(&rustix::fs::fstat(fd)?))
 }
 
 /// stat(2) (follows symlinks).
 pub fn stat(path: &CStr) -> Result<FileStat> {
-    let st = rustix::fs::stat(path)?;
-    Ok(FileStat {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        size: st.st_size as u64,
-        mode: st.st_mode,
-    })
+    Ok(stat_of(&rustix::fs::stat(path)?))
 }
 
 /// getcwd(2) into `buf`; returns the length without the NUL.

@@ -32,6 +32,12 @@ pub struct FileStat {
     pub ino: u64,
     pub mode: u32,
     pub size: u64,
+    pub uid: u32,
+    /// Last modification and last status change, in nanoseconds since the epoch: with the
+    /// identity and size they tell whether a file changed since it was last seen (the launch
+    /// cache's check; any write or rename-over changes ctime).
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
 }
 
 impl FileStat {
