@@ -10,6 +10,7 @@ pub mod error;
 pub mod from_elf;
 pub mod hash;
 pub mod index;
+pub mod launch;
 pub mod lookup;
 #[cfg(test)]
 mod lookup_tests;

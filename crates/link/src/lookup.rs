@@ -441,6 +441,17 @@ impl<'a> Namespace<'a> {
         self.unique.get(name).copied()
     }
 
+    /// The STB_GNU_UNIQUE table (keys as `unique_key` makes them), for the launch cache.
+    pub fn unique_entries(&self) -> impl Iterator<Item = (&[u8], (ObjId, u32))> {
+        self.unique.iter().map(|(k, &e)| (k.as_slice(), e))
+    }
+
+    /// Enters a STB_GNU_UNIQUE definition found by an earlier launch (see
+    /// [`crate::launch::Record::restore_unique`]); an entry already made wins.
+    pub fn restore_unique(&mut self, key: &[u8], entry: (ObjId, u32)) {
+        self.unique.entry(key.to_vec()).or_insert(entry);
+    }
+
     /// Entry of the STB_GNU_UNIQUE table of `id`'s namespace for `name`, if any.
     pub fn unique_entry_of(&self, id: ObjId, name: &[u8]) -> Option<(ObjId, u32)> {
         self.unique.get(&self.unique_key(id, name)).copied()

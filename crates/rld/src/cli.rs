@@ -136,6 +136,11 @@ pub struct Config<'a> {
     pub dynamic_weak: bool,
     /// GLIBC_TUNABLES raw value (per-tunable security filtering is rld-glibc's job).
     pub tunables: Option<&'a [u8]>,
+    /// RLD_LAUNCH_CACHE: the launch cache's directory, or "" / "0" / "off" for none. Unset:
+    /// `$XDG_CACHE_HOME/rld`, else `$HOME/.cache/rld` (see rt::launch).
+    pub launch_cache: Option<&'a [u8]>,
+    pub home: Option<&'a [u8]>,
+    pub xdg_cache_home: Option<&'a [u8]>,
 }
 
 impl<'a> Config<'a> {
@@ -168,6 +173,9 @@ impl<'a> Config<'a> {
             origin_path: None,
             dynamic_weak: false,
             tunables: None,
+            launch_cache: None,
+            home: None,
+            xdg_cache_home: None,
         }
     }
 }
@@ -267,6 +275,13 @@ pub fn parse_env<'a>(
             continue;
         }
         let Some(e) = entry.strip_prefix(b"LD_") else {
+            if let Some(v) = entry.strip_prefix(b"RLD_LAUNCH_CACHE=") {
+                cfg.launch_cache = Some(v);
+            } else if let Some(v) = entry.strip_prefix(b"HOME=") {
+                cfg.home = Some(v);
+            } else if let Some(v) = entry.strip_prefix(b"XDG_CACHE_HOME=") {
+                cfg.xdg_cache_home = Some(v);
+            }
             continue;
         };
         let Some(eq) = e.iter().position(|&c| c == b'=') else {

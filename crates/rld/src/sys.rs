@@ -5,7 +5,7 @@
 use core::arch::asm;
 use core::ffi::{CStr, c_void};
 
-pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+pub use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 pub use rustix::io::Errno;
 
 pub type Result<T> = core::result::Result<T, Errno>;
@@ -318,6 +318,28 @@ pub fn advise_hugepage(addr: usize, len: usize) -> Result<()> {
     // SAFETY: advice changes neither contents nor mapping; callers pass their own anonymous
     // mappings.
     unsafe { rustix::mm::madvise(addr as *mut c_void, len, rustix::mm::Advice::LinuxHugepage) }
+}
+
+/// mkdir(path, mode); EEXIST is the caller's to judge.
+pub fn mkdir(path: &CStr, mode: u32) -> Result<()> {
+    rustix::fs::mkdirat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_bits_retain(mode),
+    )
+}
+
+/// rename(from, to): atomically replaces `to`.
+pub fn rename(from: &CStr, to: &CStr) -> Result<()> {
+    rustix::fs::renameat(rustix::fs::CWD, from, rustix::fs::CWD, to)
+}
+
+pub fn unlink(path: &CStr) -> Result<()> {
+    rustix::fs::unlinkat(rustix::fs::CWD, path, rustix::fs::AtFlags::empty())
+}
+
+pub fn geteuid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 pub fn getpid() -> i32 {

@@ -552,6 +552,18 @@ fn compare_pair_with(
 ) -> (Outcome, Option<String>) {
     let o = p.oracle.run();
     let r = p.lut.run();
+    let rep = compare_outcomes(label, p, &o, &r, post);
+    (o, rep)
+}
+
+/// The report of how the tested loader's outcome `r` differs from glibc's `o`, if it does.
+fn compare_outcomes(
+    label: &str,
+    p: &Pair,
+    o: &Outcome,
+    r: &Outcome,
+    post: fn(String) -> String,
+) -> Option<String> {
     let so = subst_for(&p.oracle_loader, &[]);
     let sr = subst_for(&p.lut_loader, &[]);
     let (oo, ro) = (
@@ -576,7 +588,7 @@ fn compare_pair_with(
         oe == re
     };
     if out_same && err_same && o.status == r.status {
-        return (o, None);
+        return None;
     }
     let mut rep = format!(
         "=== {label} — mode {}\n  oracle: {}\n  tested: {}\n",
@@ -611,7 +623,7 @@ fn compare_pair_with(
             rep.push_str(&indent(&unified_diff(na, nb, "glibc", "tested")));
         }
     }
-    (o, Some(rep))
+    Some(rep)
 }
 
 fn indent(s: &str) -> String {
@@ -2475,4 +2487,358 @@ fn m4_ld_debug_output_file() {
         "{saw}"
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Launch cache
+// ---------------------------------------------------------------------------------------------
+
+/// The launch-cache record of program file `prog` in `dir` (named by device and inode).
+fn record_path(dir: &Path, prog: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(prog).unwrap_or_else(|e| panic!("{}: {e}", prog.display()));
+    dir.join(format!("{:x}-{:x}", m.dev(), m.ino()))
+}
+
+fn inode(p: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).ok().map(|m| m.ino())
+}
+
+/// A fresh directory under the test root.
+fn fresh_dir(name: &str) -> PathBuf {
+    let d = world().root.join(name);
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+    d
+}
+
+/// Each case runs under the tested loader twice with a fresh launch cache: the first run
+/// must write a record, the second must replay it (the record file is left alone: a launch
+/// that did not use it rewrites it), and both must match glibc.
+fn check_replay(tag: &str, cases: &[Case]) {
+    let mut failures = Vec::new();
+    for (n, c) in cases.iter().enumerate() {
+        let dir = fresh_dir(&format!("lc-{tag}-{n}"));
+        let c = c.clone().env("RLD_LAUNCH_CACHE", &dir.to_string_lossy());
+        for p in pairs_for(&c) {
+            let o = p.oracle.run();
+            let first = p.lut.run();
+            failures.extend(compare_outcomes(&c.label, &p, &o, &first, |s| s));
+            let rec = record_path(&dir, &p.lut.cwd.join(&c.prog));
+            let before = inode(&rec);
+            if !selftest() && before.is_none() {
+                failures.push(format!(
+                    "=== {} — mode {}: no launch-cache record {} after the first run",
+                    c.label,
+                    p.mode,
+                    rec.display()
+                ));
+                continue;
+            }
+            let second = p.lut.run();
+            failures.extend(compare_outcomes(
+                &format!("{} (second run, from the launch cache)", c.label),
+                &p,
+                &o,
+                &second,
+                |s| s,
+            ));
+            if inode(&rec) != before {
+                failures.push(format!(
+                    "=== {} — mode {}: the second run rewrote the record instead of replaying it",
+                    c.label, p.mode
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} launch-cache failures (loader under test: {}):\n{}",
+        failures.len(),
+        loader().display(),
+        failures.join("\n")
+    );
+}
+
+/// Bindings replayed from the launch cache behave exactly like looked-up ones, for every
+/// kind of binding the fixtures have: lazy and `-z now` PLTs, LD_BIND_NOW, interposition,
+/// LD_PRELOAD, symbol versions, weak symbols, copy relocations, IFUNC, TLS (IE, GD, TLSDESC,
+/// threads), RELR, constructors, C++ (exceptions, STB_GNU_UNIQUE), dlopen after start-up,
+/// RTLD_NEXT, vector arguments through the lazy resolver, a big relocated table.
+#[test]
+fn launch_cache_replays_bindings() {
+    let pre = world().out.join("libpre.so").to_string_lossy().into_owned();
+    check_replay(
+        "fixtures",
+        &[
+            case("hello", &[]),
+            case("hellolib_lazy", &[]),
+            case("hellolib_now", &[]),
+            case("hellolib_lazy", &[]).env("LD_BIND_NOW", "1"),
+            case("interpose", &[]),
+            case("preload", &["abs"]).env("LD_PRELOAD", &pre),
+            case("vers_new", &[]),
+            case("weak_ab", &[]),
+            case("copyreloc_nopie", &[]),
+            case("copyreloc_pie", &[]),
+            case("ifunc_pie", &[]),
+            case("ifunc_nopie", &[]),
+            case("tls", &[]),
+            case("tls_gnu2", &[]),
+            case("tls_thread", &[]),
+            case("ctors", &[]),
+            case("relr", &[]),
+            case("cxx", &[]),
+            case("cxx_exc", &[]),
+            case("dlbasic", &[]),
+            case("dlcxx", &[]),
+            case("dltls", &[]),
+            case("rtldnext", &[]),
+            case("lazyvec", &[]),
+            case("bigreloc", &[]),
+            case("lcache", &[]),
+        ],
+    );
+}
+
+/// One run of `argv` (relative to `dir`) under glibc and under the tested loader, explicit
+/// (`LOADER ./lcache`) or through PT_INTERP (`./lcache-g` / `./lcache-r`).
+fn lcache_pair(dir: &Path, cache: &Path, interp: bool) -> Pair {
+    let mut env = base_env();
+    env.push((
+        "RLD_LAUNCH_CACHE".into(),
+        cache.to_string_lossy().into_owned(),
+    ));
+    let mk = |argv: Vec<String>| Cmd {
+        argv,
+        cwd: dir.to_path_buf(),
+        env: env.clone(),
+        stdin: vec![],
+    };
+    let (oracle, lut) = if interp {
+        (mk(vec!["./lcache-g".into()]), mk(vec!["./lcache-r".into()]))
+    } else {
+        (
+            mk(vec![GLIBC_LD.into(), "./lcache".into()]),
+            mk(vec![
+                loader().to_string_lossy().into_owned(),
+                "./lcache".into(),
+            ]),
+        )
+    };
+    Pair {
+        mode: if interp { "PT_INTERP" } else { "explicit" },
+        oracle,
+        lut,
+        oracle_loader: GLIBC_LD.into(),
+        lut_loader: loader(),
+    }
+}
+
+/// A record is used only for the files it was made with: a library changed in place, replaced
+/// by another file, or merely touched; a corrupt record; a record others could have written.
+/// In each case the program must behave as under glibc (variant B moves every symbol of the
+/// library, so a stale record would bind to wrong symbols) and the record is rewritten.
+#[test]
+fn launch_cache_notices_changes() {
+    let w = world();
+    let d = fresh_dir("lc-changes");
+    let cache = d.join("cache");
+    let copy = |from: &Path, to: &Path| {
+        fs::copy(from, to)
+            .unwrap_or_else(|e| panic!("cp {} {}: {e}", from.display(), to.display()));
+    };
+    copy(&w.out.join("lcache"), &d.join("lcache"));
+    copy(&w.out.join("liblc.so"), &d.join("liblc.so"));
+    let exe = fs::read(d.join("lcache")).unwrap_or_default();
+    write_with_interp(&exe, &w.interp_g, &d.join("lcache-g")).unwrap_or_else(|e| panic!("{e}"));
+    write_with_interp(&exe, &w.interp_r, &d.join("lcache-r")).unwrap_or_else(|e| panic!("{e}"));
+    let lib = d.join("liblc.so");
+    let variant_a = w.out.join("liblc.so");
+    let variant_b = w.out.join("lc_b/liblc.so");
+
+    let mut failures = Vec::new();
+    // Runs both modes; returns the records' inodes after the run.
+    let mut run = |step: &str, expect: &str| -> Vec<Option<u64>> {
+        let mut inodes = Vec::new();
+        for interp in [false, true] {
+            let p = lcache_pair(&d, &cache, interp);
+            let o = p.oracle.run();
+            assert!(
+                String::from_utf8_lossy(&o.stdout).contains(expect),
+                "glibc's output lacks {expect:?} at step {step}: {:?}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+            let r = p.lut.run();
+            failures.extend(compare_outcomes(step, &p, &o, &r, |s| s));
+            let prog = d.join(if interp { "lcache-r" } else { "lcache" });
+            inodes.push(inode(&record_path(&cache, &prog)));
+        }
+        inodes
+    };
+    let a = "variant a: value 1 data 42 tls 7\n";
+    let b = "variant b: value 2 data 42 tls 7\n";
+    let written = run("first run", a);
+    let replayed = run("second run (replayed)", a);
+    copy(&variant_b, &lib);
+    let in_place = run("library rewritten in place (same inode)", b);
+    let tmp = d.join("liblc.so.new");
+    copy(&variant_a, &tmp);
+    fs::rename(&tmp, &lib).unwrap_or_else(|e| panic!("rename: {e}"));
+    let renamed = run("library replaced by another file", a);
+    let replayed2 = run("replayed again", a);
+    let status = Command::new("touch").arg(&lib).status();
+    assert!(status.is_ok_and(|s| s.success()), "touch failed");
+    let touched = run("library touched", a);
+    // Corrupt both records, then make one writable by others (glibc as the tested loader,
+    // in self-test mode, writes none).
+    for prog in ["lcache", "lcache-r"].into_iter().filter(|_| !selftest()) {
+        let rec = record_path(&cache, &d.join(prog));
+        let mut bytes = fs::read(&rec).unwrap_or_default();
+        let mid = bytes.len() / 2;
+        if let Some(x) = bytes.get_mut(mid) {
+            *x ^= 0x10;
+        }
+        fs::write(&rec, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let corrupt_before: Vec<Option<u64>> = ["lcache", "lcache-r"]
+        .iter()
+        .map(|p| inode(&record_path(&cache, &d.join(p))))
+        .collect();
+    let after_corrupt = run("corrupt record", a);
+    let rec = record_path(&cache, &d.join("lcache"));
+    if !selftest() {
+        fs::set_permissions(&rec, fs::Permissions::from_mode(0o666))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let shared_before = inode(&rec);
+    let after_shared = run("record writable by others", a);
+    drop(run);
+    if !selftest() {
+        let check = |what: &str, ok: bool, failures: &mut Vec<String>| {
+            if !ok {
+                failures.push(format!("=== launch cache: {what}"));
+            }
+        };
+        check(
+            "first run wrote records",
+            written.iter().all(|i| i.is_some()),
+            &mut failures,
+        );
+        check(
+            "second run replayed (records untouched)",
+            replayed == written,
+            &mut failures,
+        );
+        for (what, after, before) in [
+            ("library rewritten in place", &in_place, &replayed),
+            ("library replaced", &renamed, &in_place),
+            ("library touched", &touched, &replayed2),
+            ("corrupt record", &after_corrupt, &corrupt_before),
+        ] {
+            check(
+                &format!("{what}: records rewritten"),
+                after
+                    .iter()
+                    .zip(before.iter())
+                    .all(|(a, b)| a.is_some() && a != b),
+                &mut failures,
+            );
+        }
+        check(
+            "replayed after replacement",
+            replayed2 == renamed,
+            &mut failures,
+        );
+        check(
+            "record writable by others was not trusted (rewritten)",
+            after_shared.first().copied().flatten() != shared_before,
+            &mut failures,
+        );
+        let mode = fs::metadata(&rec)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        check(
+            &format!("records are private (mode {mode:o})"),
+            mode == 0o600,
+            &mut failures,
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Where records go by default ($XDG_CACHE_HOME/rld, else $HOME/.cache/rld, made private),
+/// and when there are none: RLD_LAUNCH_CACHE=0, and LD_DEBUG (whose output comes from the
+/// lookups a record would skip).
+#[test]
+fn launch_cache_location_and_opt_out() {
+    if selftest() {
+        return;
+    }
+    let w = world();
+    let d = fresh_dir("lc-where");
+    let prog = w.out.join("lcache");
+    let run = |env: &[(&str, String)]| {
+        let mut e = base_env();
+        e.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        let o = Cmd {
+            argv: vec![loader().to_string_lossy().into_owned(), "./lcache".into()],
+            cwd: w.out.clone(),
+            env: e,
+            stdin: vec![],
+        }
+        .run();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "variant a: value 1 data 42 tls 7\n",
+            "stderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let s = |p: PathBuf| p.to_string_lossy().into_owned();
+    for h in ["home", "home2", "home3"] {
+        fs::create_dir_all(d.join(h)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    run(&[("HOME", s(d.join("home")))]);
+    let home_rec = record_path(&d.join("home/.cache/rld"), &prog);
+    assert!(home_rec.exists(), "no record at {}", home_rec.display());
+    let mode = fs::metadata(d.join("home/.cache/rld")).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o700), "cache directory mode");
+
+    run(&[
+        ("HOME", s(d.join("home2"))),
+        ("XDG_CACHE_HOME", s(d.join("xdg"))),
+    ]);
+    assert!(
+        record_path(&d.join("xdg/rld"), &prog).exists(),
+        "no record under XDG_CACHE_HOME"
+    );
+    assert!(
+        !d.join("home2/.cache").exists(),
+        "HOME used although XDG_CACHE_HOME is set"
+    );
+
+    run(&[
+        ("HOME", s(d.join("home3"))),
+        ("RLD_LAUNCH_CACHE", "0".into()),
+    ]);
+    assert!(
+        !d.join("home3/.cache").exists(),
+        "RLD_LAUNCH_CACHE=0 still wrote a record"
+    );
+
+    run(&[
+        ("RLD_LAUNCH_CACHE", s(d.join("dbg"))),
+        ("LD_DEBUG", "libs".into()),
+    ]);
+    assert!(
+        !d.join("dbg").exists(),
+        "a record was written under LD_DEBUG"
+    );
 }

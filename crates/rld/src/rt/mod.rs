@@ -10,6 +10,7 @@ pub mod dlopen;
 pub mod exports;
 pub mod glibc;
 pub mod jump;
+pub mod launch;
 pub mod lazy;
 pub mod map;
 pub mod objects;

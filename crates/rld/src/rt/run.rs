@@ -688,6 +688,15 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         objs.get(i)
             .is_some_and(|o| o.kind == Kind::Library && soname_is(o, b"libc.so.6"))
     });
+    // What the launch cache checks each object by (runtime ids are graph ids minus the
+    // missing objects, which start-up never has).
+    let stats: Vec<rld_search::fs::FileStat> = graph
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|&(g, _)| map_id(g).is_some())
+        .map(|(_, o)| o.stat)
+        .collect();
     drop(graph);
 
     // ---- which glibc ---------------------------------------------------------------------
@@ -969,6 +978,37 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     };
     let mut planner = rld_link::Planner::default();
     let mut scratch = rld_link::ObjPlan::default();
+    // The launch cache: bindings recorded by an earlier launch of the same program in the
+    // same setting, or a record of this launch's for the next one.
+    let source = {
+        // SAFETY: start-up; the reference is dropped at the end of this block.
+        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+        super::launch::open(
+            cfg,
+            &super::launch::Facts {
+                objs: &rt.objs,
+                stats: &stats,
+                main: rt.main,
+                searchlist: &rt.searchlist,
+                order: &order,
+                lazy: &lazy_objs,
+                dynamic_weak: cfg.dynamic_weak,
+            },
+        )
+    };
+    drop(stats);
+    let mut cache = match &source {
+        Some(src) => {
+            // SAFETY: as above.
+            let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+            let planned: Vec<(ObjId, bool)> = order
+                .iter()
+                .map(|&id| (id as ObjId, lazy_objs.get(id).copied().unwrap_or(false)))
+                .collect();
+            src.cache(&mut rt.ns, &planned)
+        }
+        None => super::launch::Cache::Off,
+    };
     {
         // SAFETY: start-up; the reference is dropped at the end of this block.
         let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
@@ -984,7 +1024,10 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             // SAFETY: start-up; the reference is dropped before the relocation below.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
             let lazy = lazy_objs.get(id).copied().unwrap_or(false);
-            planner.plan_object(&mut rt.ns, id as ObjId, lazy, &mut scratch);
+            if !cache.plan_into(id as ObjId, &mut scratch) {
+                planner.plan_object(&mut rt.ns, id as ObjId, lazy, &mut scratch);
+                cache.planned(id as ObjId, &scratch);
+            }
             if let Some(slot) = rt.plan.objs.get_mut(id) {
                 core::mem::swap(slot, &mut scratch);
             }
@@ -1012,6 +1055,12 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         }
     }
     super::debug::startup_relocated();
+    {
+        // SAFETY: start-up; relocation is over and no program code has run.
+        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+        cache.finish(&rt.ns, planner.first_error.is_none());
+    }
+    drop(source);
 
     // SAFETY: start-up; no program code runs until the constructors below.
     let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));

@@ -1,0 +1,391 @@
+//! Launch cache records: a program's start-up bindings, saved after one launch and reused by
+//! the next instead of looking every symbol up again (a safe prelink: bindings are (object,
+//! symbol) pairs, not addresses, so every launch keeps its own address-space layout).
+//!
+//! A record is only as good as its **fingerprint**: the loader's description of everything the
+//! bindings depend on (each object's file identity and change stamps, the dependency lists, the
+//! global search list, the relocation order, lazy binding per object, the settings that change
+//! lookups, the loader's own build). The loader rebuilds the dependency graph on every launch
+//! (searching and opening every file as usual), computes the fingerprint, and uses the record
+//! only if it matches word for word; anything else (a missing, stale, truncated or corrupt
+//! record) means planning as if there were none. This module owns the byte format; what goes
+//! into the fingerprint is the loader's business.
+//!
+//! Format, little-endian: `"RLDL"`, format, the fingerprint (length in u64 words, words),
+//! per object planned (id, lazy flag, entry count, entries of (key, object, symbol) with
+//! objects `UNDEF_WEAK`/`UNDEFINED` for the two unbound kinds), an `END` id, the
+//! STB_GNU_UNIQUE table (count; name length, name, object, symbol), and a checksum of
+//! everything before it.
+
+use alloc::vec::Vec;
+
+use crate::ObjId;
+use crate::lookup::Namespace;
+use crate::plan::{Binding, ObjPlan};
+
+const MAGIC: [u8; 4] = *b"RLDL";
+const FORMAT: u32 = 1;
+const END: u32 = u32::MAX;
+const UNDEF_WEAK: u32 = u32::MAX;
+const UNDEFINED: u32 = u32::MAX - 1;
+
+/// Builds a record while the loader plans object after object (each plan's tables are
+/// reused for the next object, so they are written as they are made).
+#[derive(Debug)]
+pub struct Writer {
+    buf: Vec<u8>,
+    /// A binding could not be recorded faithfully (an undefined strong reference: the
+    /// launch fails anyway, and must fail the same way next time): write nothing.
+    spoiled: bool,
+}
+
+fn put(buf: &mut Vec<u8>, w: u32) {
+    buf.extend_from_slice(&w.to_le_bytes());
+}
+
+/// Word-wise sum with rotation over `bytes` (a multiple of 8 long): catches torn or
+/// bit-flipped records cheaply (~1 instruction per 8 bytes; a record can be megabytes).
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.chunks_exact(8).fold(0x5244_4c43_u64, |acc, c| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        acc.rotate_left(5) ^ u64::from_le_bytes(w).wrapping_add(acc)
+    })
+}
+
+impl Writer {
+    pub fn new(fingerprint: &[u64]) -> Self {
+        let mut buf = Vec::with_capacity(16 + fingerprint.len() * 8);
+        buf.extend_from_slice(&MAGIC);
+        put(&mut buf, FORMAT);
+        put(&mut buf, fingerprint.len() as u32);
+        put(&mut buf, 0);
+        for w in fingerprint {
+            buf.extend_from_slice(&w.to_le_bytes());
+        }
+        Writer {
+            buf,
+            spoiled: false,
+        }
+    }
+
+    /// Records object `id`'s plan (call once per object, in any order).
+    pub fn add_plan(&mut self, id: ObjId, p: &ObjPlan) {
+        put(&mut self.buf, id);
+        put(&mut self.buf, u32::from(p.lazy_plt));
+        put(&mut self.buf, p.keys.len() as u32);
+        self.buf.reserve(p.keys.len() * 12);
+        for (&k, b) in p.keys.iter().zip(&p.bindings) {
+            let (o, s) = match *b {
+                Binding::Def { obj, sym } => (obj, sym),
+                Binding::UndefWeak => (UNDEF_WEAK, 0),
+                Binding::Undefined => {
+                    self.spoiled = true;
+                    (UNDEFINED, 0)
+                }
+            };
+            put(&mut self.buf, k);
+            put(&mut self.buf, o);
+            put(&mut self.buf, s);
+        }
+    }
+
+    /// The finished record with the namespace's STB_GNU_UNIQUE table, or None if the launch
+    /// cannot be replayed from a record.
+    pub fn finish(mut self, ns: &Namespace<'_>) -> Option<Vec<u8>> {
+        if self.spoiled {
+            return None;
+        }
+        put(&mut self.buf, END);
+        let unique: Vec<(&[u8], (ObjId, u32))> = ns.unique_entries().collect();
+        put(&mut self.buf, unique.len() as u32);
+        for (name, (o, s)) in unique {
+            put(&mut self.buf, name.len() as u32);
+            self.buf.extend_from_slice(name);
+            self.buf.resize(self.buf.len().next_multiple_of(4), 0);
+            put(&mut self.buf, o);
+            put(&mut self.buf, s);
+        }
+        self.buf.resize(self.buf.len().next_multiple_of(8), 0);
+        let sum = checksum(&self.buf);
+        self.buf.extend_from_slice(&sum.to_le_bytes());
+        Some(self.buf)
+    }
+}
+
+/// Where one object's entries are in a record.
+#[derive(Clone, Copy, Debug)]
+struct PlanAt {
+    at: usize,
+    n: usize,
+    lazy: bool,
+}
+
+/// A parsed record (borrowing its bytes): well-formed, checksum verified. Its bindings are
+/// checked against a namespace by [`Record::check`] before any is used.
+#[derive(Debug)]
+pub struct Record<'b> {
+    bytes: &'b [u8],
+    fingerprint: &'b [u8],
+    plans: Vec<Option<PlanAt>>,
+    unique: Vec<(&'b [u8], ObjId, u32)>,
+}
+
+/// Reads little-endian u32 words from a byte slice.
+struct Cursor<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl<'b> Cursor<'b> {
+    fn take(&mut self, n: usize) -> Option<&'b [u8]> {
+        let s = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let b = self.take(4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+fn word(b: &[u8], i: usize) -> u32 {
+    b.get(i * 4..i * 4 + 4)
+        .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+}
+
+impl<'b> Record<'b> {
+    /// Parses `bytes`; None if it is not a whole, intact record of this format.
+    pub fn parse(bytes: &'b [u8]) -> Option<Self> {
+        let body_len = bytes.len().checked_sub(8)?;
+        if !body_len.is_multiple_of(8) {
+            return None;
+        }
+        let (body, sum) = bytes.split_at(body_len);
+        if checksum(body).to_le_bytes() != sum {
+            return None;
+        }
+        let mut c = Cursor { bytes: body, at: 0 };
+        if c.take(4)? != MAGIC || c.u32()? != FORMAT {
+            return None;
+        }
+        let fp_words = c.u32()? as usize;
+        c.u32()?;
+        let fingerprint = c.take(fp_words.checked_mul(8)?)?;
+        let mut plans: Vec<Option<PlanAt>> = Vec::new();
+        loop {
+            let id = c.u32()?;
+            if id == END {
+                break;
+            }
+            let lazy = match c.u32()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            let n = c.u32()? as usize;
+            let at = c.at;
+            c.take(n.checked_mul(12)?)?;
+            let i = id as usize;
+            // Ids are bounded by the record's size (each costs at least 12 bytes), so a
+            // corrupt id cannot force a huge table.
+            if i > body.len() / 12 {
+                return None;
+            }
+            if plans.len() <= i {
+                plans.resize(i + 1, None);
+            }
+            if plans[i].replace(PlanAt { at, n, lazy }).is_some() {
+                return None;
+            }
+        }
+        let nu = c.u32()? as usize;
+        let mut unique = Vec::new();
+        for _ in 0..nu {
+            let len = c.u32()? as usize;
+            let name = c.take(len)?;
+            c.take(len.next_multiple_of(4) - len)?;
+            let (o, s) = (c.u32()?, c.u32()?);
+            unique.push((name, o, s));
+        }
+        Some(Record {
+            bytes: body,
+            fingerprint,
+            plans,
+            unique,
+        })
+    }
+
+    /// Whether the record was made for exactly this `fingerprint`.
+    pub fn matches(&self, fingerprint: &[u64]) -> bool {
+        self.fingerprint.len() == fingerprint.len() * 8
+            && self
+                .fingerprint
+                .chunks_exact(8)
+                .zip(fingerprint)
+                .all(|(a, &b)| a == b.to_le_bytes())
+    }
+
+    /// Whether every binding names a symbol that exists in `ns` (object in range, symbol
+    /// index within its symbol table), every key a symbol of its own object, and `planned`
+    /// objects (those start-up relocates) all have a plan with the expected lazy flag. A
+    /// record that passes cannot make the loader read out of bounds; the fingerprint is what
+    /// makes it right.
+    pub fn check(&self, ns: &Namespace<'_>, planned: &[(ObjId, bool)]) -> bool {
+        let has = |o: ObjId, s: u32| ns.obj(o).is_some_and(|v| v.sym(s).is_some());
+        for &(id, lazy) in planned {
+            match self.plans.get(id as usize).copied().flatten() {
+                Some(p) if p.lazy == lazy => {}
+                _ => return false,
+            }
+        }
+        for (id, p) in self.plans.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let Some(entries) = self.bytes.get(p.at..p.at + p.n * 12) else {
+                return false;
+            };
+            for e in 0..p.n {
+                let (k, o, s) = (
+                    word(entries, 3 * e),
+                    word(entries, 3 * e + 1),
+                    word(entries, 3 * e + 2),
+                );
+                if !has(id as ObjId, k >> 2) {
+                    return false;
+                }
+                match o {
+                    UNDEF_WEAK => {}
+                    UNDEFINED => return false,
+                    _ if !has(o, s) => return false,
+                    _ => {}
+                }
+            }
+        }
+        self.unique.iter().all(|&(_, o, s)| has(o, s))
+    }
+
+    /// Fills `p` (emptied first) with object `id`'s recorded plan; false if there is none.
+    pub fn plan_into(&self, id: ObjId, p: &mut ObjPlan) -> bool {
+        let Some(at) = self.plans.get(id as usize).copied().flatten() else {
+            return false;
+        };
+        let Some(entries) = self.bytes.get(at.at..at.at + at.n * 12) else {
+            return false;
+        };
+        p.reset(at.n);
+        p.lazy_plt = at.lazy;
+        for e in entries.chunks_exact(12) {
+            let (k, o, s) = (word(e, 0), word(e, 1), word(e, 2));
+            let b = match o {
+                UNDEF_WEAK => Binding::UndefWeak,
+                UNDEFINED => Binding::Undefined,
+                _ => Binding::Def { obj: o, sym: s },
+            };
+            p.insert(k, b);
+        }
+        true
+    }
+
+    /// Puts the recorded STB_GNU_UNIQUE definitions back into `ns` (the lookups that made
+    /// them are not repeated; later lookups, from lazy binding or dlopen, must find them).
+    pub fn restore_unique(&self, ns: &mut Namespace<'_>) {
+        for &(name, o, s) in &self.unique {
+            ns.restore_unique(name, (o, s));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ObjKind;
+    use crate::object::{STB_GLOBAL, STB_WEAK};
+    use crate::testutil::*;
+
+    /// An executable with symbols 1 and 2 (undefined) and a library defining 1 and 2.
+    fn two_objects() -> Vec<Built> {
+        let mut exe = Fake::new("exe", ObjKind::Executable);
+        exe.undef("f", STB_GLOBAL, VER_GLOBAL);
+        exe.undef("g", STB_WEAK, VER_GLOBAL);
+        let mut lib = Fake::new("lib", ObjKind::Library);
+        lib.func("f", 0x10);
+        lib.func("h", 0x20);
+        alloc::vec![exe.build(), lib.build()]
+    }
+
+    fn sample_plan() -> ObjPlan {
+        let mut p = ObjPlan::with_capacity(4);
+        p.insert(crate::plan::key(1, 0), Binding::Def { obj: 1, sym: 1 });
+        p.insert(crate::plan::key(2, 1), Binding::UndefWeak);
+        p.lazy_plt = true;
+        p
+    }
+
+    #[test]
+    fn round_trip_and_rejections() {
+        let objs = two_objects();
+        let views: Vec<_> = objs.iter().map(|o| o.view()).collect();
+        let mut ns = Namespace::new(views, alloc::vec![0, 1]);
+        ns.restore_unique(b"uniq", (1, 1));
+        let fp = [7u64, 8, 9];
+        let mut w = Writer::new(&fp);
+        let p = sample_plan();
+        w.add_plan(0, &p);
+        let bytes = w.finish(&ns).unwrap();
+        let r = Record::parse(&bytes).unwrap();
+        assert!(r.matches(&fp));
+        assert!(!r.matches(&[7, 8]));
+        assert!(!r.matches(&[7, 8, 10]));
+        assert!(r.check(&ns, &[(0, true)]));
+        assert!(!r.check(&ns, &[(0, false)]), "lazy flag differs");
+        assert!(!r.check(&ns, &[(1, false)]), "no plan for object 1");
+        let mut q = ObjPlan::default();
+        assert!(r.plan_into(0, &mut q));
+        assert_eq!(q, p);
+        assert!(q.lazy_plt);
+        assert!(!r.plan_into(1, &mut q));
+        let mut ns2 = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
+        r.restore_unique(&mut ns2);
+        assert_eq!(ns2.unique_entry(b"uniq"), Some((1, 1)));
+
+        // Every truncation and every single flipped bit is refused.
+        for n in 0..bytes.len() {
+            assert!(Record::parse(&bytes[..n]).is_none(), "truncated at {n}");
+        }
+        for i in 0..bytes.len() * 8 {
+            let mut b = bytes.clone();
+            b[i / 8] ^= 1 << (i % 8);
+            assert!(Record::parse(&b).is_none(), "bit {i} flipped");
+        }
+    }
+
+    #[test]
+    fn bindings_out_of_range_fail_the_check() {
+        let objs = two_objects();
+        let ns = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
+        for (k, b) in [
+            (crate::plan::key(1, 0), Binding::Def { obj: 9, sym: 1 }),
+            (crate::plan::key(1, 0), Binding::Def { obj: 1, sym: 999 }),
+            (crate::plan::key(999, 0), Binding::Def { obj: 1, sym: 1 }),
+        ] {
+            let mut p = ObjPlan::with_capacity(1);
+            p.insert(k, b);
+            let mut w = Writer::new(&[1]);
+            w.add_plan(0, &p);
+            let bytes = w.finish(&ns).unwrap();
+            let r = Record::parse(&bytes).unwrap();
+            assert!(!r.check(&ns, &[]), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn undefined_references_are_not_recorded() {
+        let objs = two_objects();
+        let ns = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
+        let mut p = ObjPlan::with_capacity(1);
+        p.insert(crate::plan::key(1, 0), Binding::Undefined);
+        let mut w = Writer::new(&[1]);
+        w.add_plan(0, &p);
+        assert!(w.finish(&ns).is_none());
+    }
+}
