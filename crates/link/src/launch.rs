@@ -11,7 +11,8 @@
 //! record) means planning as if there were none. This module owns the byte format; what goes
 //! into the fingerprint is the loader's business.
 //!
-//! Format, little-endian: `"RLDL"`, format, the fingerprint (length in u64 words, words),
+//! Format, little-endian: `"RLDL"`, format, the fingerprint (length in u64 words, words), a
+//! label (length, bytes padded to 4: the program's name, for people listing records),
 //! per object planned (id, lazy flag, entry count, entries of (key, object, symbol) with
 //! objects `UNDEF_WEAK`/`UNDEFINED` for the two unbound kinds), an `END` id, the
 //! STB_GNU_UNIQUE table (count; name length, name, object, symbol), and a checksum of
@@ -54,8 +55,8 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 impl Writer {
-    pub fn new(fingerprint: &[u64]) -> Self {
-        let mut buf = Vec::with_capacity(16 + fingerprint.len() * 8);
+    pub fn new(fingerprint: &[u64], label: &[u8]) -> Self {
+        let mut buf = Vec::with_capacity(20 + fingerprint.len() * 8 + label.len());
         buf.extend_from_slice(&MAGIC);
         put(&mut buf, FORMAT);
         put(&mut buf, fingerprint.len() as u32);
@@ -63,6 +64,9 @@ impl Writer {
         for w in fingerprint {
             buf.extend_from_slice(&w.to_le_bytes());
         }
+        put(&mut buf, label.len() as u32);
+        buf.extend_from_slice(label);
+        buf.resize(buf.len().next_multiple_of(4), 0);
         Writer {
             buf,
             spoiled: false,
@@ -127,6 +131,8 @@ struct PlanAt {
 pub struct Record<'b> {
     bytes: &'b [u8],
     fingerprint: &'b [u8],
+    /// What the writer called the program.
+    pub label: &'b [u8],
     plans: Vec<Option<PlanAt>>,
     unique: Vec<(&'b [u8], ObjId, u32)>,
 }
@@ -172,6 +178,9 @@ impl<'b> Record<'b> {
         let fp_words = c.u32()? as usize;
         c.u32()?;
         let fingerprint = c.take(fp_words.checked_mul(8)?)?;
+        let label_len = c.u32()? as usize;
+        let label = c.take(label_len)?;
+        c.take(label_len.next_multiple_of(4) - label_len)?;
         let mut plans: Vec<Option<PlanAt>> = Vec::new();
         loop {
             let id = c.u32()?;
@@ -211,9 +220,18 @@ impl<'b> Record<'b> {
         Some(Record {
             bytes: body,
             fingerprint,
+            label,
             plans,
             unique,
         })
+    }
+
+    /// How many objects have a plan, and how many bindings they hold in all.
+    pub fn size(&self) -> (usize, usize) {
+        self.plans
+            .iter()
+            .flatten()
+            .fold((0, 0), |(o, b), p| (o + 1, b + p.n))
     }
 
     /// Whether the record was made for exactly this `fingerprint`.
@@ -328,12 +346,14 @@ mod tests {
         let mut ns = Namespace::new(views, alloc::vec![0, 1]);
         ns.restore_unique(b"uniq", (1, 1));
         let fp = [7u64, 8, 9];
-        let mut w = Writer::new(&fp);
+        let mut w = Writer::new(&fp, b"prog");
         let p = sample_plan();
         w.add_plan(0, &p);
         let bytes = w.finish(&ns).unwrap();
         let r = Record::parse(&bytes).unwrap();
         assert!(r.matches(&fp));
+        assert_eq!(r.label, b"prog");
+        assert_eq!(r.size(), (1, 2));
         assert!(!r.matches(&[7, 8]));
         assert!(!r.matches(&[7, 8, 10]));
         assert!(r.check(&ns, &[(0, true)]));
@@ -370,7 +390,7 @@ mod tests {
         ] {
             let mut p = ObjPlan::with_capacity(1);
             p.insert(k, b);
-            let mut w = Writer::new(&[1]);
+            let mut w = Writer::new(&[1], b"x");
             w.add_plan(0, &p);
             let bytes = w.finish(&ns).unwrap();
             let r = Record::parse(&bytes).unwrap();
@@ -384,7 +404,7 @@ mod tests {
         let ns = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
         let mut p = ObjPlan::with_capacity(1);
         p.insert(crate::plan::key(1, 0), Binding::Undefined);
-        let mut w = Writer::new(&[1]);
+        let mut w = Writer::new(&[1], b"x");
         w.add_plan(0, &p);
         assert!(w.finish(&ns).is_none());
     }

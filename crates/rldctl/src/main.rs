@@ -297,6 +297,8 @@ fn why(g: &LoadGraph<StdFile>, lib: &str, json: bool) -> bool {
     true
 }
 
+mod cache;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
@@ -306,7 +308,9 @@ fn main() -> ExitCode {
         .map(String::as_str)
         .collect();
     let usage = || {
-        eprintln!("usage: rldctl tree PROGRAM [--json]\n       rldctl why LIB PROGRAM [--json]");
+        eprintln!(
+            "usage: rldctl tree PROGRAM [--json]\n       rldctl why LIB PROGRAM [--json]\n       rldctl cache list|clear"
+        );
         ExitCode::from(2)
     };
     match pos.as_slice() {
@@ -333,6 +337,22 @@ fn main() -> ExitCode {
                 ExitCode::from(127)
             }
         },
+        ["cache", what @ ("list" | "clear")] => {
+            let Some(dir) = cache::directory() else {
+                eprintln!("rldctl: the launch cache is off (RLD_LAUNCH_CACHE, or no HOME)");
+                return ExitCode::from(1);
+            };
+            let ok = if *what == "list" {
+                cache::list(&dir)
+            } else {
+                cache::clear(&dir)
+            };
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         _ => usage(),
     }
 }

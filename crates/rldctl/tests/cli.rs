@@ -46,3 +46,51 @@ fn why_gives_the_chain_from_the_program() {
         .unwrap();
     assert_eq!(none.status.code(), Some(1));
 }
+
+#[test]
+fn cache_lists_and_clears_records() {
+    use rld_link::launch::Writer;
+    use rld_link::{Binding, Namespace, ObjPlan};
+    let dir = std::env::temp_dir().join(format!("rldctl-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut plan = ObjPlan::with_capacity(2);
+    plan.insert(4, Binding::Def { obj: 1, sym: 3 });
+    plan.insert(8, Binding::UndefWeak);
+    let mut w = Writer::new(&[1, 2, 3], b"/usr/bin/example");
+    w.add_plan(0, &plan);
+    let ns = Namespace::new(Vec::new(), Vec::new());
+    std::fs::write(dir.join("fe00-1234"), w.finish(&ns).unwrap()).unwrap();
+    std::fs::write(dir.join("fe00-99"), b"not a record").unwrap();
+    std::fs::write(dir.join("fe00-1234.tmp.42"), b"half written").unwrap();
+    let run = |what: &str| {
+        let o = Command::new(RLDCTL)
+            .args(["cache", what])
+            .env("RLD_LAUNCH_CACHE", &dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let list = run("list");
+    let line = list.lines().find(|l| l.contains("fe00-1234")).unwrap_or("");
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        cols.get(..3),
+        Some(&["/usr/bin/example", "1", "2"][..]),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("(unreadable)") && l.ends_with("fe00-99")),
+        "{list}"
+    );
+    assert!(!list.contains(".tmp."), "{list}");
+    assert!(run("clear").contains("removed 2 launch-cache records"));
+    assert!(!dir.join("fe00-1234").exists() && !dir.join("fe00-99").exists());
+    assert!(
+        dir.join("fe00-1234.tmp.42").exists(),
+        "only records are removed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -41,6 +41,7 @@ pub struct Source {
     dir_len: usize,
     file: Option<MappedFile>,
     fingerprint: Vec<u64>,
+    label: Vec<u8>,
 }
 
 /// What start-up does with the cache: replay a record, or plan and write one.
@@ -60,6 +61,8 @@ pub struct Facts<'x> {
     pub order: &'x [usize],
     pub lazy: &'x [bool],
     pub dynamic_weak: bool,
+    /// The program's name, kept in the record for people listing records.
+    pub label: &'x [u8],
 }
 
 /// The record file for this launch, read if present; None when the cache is off.
@@ -96,6 +99,7 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
         dir_len,
         file,
         fingerprint,
+        label: facts.label.to_vec(),
     })
 }
 
@@ -114,7 +118,7 @@ impl Source {
         }
         Cache::Miss {
             src: self,
-            writer: Writer::new(&self.fingerprint),
+            writer: Writer::new(&self.fingerprint, &self.label),
         }
     }
 

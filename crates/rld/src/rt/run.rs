@@ -993,6 +993,11 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
                 order: &order,
                 lazy: &lazy_objs,
                 dynamic_weak: cfg.dynamic_weak,
+                label: if explicit {
+                    program_arg
+                } else {
+                    st.aux.execfn.unwrap_or(program_arg)
+                },
             },
         )
     };

@@ -1,0 +1,110 @@
+//! `rldctl cache list|clear`: the launch cache's records (see rld_link::launch).
+
+use std::path::PathBuf;
+
+use rld_link::launch::Record;
+
+/// The directory rld uses, by the same rules: RLD_LAUNCH_CACHE, else $XDG_CACHE_HOME/rld,
+/// else $HOME/.cache/rld. None when the cache is off or there is no such variable.
+pub fn directory() -> Option<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    match std::env::var_os("RLD_LAUNCH_CACHE") {
+        Some(v) if v.is_empty() || v == "0" || v == "off" => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => var("XDG_CACHE_HOME")
+            .map(|x| PathBuf::from(x).join("rld"))
+            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache/rld"))),
+    }
+}
+
+/// Record files are named DEV-INO in hex (temporary files have a dot).
+fn is_record_name(n: &str) -> bool {
+    let mut parts = n.split('-');
+    let hex = |p: Option<&str>| {
+        p.is_some_and(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_hexdigit()))
+    };
+    hex(parts.next()) && hex(parts.next()) && parts.next().is_none()
+}
+
+fn records(dir: &PathBuf) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(is_record_name))
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// One line per record: program, objects, bindings, size, file.
+pub fn list(dir: &PathBuf) -> bool {
+    let recs = records(dir);
+    if recs.is_empty() {
+        println!("no launch-cache records in {}", dir.display());
+        return true;
+    }
+    println!(
+        "{:<40} {:>7} {:>9} {:>10}  record",
+        "program", "objects", "bindings", "bytes"
+    );
+    for p in recs {
+        let bytes = std::fs::read(&p).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match Record::parse(&bytes) {
+            Some(r) => {
+                let (objs, binds) = r.size();
+                println!(
+                    "{:<40} {objs:>7} {binds:>9} {:>10}  {name}",
+                    String::from_utf8_lossy(r.label),
+                    bytes.len()
+                );
+            }
+            None => println!(
+                "{:<40} {:>7} {:>9} {:>10}  {name}",
+                "(unreadable)",
+                "-",
+                "-",
+                bytes.len()
+            ),
+        }
+    }
+    true
+}
+
+/// Removes every record (rld writes a new one at the next launch of each program).
+pub fn clear(dir: &PathBuf) -> bool {
+    let mut ok = true;
+    let recs = records(dir);
+    for p in &recs {
+        if let Err(e) = std::fs::remove_file(p) {
+            eprintln!("rldctl: {}: {e}", p.display());
+            ok = false;
+        }
+    }
+    println!(
+        "removed {} launch-cache records from {}",
+        recs.len(),
+        dir.display()
+    );
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_names() {
+        assert!(is_record_name("fe00-3c569"));
+        assert!(!is_record_name("fe00-3c569.tmp.1a"));
+        assert!(!is_record_name("fe00"));
+        assert!(!is_record_name("fe00-"));
+        assert!(!is_record_name("x-1"));
+        assert!(!is_record_name("1-2-3"));
+    }
+}
