@@ -250,7 +250,12 @@ impl<'b> Record<'b> {
     /// record that passes cannot make the loader read out of bounds; the fingerprint is what
     /// makes it right.
     pub fn check(&self, ns: &Namespace<'_>, planned: &[(ObjId, bool)]) -> bool {
-        let has = |o: ObjId, s: u32| ns.obj(o).is_some_and(|v| v.sym(s).is_some());
+        // Symbol counts up front: this runs once per binding (100k for inkscape).
+        let counts: Vec<u32> = (0..)
+            .map_while(|i| ns.obj(i))
+            .map(|v| (v.symtab.len() / crate::object::SYM_SIZE) as u32)
+            .collect();
+        let has = |o: ObjId, s: u32| counts.get(o as usize).is_some_and(|&n| s < n);
         for &(id, lazy) in planned {
             match self.plans.get(id as usize).copied().flatten() {
                 Some(p) if p.lazy == lazy => {}
@@ -262,12 +267,8 @@ impl<'b> Record<'b> {
             let Some(entries) = self.bytes.get(p.at..p.at + p.n * 12) else {
                 return false;
             };
-            for e in 0..p.n {
-                let (k, o, s) = (
-                    word(entries, 3 * e),
-                    word(entries, 3 * e + 1),
-                    word(entries, 3 * e + 2),
-                );
+            for e in entries.chunks_exact(12) {
+                let (k, o, s) = (word(e, 0), word(e, 1), word(e, 2));
                 if !has(id as ObjId, k >> 2) {
                     return false;
                 }
@@ -292,15 +293,15 @@ impl<'b> Record<'b> {
         };
         p.reset(at.n);
         p.lazy_plt = at.lazy;
-        for e in entries.chunks_exact(12) {
+        p.extend_distinct(entries.chunks_exact(12).map(|e| {
             let (k, o, s) = (word(e, 0), word(e, 1), word(e, 2));
             let b = match o {
                 UNDEF_WEAK => Binding::UndefWeak,
                 UNDEFINED => Binding::Undefined,
                 _ => Binding::Def { obj: o, sym: s },
             };
-            p.insert(k, b);
-        }
+            (k, b)
+        }));
         true
     }
 

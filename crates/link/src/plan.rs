@@ -146,6 +146,30 @@ impl ObjPlan {
         }
     }
 
+    /// Adds bindings whose keys are distinct and not yet present (a recorded plan): no key
+    /// comparisons, the table sized once. A repeated key would be unreachable, not wrong.
+    pub fn extend_distinct(&mut self, entries: impl ExactSizeIterator<Item = (u32, Binding)>) {
+        let n = self.keys.len() + entries.len();
+        if (n + n / 3 + 1).next_power_of_two() > self.slots {
+            self.keys.reserve(entries.len());
+            self.bindings.reserve(entries.len());
+            self.grow_to(n);
+        }
+        let Some(table) = self.index.get_mut(..self.slots).filter(|t| !t.is_empty()) else {
+            return;
+        };
+        let mask = table.len() - 1;
+        for (k, b) in entries {
+            let mut i = hash_slot(k, mask);
+            while table[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.keys.push(k);
+            self.bindings.push(b);
+            table[i] = self.keys.len() as u32;
+        }
+    }
+
     /// Grows the table if one more key would make it more than three quarters full (a
     /// smaller table is fewer pages to touch; probes are few: most references are settled
     /// before it is consulted); afterwards the empty slot `probe` returns stays valid for
@@ -159,7 +183,12 @@ impl ObjPlan {
 
     #[cold]
     fn grow(&mut self) {
-        let size = ((self.keys.len() + 1) * 2).next_power_of_two();
+        self.grow_to(self.keys.len() + 1);
+    }
+
+    /// Rebuilds the table for `n` keys at most half full.
+    fn grow_to(&mut self, n: usize) {
+        let size = (n * 2).next_power_of_two();
         self.clear_table(size);
         let mask = size - 1;
         for (pos, &k) in self.keys.iter().enumerate() {
