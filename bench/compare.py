@@ -214,10 +214,17 @@ def parse_cg(path):
     return total, selfob
 
 
-def instructions(setup, name, side, keep):
+def instructions(setup, name, side, keep, warm=False):
     fd, out = tempfile.mkstemp(prefix="cg-")
     os.close(fd)
     try:
+        if warm and side == "rld":
+            # Under valgrind there is no vDSO, so rld's launch-cache fingerprint differs from
+            # the timed runs': the record for valgrind lives in its own directory (set by
+            # main), written by this first run and replayed by the measured one.
+            subprocess.run(["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out}"]
+                           + setup.argv(name, side), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
         p = subprocess.run(["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out}"]
                            + setup.argv(name, side), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True, errors="replace")
@@ -267,6 +274,9 @@ def main():
     ap.add_argument("--no-wait", action="store_true", help="do not wait for an idle machine before timing")
     ap.add_argument("--patchelf", action="store_true",
                     help="interp mode: use patchelf --set-interpreter (moves the dynamic tables into a new RW segment)")
+    ap.add_argument("--launch-cache", choices=["env", "off", "warm"], default="env",
+                    help="rld's launch cache: as the environment says, off (RLD_LAUNCH_CACHE=0), or warm "
+                         "(a fresh directory, written by the correctness run, replayed by every timed run)")
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
     rld = os.path.abspath(a.rld)
@@ -278,10 +288,17 @@ def main():
             continue
         (progs if os.path.exists(shlex.split(c)[0]) else skipped).append((n, c))
     setup = Setup(a.mode, rld, progs, a.patchelf)
+    cache_dir = None
+    if a.launch_cache == "off":
+        os.environ["RLD_LAUNCH_CACHE"] = "0"
+    elif a.launch_cache == "warm":
+        cache_dir = tempfile.mkdtemp(prefix="rld-launch-")
+        os.environ["RLD_LAUNCH_CACHE"] = cache_dir
     try:
         head = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         print(f"# compare.py mode={a.mode} rounds={a.rounds} rld={rld} (mtime {time.ctime(os.path.getmtime(rld))}, "
-              f"repo HEAD at run time {head}) date={time.strftime('%Y-%m-%d %H:%M')}")
+              f"repo HEAD at run time {head}) date={time.strftime('%Y-%m-%d %H:%M')} "
+              f"launch-cache={a.launch_cache} (RLD_LAUNCH_CACHE={os.environ.get('RLD_LAUNCH_CACHE', '<unset>')})")
         for n, c in skipped:
             print(f"# skipped {n}: {shlex.split(c)[0]} is not installed")
         failed = {}
@@ -323,7 +340,12 @@ def main():
             line = (f"{n:10} {statistics.median(times[(n, 'glibc')])*1e3:9.3f} {statistics.median(times[(n, 'rld')])*1e3:9.3f}"
                     f" {statistics.median(rs):7.3f} {f'({pct(rs, .1):.2f}-{pct(rs, .9):.2f})':>13}")
             if a.callgrind:
-                gi, ri = instructions(setup, n, "glibc", a.keep_cg), instructions(setup, n, "rld", a.keep_cg)
+                if cache_dir:
+                    os.environ["RLD_LAUNCH_CACHE"] = cache_dir + "-valgrind"
+                gi = instructions(setup, n, "glibc", a.keep_cg)
+                ri = instructions(setup, n, "rld", a.keep_cg, warm=cache_dir is not None)
+                if cache_dir:
+                    os.environ["RLD_LAUNCH_CACHE"] = cache_dir
                 if isinstance(gi, str) or isinstance(ri, str):
                     line += " callgrind failed: " + "; ".join(x for x in (gi, ri) if isinstance(x, str))
                 elif gi and ri:
@@ -336,6 +358,9 @@ def main():
             print(line, flush=True)
     finally:
         setup.cleanup()
+        if cache_dir:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            shutil.rmtree(cache_dir + "-valgrind", ignore_errors=True)
 
 
 if __name__ == "__main__":
