@@ -246,7 +246,11 @@ fn sync_graph(rt: &Runtime, graph: &mut Vec<rld_deps::Object<crate::fs::File>>) 
     let mut live = alloc::vec![false; rt.objs.len()];
     // SAFETY: inside `state::with` (our caller).
     let others = unsafe { namespaces() };
-    for &i in rt.chain.iter().chain(others.iter().flat_map(|n| n.chain.iter())) {
+    for &i in rt
+        .chain
+        .iter()
+        .chain(others.iter().flat_map(|n| n.chain.iter()))
+    {
         if let Some(l) = live.get_mut(i) {
             *l = true;
         }
@@ -703,11 +707,12 @@ fn existing(
     Some(lm)
 }
 
-/// Maps one new object; the file is closed when `o` drops.
+/// Maps one new object and appends its record to `out`; returns the range it occupies.
 fn map_new(
     o: &mut rld_deps::Object<crate::fs::File>,
     page: usize,
-) -> Result<(Loaded, (usize, usize)), Failure> {
+    out: &mut Vec<Loaded>,
+) -> Result<(usize, usize), Failure> {
     let Some(file) = &o.file else {
         return Err(fail(0, &o.path, "cannot open shared object file"));
     };
@@ -738,7 +743,8 @@ fn map_new(
     l.origin = o.origin.as_deref().map(objects::leak_cstr);
     l.loader = o.loader;
     l.deps = o.deps.clone();
-    Ok((l, (m.map_start, m.map_end)))
+    out.push(l);
+    Ok((m.map_start, m.map_end))
 }
 
 fn unmap(ranges: &[(usize, usize)]) {
@@ -844,14 +850,11 @@ fn load_new(
             graph.truncate(nprior);
             return Err(e);
         }
-        let r = map_new(o, page);
+        let r = map_new(o, page, &mut loaded);
         // Mapped (or failed): its file is closed now, as when the search's objects dropped.
         o.file = None;
         match r {
-            Ok((l, r)) => {
-                loaded.push(l);
-                ranges.push(r);
-            }
+            Ok(r) => ranges.push(r),
             Err(e) => {
                 unmap(&ranges);
                 graph.truncate(nprior);
@@ -875,10 +878,10 @@ fn load_new(
                 }
             }
         }
-        for (o, v) in loaded.drain(..).zip(views) {
+        for v in views {
             rt.ns.push_object(v);
-            rt.objs.push(o);
         }
+        rt.objs.append(&mut loaded);
         let local: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
         // SAFETY: inside `state::with`.
         let spaces = unsafe { namespaces() };
@@ -1261,7 +1264,7 @@ fn abandon(b: &rld_glibc::GlibcBuild, new: &[usize], ranges: &[(usize, usize)]) 
 /// `map_new` leaked, its dynamic-section copy (`objects::read_dynamic`), and the arrays and
 /// name nodes its link map points to (`lm_array`, `fill_link_maps_of`). Its link map itself
 /// is kept for reuse.
-fn free_object_memory(b: &rld_glibc::GlibcBuild, o: Loaded) {
+fn free_object_memory(b: &rld_glibc::GlibcBuild, o: &Loaded) {
     use alloc::alloc::{Layout, dealloc};
     use alloc::boxed::Box;
     let free_bytes = |s: &'static [u8]| {
@@ -1571,9 +1574,12 @@ fn reclaim_tail(b: &rld_glibc::GlibcBuild, rt: &mut Runtime) {
     }
     rt.ns.truncate(len);
     rt.plan.objs.truncate(len);
-    for o in rt.objs.drain(len..) {
+    // Freed where they are, then dropped in place (moving each record out was a copy of
+    // about a kilobyte per object).
+    for o in rt.objs.get(len..).unwrap_or(&[]) {
         free_object_memory(b, o);
     }
+    rt.objs.truncate(len);
 }
 
 /// Gives the new TLS modules ids (and static blocks when they need one); returns the static
