@@ -907,12 +907,44 @@ pub struct Prior {
     pub deps: Vec<ObjId>,
 }
 
+impl<H> From<Prior> for Object<H> {
+    /// The builder's record of an object already in the process (nothing of it is open).
+    fn from(p: Prior) -> Self {
+        Object {
+            kind: p.kind,
+            names: p.names,
+            path: p.path,
+            reason: Reason::Builtin,
+            loader: p.loader,
+            file_id: p.file_id,
+            stat: FileStat::default(),
+            header: ElfHeader::default(),
+            dynamic: p.dynamic,
+            origin: p.origin,
+            deps: p.deps,
+            file: None,
+            rpath: None,
+            runpath: None,
+            paths_done: false,
+        }
+    }
+}
+
 /// The result of [`open`]: every object (the priors first, with their ids, then the new ones),
 /// the object asked for, the new objects in link-map order and the requested object's search
 /// list (itself and its dependencies, breadth first).
 #[derive(Debug)]
 pub struct Opened<H> {
     pub objects: Vec<Object<H>>,
+    pub target: ObjId,
+    pub new: Vec<ObjId>,
+    pub searchlist: Vec<ObjId>,
+}
+
+/// The result of [`open_in`]: the object asked for, the new objects (appended to the
+/// caller's table) in link-map order, and the requested object's search list.
+#[derive(Debug)]
+pub struct OpenedIds {
     pub target: ObjId,
     pub new: Vec<ObjId>,
     pub searchlist: Vec<ObjId>,
@@ -930,37 +962,55 @@ pub fn open<F: Fs>(
     caller: Option<ObjId>,
     name: &[u8],
 ) -> Result<Opened<F::File>, Fatal> {
-    let nprior = priors.len();
-    let objects: Vec<Object<F::File>> = priors
-        .into_iter()
-        .map(|p| Object {
-            kind: p.kind,
-            names: p.names,
-            path: p.path,
-            reason: Reason::Builtin,
-            loader: p.loader,
-            file_id: p.file_id,
-            stat: FileStat::default(),
-            header: ElfHeader::default(),
-            dynamic: p.dynamic,
-            origin: p.origin,
-            deps: p.deps,
-            file: None,
-            rpath: None,
-            runpath: None,
-            paths_done: false,
-        })
-        .collect();
+    let mut objects: Vec<Object<F::File>> = priors.into_iter().map(Object::from).collect();
+    let r = open_in(searcher, cfg, &mut objects, chain, caller, name)?;
+    Ok(Opened {
+        objects,
+        target: r.target,
+        new: r.new,
+        searchlist: r.searchlist,
+    })
+}
+
+/// [`open`] over a table the caller keeps between opens (the process's objects by id, as
+/// `Object::from(Prior)` or as an earlier `open_in` left them): the new objects are appended
+/// to `objects`; on error it is truncated back to its length before the call. What the search
+/// learns about objects already there stays, as in glibc's link maps: a name an object was
+/// found by (`add_name_to_object`) and its decomposed RPATH/RUNPATH (`l_rpath_dirs`).
+/// A dlopen then costs no copy of every loaded object's description.
+pub fn open_in<F: Fs>(
+    searcher: &mut Searcher<'_, F>,
+    cfg: &LoadConfig,
+    objects: &mut Vec<Object<F::File>>,
+    chain: Vec<ObjId>,
+    caller: Option<ObjId>,
+    name: &[u8],
+) -> Result<OpenedIds, Fatal> {
+    let nprior = objects.len();
     let mut b = Builder {
         s: searcher,
         cfg,
-        objects,
+        objects: core::mem::take(objects),
         chain,
         diags: Vec::new(),
         cwd: None,
         callmap: false,
         trace_by: None,
     };
+    let r = open_builder(&mut b, nprior, caller, name);
+    *objects = core::mem::take(&mut b.objects);
+    if r.is_err() {
+        objects.truncate(nprior);
+    }
+    r
+}
+
+fn open_builder<F: Fs>(
+    b: &mut Builder<'_, '_, F>,
+    nprior: usize,
+    caller: Option<ObjId>,
+    name: &[u8],
+) -> Result<OpenedIds, Fatal> {
     let main = b.chain.first().copied();
     let loader = if name.contains(&b'/') && !name.contains(&b'$') {
         None
@@ -1002,8 +1052,7 @@ pub fn open<F: Fs>(
     }
     let new: Vec<ObjId> = b.chain.iter().copied().filter(|&i| i >= nprior).collect();
     crate::version::check_new(&b.objects, &b.chain, &new, b.s.trace)?;
-    Ok(Opened {
-        objects: b.objects,
+    Ok(OpenedIds {
         target,
         new,
         searchlist: queue,

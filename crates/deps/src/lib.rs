@@ -11,8 +11,8 @@ pub mod report;
 pub mod version;
 
 pub use graph::{
-    Diag, Fatal, Kind, LoadConfig, LoadGraph, Mode, ObjId, Object, Opened, Prior, Reason, build,
-    open,
+    Diag, Fatal, Kind, LoadConfig, LoadGraph, Mode, ObjId, Object, Opened, OpenedIds, Prior,
+    Reason, build, open, open_in,
 };
 pub use report::{ListReport, list_report, write_diag, write_fatal, write_list};
 

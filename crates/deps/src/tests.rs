@@ -1072,3 +1072,95 @@ fn open_finds_library_and_its_deps_breadth_first() {
     assert_eq!(e.objname, b"libnope-rld.so");
     assert_eq!(e.errno, 2);
 }
+
+/// `open_in` over a table kept between opens (what dlopen does): a failed open leaves the
+/// table as it was, a successful one appends its new objects, and a later open finds them.
+#[test]
+fn open_in_keeps_the_table_between_opens() {
+    let d = tmpdir("open-in");
+    lib(&d, "libdep.so", "libdep.so", "int dep(void) { return 1; }", &[]);
+    let dl = format!("-L{}", s(&d));
+    let rp = "-Wl,-rpath,$ORIGIN".to_string();
+    lib(
+        &d,
+        "liba.so",
+        "liba.so",
+        "int dep(void); int a(void) { return dep(); }",
+        &[&dl, "-ldep", &rp],
+    );
+    lib(&d, "libmissing.so", "libmissing.so", "int m(void) { return 2; }", &[]);
+    lib(
+        &d,
+        "libbad.so",
+        "libbad.so",
+        "int m(void); int bad(void) { return m(); }",
+        &[&dl, "-lmissing"],
+    );
+    std::fs::remove_file(d.join("libmissing.so")).unwrap();
+    let prog = exe(&d, "prog", "int main(void) { return 0; }", &[]);
+    let fs = HostFs;
+    let mut searcher = Searcher::new(&fs, host_config());
+    let mut lc = LoadConfig::list(s(&prog).as_bytes());
+    let g = crate::graph::build(&mut searcher, &lc).unwrap();
+    lc.mode = Mode::Normal;
+    let mut objects = g.objects;
+    let mut chain = g.chain;
+    let n = objects.len();
+
+    let bad = d.join("libbad.so");
+    let e = crate::graph::open_in(
+        &mut searcher,
+        &lc,
+        &mut objects,
+        chain.clone(),
+        Some(g.main),
+        s(&bad).as_bytes(),
+    )
+    .unwrap_err();
+    assert!(e.msg.contains("cannot open shared object file"), "{e:?}");
+    assert_eq!(objects.len(), n);
+
+    let a = d.join("liba.so");
+    let r = crate::graph::open_in(
+        &mut searcher,
+        &lc,
+        &mut objects,
+        chain.clone(),
+        Some(g.main),
+        s(&a).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(r.new, vec![n, n + 1]);
+    assert_eq!(r.target, n);
+    assert_eq!(r.searchlist, vec![n, n + 1]);
+    assert_eq!(objects.len(), n + 2);
+    assert_eq!(objects[n].deps, vec![n + 1]);
+    assert!(objects[n + 1].path.ends_with(b"/libdep.so"));
+    chain.extend_from_slice(&r.new);
+
+    // Opened again, and its dependency by SONAME on behalf of liba: nothing new.
+    let again = crate::graph::open_in(
+        &mut searcher,
+        &lc,
+        &mut objects,
+        chain.clone(),
+        Some(g.main),
+        s(&a).as_bytes(),
+    )
+    .unwrap();
+    assert!(again.new.is_empty());
+    assert_eq!(again.target, n);
+    let dep = crate::graph::open_in(
+        &mut searcher,
+        &lc,
+        &mut objects,
+        chain.clone(),
+        Some(n),
+        b"libdep.so",
+    )
+    .unwrap();
+    assert!(dep.new.is_empty());
+    assert_eq!(dep.target, n + 1);
+    assert_eq!(objects.len(), n + 2);
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -30,13 +30,20 @@ pub fn sort_maps_dfs<'d>(
     initfini: &dyn Fn(ObjId) -> &'d [ObjId],
     force_first: bool,
 ) -> Vec<ObjId> {
+    sort_maps_dfs_by(maps, &|m, i| initfini(m).get(i).copied(), force_first)
+}
+
+/// [`sort_maps_dfs`] with each `l_initfini` list read entry by entry: `initfini(m, i)` is the
+/// i-th entry of m's list, None past its end. dlopen and dlclose sort a few objects of a
+/// table they would otherwise copy into lists first (every object's `[self, deps..]`: a
+/// tenth of a dlopen+dlclose cycle of a two-object library).
+pub fn sort_maps_dfs_by(
+    maps: &[ObjId],
+    initfini: &dyn Fn(ObjId, usize) -> Option<ObjId>,
+    force_first: bool,
+) -> Vec<ObjId> {
     let mut state = visit_state(maps);
-    let mut rpo = rpo_walk(
-        maps.iter().rev().copied(),
-        maps.len(),
-        &mut state,
-        &|m, i| initfini(m).get(i).copied(),
-    );
+    let mut rpo = rpo_walk(maps.iter().rev().copied(), maps.len(), &mut state, initfini);
     if force_first {
         keep_first(maps, &mut rpo);
     }
@@ -55,35 +62,45 @@ pub fn sort_maps_for_fini<'d>(
     reldeps: &dyn Fn(ObjId) -> &'d [ObjId],
     force_first: bool,
 ) -> Vec<ObjId> {
+    sort_maps_for_fini_by(
+        maps,
+        &|m, i| initfini(m).get(i).copied(),
+        &|m| initfini(m).len(),
+        &|m, k| {
+            let r = reldeps(m);
+            (k < r.len()).then(|| r[r.len() - 1 - k])
+        },
+        force_first,
+    )
+}
+
+/// [`sort_maps_for_fini`] with the lists read entry by entry (see [`sort_maps_dfs_by`]):
+/// `initfini(m, i)` and its length `initfini_len(m)`, and `reldeps_from_last(m, k)`, the
+/// k-th run-time dependency of m counted from the last one (None past the first).
+pub fn sort_maps_for_fini_by(
+    maps: &[ObjId],
+    initfini: &dyn Fn(ObjId, usize) -> Option<ObjId>,
+    initfini_len: &dyn Fn(ObjId) -> usize,
+    reldeps_from_last: &dyn Fn(ObjId, usize) -> Option<ObjId>,
+    force_first: bool,
+) -> Vec<ObjId> {
     let mut state = visit_state(maps);
     let mut saw_reldeps = false;
     let rpo = rpo_walk(
         maps.iter().rev().copied(),
         maps.len(),
         &mut state,
-        &|m, i| {
-            let own = initfini(m);
-            match own.get(i) {
-                Some(&d) => Some(d),
-                None => {
-                    let r = reldeps(m);
-                    let k = i - own.len();
-                    (k < r.len()).then(|| r[r.len() - 1 - k])
-                }
-            }
+        &|m, i| match initfini(m, i) {
+            Some(d) => Some(d),
+            None => reldeps_from_last(m, i.checked_sub(initfini_len(m))?),
         },
     );
     for &m in &rpo {
-        saw_reldeps |= !reldeps(m).is_empty();
+        saw_reldeps |= reldeps_from_last(m, 0).is_some();
     }
     if saw_reldeps {
         let mut state = visit_state(maps);
-        return rpo_walk(
-            rpo.iter().rev().copied(),
-            maps.len(),
-            &mut state,
-            &|m, i| initfini(m).get(i).copied(),
-        );
+        return rpo_walk(rpo.iter().rev().copied(), maps.len(), &mut state, initfini);
     }
     let mut rpo = rpo;
     if force_first {

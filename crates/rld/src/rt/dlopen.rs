@@ -56,6 +56,22 @@ unsafe impl Sync for SearcherCell {}
 static SEARCHER: SearcherCell = SearcherCell(core::cell::UnsafeCell::new(None));
 static LOADER_FS: LoaderFs = LoaderFs;
 
+/// What rld-deps' search knows of the process between dlopens: every object by id
+/// (`rld_deps::open_in`'s table; see `sync_graph`) and the load settings. Rebuilding a
+/// description of every loaded object on each dlopen (names, dynamic facts, version
+/// definitions) and dropping it again was a quarter of a dlopen+dlclose cycle.
+struct Graph {
+    objects: Vec<rld_deps::Object<crate::fs::File>>,
+    lc: Option<LoadConfig>,
+}
+struct GraphCell(core::cell::UnsafeCell<Graph>);
+// SAFETY: only accessed under GL(dl_load_lock) (dlopen is serialised), like SEARCHER.
+unsafe impl Sync for GraphCell {}
+static GRAPH: GraphCell = GraphCell(core::cell::UnsafeCell::new(Graph {
+    objects: Vec::new(),
+    lc: None,
+}));
+
 /// Records the search settings start-up used, for later dlopen calls.
 pub fn set_search_config(c: SearchConfig) {
     let p = alloc::boxed::Box::leak(alloc::boxed::Box::new(c));
@@ -219,25 +235,87 @@ fn dead_prior() -> Prior {
     }
 }
 
-/// `[id, deps...]` for every object (rld-link's `l_initfini` shape for ordering).
-/// Every object's run-time dependencies (`l_reldeps`) as ObjIds, for destructor order.
-pub(super) fn reldeps_lists(rt: &Runtime) -> Vec<Vec<ObjId>> {
-    rt.objs
+/// Brings rld-deps' table up to date with the runtime before a search (inside `state::with`,
+/// under `GL(dl_load_lock)`): entries past the runtime's table (objects reclaimed, or added by
+/// an open that failed before entering them) go; objects no longer in any namespace's chain
+/// (unloaded, or abandoned by a failed open) are described as missing, which the search never
+/// matches; objects the table has not seen (start-up's, on the first dlopen) or that it
+/// describes as missing or by another file are described from the runtime. Objects entered by
+/// an earlier dlopen keep the entries its search made (the same facts, read from the file).
+fn sync_graph(rt: &Runtime, graph: &mut Vec<rld_deps::Object<crate::fs::File>>) {
+    let mut live = alloc::vec![false; rt.objs.len()];
+    // SAFETY: inside `state::with` (our caller).
+    let others = unsafe { namespaces() };
+    for &i in rt
+        .chain
         .iter()
-        .map(|o| o.reldeps.iter().map(|&d| d as ObjId).collect())
-        .collect()
+        .chain(others.iter().flat_map(|n| n.chain.iter()))
+    {
+        if let Some(l) = live.get_mut(i) {
+            *l = true;
+        }
+    }
+    graph.truncate(rt.objs.len());
+    for (i, (g, o)) in graph.iter_mut().zip(&rt.objs).enumerate() {
+        if !live.get(i).copied().unwrap_or(false) {
+            if g.kind != Kind::Missing {
+                *g = dead_prior().into();
+            }
+            continue;
+        }
+        let id = FileId {
+            dev: o.file_id.0,
+            ino: o.file_id.1,
+        };
+        if g.kind == Kind::Missing || g.file_id != id {
+            *g = prior_of(o).into();
+        }
+    }
+    let known = graph.len();
+    for (i, o) in rt.objs.iter().enumerate().skip(known) {
+        graph.push(if live.get(i).copied().unwrap_or(false) {
+            prior_of(o).into()
+        } else {
+            dead_prior().into()
+        });
+    }
 }
 
-fn initfini_lists(rt: &Runtime) -> Vec<Vec<ObjId>> {
-    rt.objs
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let mut v = alloc::vec![i as ObjId];
-            v.extend(o.deps.iter().map(|&d| d as ObjId));
-            v
-        })
-        .collect()
+/// Entry `i` of object `m`'s `l_initfini` as `_dl_map_object_deps` builds it for a loaded
+/// object (itself, then its DT_NEEDED objects), read from the table without building lists.
+fn initfini_entry(rt: &Runtime, m: ObjId, i: usize) -> Option<ObjId> {
+    let o = rt.objs.get(m as usize)?;
+    match i.checked_sub(1) {
+        None => Some(m),
+        Some(k) => o.deps.get(k).map(|&d| d as ObjId),
+    }
+}
+
+fn initfini_len(rt: &Runtime, m: ObjId) -> usize {
+    rt.objs.get(m as usize).map_or(0, |o| o.deps.len() + 1)
+}
+
+/// The `k`-th run-time dependency (`l_reldeps`) of object `m`, counted from the last.
+pub(super) fn reldep_from_last(rt: &Runtime, m: ObjId, k: usize) -> Option<ObjId> {
+    let r = &rt.objs.get(m as usize)?.reldeps;
+    let j = r.len().checked_sub(k + 1)?;
+    r.get(j).map(|&d| d as ObjId)
+}
+
+/// `maps` sorted by `_dl_sort_maps_dfs` over the objects' `l_initfini` lists.
+fn sort_dfs(rt: &Runtime, maps: &[ObjId], force_first: bool) -> Vec<ObjId> {
+    rld_link::order::sort_maps_dfs_by(maps, &|m, i| initfini_entry(rt, m, i), force_first)
+}
+
+/// `maps` sorted for destructors (`for_fini`: run-time dependencies too).
+fn sort_fini(rt: &Runtime, maps: &[ObjId], force_first: bool) -> Vec<ObjId> {
+    rld_link::order::sort_maps_for_fini_by(
+        maps,
+        &|m, i| initfini_entry(rt, m, i),
+        &|m| initfini_len(rt, m),
+        &|m, k| reldep_from_last(rt, m, k),
+        force_first,
+    )
 }
 
 // ---- dl_open ----------------------------------------------------------------------------
@@ -298,23 +376,12 @@ fn open_locked(
     let Some(sc) = search_config() else {
         return Err(fail(0, &name, "dlopen before start-up finished"));
     };
-    // Snapshot of the process for the search (stable: we hold dl_load_lock).
-    let Some((priors, chain, caller_id)) = state::with(|rt| {
-        // Objects no longer in the chain (unloaded, or abandoned by a failed open) are
-        // unmapped: they are described as missing, which the search never matches.
-        let live = all_chained(rt);
-        let priors: Vec<Prior> = rt
-            .objs
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                if live.contains(&i) {
-                    prior_of(o)
-                } else {
-                    dead_prior()
-                }
-            })
-            .collect();
+    // SAFETY: dlopen is serialised by GL(dl_load_lock), which our caller holds; nothing else
+    // touches GRAPH.
+    let graph = unsafe { &mut *GRAPH.0.get() };
+    // The process as the search sees it (stable: we hold dl_load_lock).
+    let Some((chain, caller_id)) = state::with(|rt| {
+        sync_graph(rt, &mut graph.objects);
         // The objects already-loaded detection sees: the namespace's own. Another namespace
         // also sees the main program (whose RPATH glibc searches for every namespace) and
         // ld.so (glibc's proxy map: one ld.so for all namespaces).
@@ -328,11 +395,11 @@ fn open_locked(
             }
             c
         };
-        (priors, chain, rt.object_at(caller))
+        (chain, rt.object_at(caller))
     }) else {
         return Err(fail(0, &name, "dlopen before start-up finished"));
     };
-    let nprior = priors.len();
+    let nprior = graph.objects.len();
     // One searcher for the life of the process, as glibc keeps its search-directory records:
     // a directory found missing once is not tried again by later dlopens.
     // SAFETY: dlopen is serialised by GL(dl_load_lock), which our caller holds; nothing else
@@ -340,9 +407,13 @@ fn open_locked(
     let searcher = unsafe { &mut *SEARCHER.0.get() }
         .get_or_insert_with(|| Searcher::new(&LOADER_FS, sc.clone()));
     searcher.trace = super::debug::search_trace();
-    let mut lc = LoadConfig::list(b"");
-    lc.mode = Mode::Normal;
-    let opened = match rld_deps::open(searcher, &lc, priors, chain, caller_id, &name) {
+    let lc = graph.lc.get_or_insert_with(|| {
+        let mut lc = LoadConfig::list(b"");
+        lc.mode = Mode::Normal;
+        lc
+    });
+    let opened = match rld_deps::open_in(searcher, lc, &mut graph.objects, chain, caller_id, &name)
+    {
         Ok(o) => o,
         // glibc reports a failed search even under RTLD_NOLOAD (only a found, not yet loaded
         // file makes RTLD_NOLOAD return NULL quietly).
@@ -363,9 +434,21 @@ fn open_locked(
             .ok_or_else(|| fail(0, &name, "internal error: lost an object"));
     }
     if mode & RTLD_NOLOAD != 0 {
+        // The files found are closed; nothing of them stays in the table.
+        graph.objects.truncate(nprior);
         return Ok(0);
     }
-    load_new(b, opened, nprior, mode, ns, argc, argv, env)
+    load_new(
+        b,
+        &mut graph.objects,
+        opened,
+        nprior,
+        mode,
+        ns,
+        argc,
+        argv,
+        env,
+    )
 }
 
 /// RTLD_NODELETE on an already open object that was not NODELETE before this open: glibc
@@ -624,11 +707,12 @@ fn existing(
     Some(lm)
 }
 
-/// Maps one new object; the file is closed when `o` drops.
+/// Maps one new object and appends its record to `out`; returns the range it occupies.
 fn map_new(
-    o: &rld_deps::Object<crate::fs::File>,
+    o: &mut rld_deps::Object<crate::fs::File>,
     page: usize,
-) -> Result<(Loaded, (usize, usize)), Failure> {
+    out: &mut Vec<Loaded>,
+) -> Result<(usize, usize), Failure> {
     let Some(file) = &o.file else {
         return Err(fail(0, &o.path, "cannot open shared object file"));
     };
@@ -642,14 +726,16 @@ fn map_new(
     }
     .map_err(|e| fail(e.errno().raw_os_error(), &o.path, e.message()))?;
     let phdr_addr = super::run::phdr_address(&o.header, m.bias);
+    let entry = m.bias.wrapping_add(o.header.e_entry as usize);
     let mut l = super::run::describe(
         Kind::Library,
         &o.path,
         &o.names,
         m.bias,
-        o.header.phdrs.clone(),
+        // The search's table needs no program headers of a loaded object.
+        core::mem::take(&mut o.header.phdrs),
         phdr_addr,
-        m.bias.wrapping_add(o.header.e_entry as usize),
+        entry,
         page,
         false,
     );
@@ -657,7 +743,8 @@ fn map_new(
     l.origin = o.origin.as_deref().map(objects::leak_cstr);
     l.loader = o.loader;
     l.deps = o.deps.clone();
-    Ok((l, (m.map_start, m.map_end)))
+    out.push(l);
+    Ok((m.map_start, m.map_end))
 }
 
 fn unmap(ranges: &[(usize, usize)]) {
@@ -729,7 +816,8 @@ fn first_undefined(rt: &Runtime, ids: &[usize], mode_now: bool) -> Option<(Vec<u
 #[allow(clippy::too_many_arguments)]
 fn load_new(
     b: &'static rld_glibc::GlibcBuild,
-    opened: rld_deps::Opened<crate::fs::File>,
+    graph: &mut Vec<rld_deps::Object<crate::fs::File>>,
+    opened: rld_deps::OpenedIds,
     nprior: usize,
     mode: i32,
     ns: usize,
@@ -743,9 +831,11 @@ fn load_new(
         0 => 4096,
         p => p,
     };
-    let target = opened.target;
-    let searchlist = opened.searchlist.clone();
-    let new = opened.new.clone();
+    let rld_deps::OpenedIds {
+        target,
+        new,
+        searchlist,
+    } = opened;
     // The debugger protocol: RT_ADD before the list changes.
     _r_debug.raw().put(b.r_debug.r_state, 1);
     super::exports::_dl_debug_state();
@@ -753,18 +843,21 @@ fn load_new(
     // ---- map -------------------------------------------------------------------------
     let mut loaded: Vec<Loaded> = Vec::with_capacity(new.len());
     let mut ranges: Vec<(usize, usize)> = Vec::new();
-    for (k, o) in opened.objects.into_iter().enumerate().skip(nprior) {
+    for (k, o) in graph.iter_mut().enumerate().skip(nprior) {
         if new.get(loaded.len()) != Some(&k) {
+            let e = fail(0, &o.path, "internal error: unexpected object order");
             unmap(&ranges);
-            return Err(fail(0, &o.path, "internal error: unexpected object order"));
+            graph.truncate(nprior);
+            return Err(e);
         }
-        match map_new(&o, page) {
-            Ok((l, r)) => {
-                loaded.push(l);
-                ranges.push(r);
-            }
+        let r = map_new(o, page, &mut loaded);
+        // Mapped (or failed): its file is closed now, as when the search's objects dropped.
+        o.file = None;
+        match r {
+            Ok(r) => ranges.push(r),
             Err(e) => {
                 unmap(&ranges);
+                graph.truncate(nprior);
                 return Err(e);
             }
         }
@@ -785,10 +878,10 @@ fn load_new(
                 }
             }
         }
-        for (o, v) in loaded.drain(..).zip(views) {
+        for v in views {
             rt.ns.push_object(v);
-            rt.objs.push(o);
         }
+        rt.objs.append(&mut loaded);
         let local: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
         // SAFETY: inside `state::with`.
         let spaces = unsafe { namespaces() };
@@ -819,13 +912,8 @@ fn load_new(
             }
         }
         // Relocation order: the new objects sorted by dependency, dependencies first.
-        let lists = initfini_lists(rt);
         let maps: Vec<ObjId> = new.iter().map(|&i| i as ObjId).collect();
-        let mut order = rld_link::order::sort_maps_dfs(
-            &maps,
-            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
-            false,
-        );
+        let mut order = sort_dfs(rt, &maps, false);
         order.reverse();
         // RTLD_LAZY: PLT entries are bound on first call, as at start-up (unless LD_BIND_NOW
         // or the object's own DF_BIND_NOW say otherwise).
@@ -833,15 +921,15 @@ fn load_new(
         let objs = &rt.objs;
         let lazy =
             |id: ObjId| lazy_open && !objs.get(id as usize).is_some_and(|o| o.info.bind_now());
-        let p = rld_link::plan_with(&mut rt.ns, &order, &lazy);
+        // Each object is planned straight into its entry of the runtime's plan (`plan_with`
+        // would size a plan for every object and its plans be copied over).
         if rt.plan.objs.len() < rt.objs.len() {
             rt.plan.objs.resize(rt.objs.len(), Default::default());
         }
+        let mut planner = rld_link::Planner::default();
         for &i in &order {
-            if let (Some(dst), Some(src)) =
-                (rt.plan.objs.get_mut(i as usize), p.objs.get(i as usize))
-            {
-                *dst = src.clone();
+            if let Some(dst) = rt.plan.objs.get_mut(i as usize) {
+                planner.plan_object(&mut rt.ns, i, lazy(i), dst);
             }
         }
         let order_usize: Vec<usize> = order.iter().map(|&i| i as usize).collect();
@@ -984,13 +1072,8 @@ fn load_new(
             gl.get(b.rtld_global.dl_load_adds) + n,
         );
         rebuild_ranges_all(rt);
-        let lists = initfini_lists(rt);
         let maps: Vec<ObjId> = new.iter().map(|&i| i as ObjId).collect();
-        let mut order = rld_link::order::sort_maps_dfs(
-            &maps,
-            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
-            false,
-        );
+        let mut order = sort_dfs(rt, &maps, false);
         order.reverse();
         order.into_iter().map(|i| i as usize).collect()
     })
@@ -1181,7 +1264,7 @@ fn abandon(b: &rld_glibc::GlibcBuild, new: &[usize], ranges: &[(usize, usize)]) 
 /// `map_new` leaked, its dynamic-section copy (`objects::read_dynamic`), and the arrays and
 /// name nodes its link map points to (`lm_array`, `fill_link_maps_of`). Its link map itself
 /// is kept for reuse.
-fn free_object_memory(b: &rld_glibc::GlibcBuild, o: Loaded) {
+fn free_object_memory(b: &rld_glibc::GlibcBuild, o: &Loaded) {
     use alloc::alloc::{Layout, dealloc};
     use alloc::boxed::Box;
     let free_bytes = |s: &'static [u8]| {
@@ -1308,17 +1391,10 @@ fn all_chained(rt: &Runtime) -> Vec<usize> {
 pub fn other_namespaces_fini_order(rt: &Runtime) -> Vec<usize> {
     // SAFETY: `_dl_fini` calls this inside `state::with`.
     let spaces = unsafe { namespaces() };
-    let lists = initfini_lists(rt);
-    let rel = reldeps_lists(rt);
     let mut out = Vec::new();
     for n in spaces.iter().skip(1).rev() {
         let maps: Vec<ObjId> = n.chain.iter().map(|&i| i as ObjId).collect();
-        let order = rld_link::order::sort_maps_for_fini(
-            &maps,
-            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
-            &|m| rel.get(m as usize).map_or(&[][..], |v| v.as_slice()),
-            true,
-        );
+        let order = sort_fini(rt, &maps, true);
         out.extend(order.into_iter().map(|i| i as usize));
     }
     out
@@ -1498,9 +1574,12 @@ fn reclaim_tail(b: &rld_glibc::GlibcBuild, rt: &mut Runtime) {
     }
     rt.ns.truncate(len);
     rt.plan.objs.truncate(len);
-    for o in rt.objs.drain(len..) {
+    // Freed where they are, then dropped in place (moving each record out was a copy of
+    // about a kilobyte per object).
+    for o in rt.objs.get(len..).unwrap_or(&[]) {
         free_object_memory(b, o);
     }
+    rt.objs.truncate(len);
 }
 
 /// Gives the new TLS modules ids (and static blocks when they need one); returns the static
@@ -1678,13 +1757,8 @@ fn run_constructors(
 ) {
     type Init = (usize, Option<u64>, Option<u64>, Option<u64>, usize);
     let inits: Vec<Init> = state::with(|rt| {
-        let lists = initfini_lists(rt);
         let maps: Vec<ObjId> = searchlist.iter().map(|&i| i as ObjId).collect();
-        let order = rld_link::order::sort_maps_dfs(
-            &maps,
-            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
-            true,
-        );
+        let order = sort_dfs(rt, &maps, true);
         order
             .into_iter()
             .rev()
@@ -1811,15 +1885,8 @@ fn close_locked(b: &'static rld_glibc::GlibcBuild, map: usize) -> Result<(), Fai
             .collect();
         // Destructor order: the namespace sorted for fini (users first, run-time
         // dependencies included).
-        let lists = initfini_lists(rt);
-        let rel = reldeps_lists(rt);
         let maps: Vec<ObjId> = everything.iter().map(|&i| i as ObjId).collect();
-        let order = rld_link::order::sort_maps_for_fini(
-            &maps,
-            &|m| lists.get(m as usize).map_or(&[][..], |v| v.as_slice()),
-            &|m| rel.get(m as usize).map_or(&[][..], |v| v.as_slice()),
-            true,
-        );
+        let order = sort_fini(rt, &maps, true);
         // Unloaded in that order too (TLS ids, LD_DEBUG's "destroying link map").
         let remove: Vec<usize> = order
             .iter()

@@ -571,30 +571,31 @@ pub unsafe fn run_destructors(
 /// dependencies too), main first unless those reordered it.
 fn fini_order(rt: &Runtime) -> Vec<usize> {
     let maps: Vec<ObjId> = rt.chain.iter().map(|&i| i as ObjId).collect();
-    let initfini: Vec<ObjId> = rt.initfini.iter().map(|&i| i as ObjId).collect();
-    let per_obj: Vec<Vec<ObjId>> = rt
-        .objs
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let mut v = alloc::vec![i as ObjId];
-            v.extend(o.deps.iter().map(|&d| d as ObjId));
-            v
-        })
-        .collect();
     let main = rt.main;
-    let f = |m: ObjId| -> &[ObjId] {
+    // The main program's list is the whole init order; every other object's is itself, then
+    // its DT_NEEDED objects.
+    let entry = |m: ObjId, i: usize| -> Option<ObjId> {
         if m as usize == main {
-            &initfini
-        } else {
-            per_obj.get(m as usize).map_or(&[][..], |v| v.as_slice())
+            return rt.initfini.get(i).map(|&d| d as ObjId);
+        }
+        let o = rt.objs.get(m as usize)?;
+        match i.checked_sub(1) {
+            None => Some(m),
+            Some(k) => o.deps.get(k).map(|&d| d as ObjId),
         }
     };
-    let rel = super::dlopen::reldeps_lists(rt);
-    rld_link::order::sort_maps_for_fini(
+    let len = |m: ObjId| -> usize {
+        if m as usize == main {
+            rt.initfini.len()
+        } else {
+            rt.objs.get(m as usize).map_or(0, |o| o.deps.len() + 1)
+        }
+    };
+    rld_link::order::sort_maps_for_fini_by(
         &maps,
-        &f,
-        &|m| rel.get(m as usize).map_or(&[][..], |v| v.as_slice()),
+        &entry,
+        &len,
+        &|m, k| super::dlopen::reldep_from_last(rt, m, k),
         true,
     )
     .into_iter()
