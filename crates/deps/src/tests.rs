@@ -1078,7 +1078,13 @@ fn open_finds_library_and_its_deps_breadth_first() {
 #[test]
 fn open_in_keeps_the_table_between_opens() {
     let d = tmpdir("open-in");
-    lib(&d, "libdep.so", "libdep.so", "int dep(void) { return 1; }", &[]);
+    lib(
+        &d,
+        "libdep.so",
+        "libdep.so",
+        "int dep(void) { return 1; }",
+        &[],
+    );
     let dl = format!("-L{}", s(&d));
     let rp = "-Wl,-rpath,$ORIGIN".to_string();
     lib(
@@ -1088,7 +1094,13 @@ fn open_in_keeps_the_table_between_opens() {
         "int dep(void); int a(void) { return dep(); }",
         &[&dl, "-ldep", &rp],
     );
-    lib(&d, "libmissing.so", "libmissing.so", "int m(void) { return 2; }", &[]);
+    lib(
+        &d,
+        "libmissing.so",
+        "libmissing.so",
+        "int m(void) { return 2; }",
+        &[],
+    );
     lib(
         &d,
         "libbad.so",

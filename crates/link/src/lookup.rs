@@ -921,6 +921,45 @@ impl<'a> Namespace<'a> {
         // The scopes are moved out of their map entries for the lookup (it needs `&mut self`)
         // and back: no map node is removed or inserted on this per-lookup path.
         if !self.local.is_empty()
+            && self.use_memo
+            && req.skip.is_none()
+            && !self.dynamic_weak
+            && !symbolic
+            && !self.deep.contains(&requester)
+            && self.local.contains_key(&requester)
+        {
+            // Scopes [global, local, appended...]: the global scope through its memo or
+            // index, as start-up looks up, and only on a miss the rest with glibc's walk
+            // (the same answer: without LD_DYNAMIC_WEAK the first scope holding a definition
+            // decides, and a PLT-class search cannot find in the global scope what the
+            // plain one did not). Before, every reference of a dlopen'ed library walked the
+            // global scope object by object (java: libjvm's references).
+            self.stats.lookups += 1;
+            if let Some(found) = self.global_memo(req, req.class) {
+                return Some(self.protected_fixup(req, found, |ns| {
+                    ns.global_memo(req, CLASS_PLT)
+                        .or_else(|| ns.search_rest(requester, req))
+                }));
+            }
+            self.stats.lookups -= 1;
+            let local = self.local.get_mut(&requester).map(core::mem::take)?;
+            let appended = match self.appended.get_mut(&requester) {
+                Some(a) => core::mem::take(a),
+                None => Vec::new(),
+            };
+            let mut refs: Vec<&[ObjId]> = Vec::with_capacity(1 + appended.len());
+            refs.push(&local[..]);
+            refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
+            let r = self.lookup_in(req, &refs);
+            if let Some(slot) = self.local.get_mut(&requester) {
+                *slot = local;
+            }
+            if let Some(slot) = self.appended.get_mut(&requester) {
+                *slot = appended;
+            }
+            return r;
+        }
+        if !self.local.is_empty()
             && let Some(local) = self.local.get_mut(&requester).map(core::mem::take)
         {
             let global = core::mem::take(&mut self.global);
@@ -982,6 +1021,27 @@ impl<'a> Namespace<'a> {
             self.check_protected(req, req.undef, found.0, req.class);
         }
         Some(self.protected_fixup(req, found, |ns| ns.global_memo(req, CLASS_PLT)))
+    }
+
+    /// PLT-class search of `requester`'s local and appended scopes (the protected-symbol
+    /// fixup's second search when the global scope had no definition).
+    fn search_rest(&mut self, requester: ObjId, req: &Request<'a>) -> Option<(ObjId, u32)> {
+        let local = self.local.get_mut(&requester).map(core::mem::take)?;
+        let appended = match self.appended.get_mut(&requester) {
+            Some(a) => core::mem::take(a),
+            None => Vec::new(),
+        };
+        let mut refs: Vec<&[ObjId]> = Vec::with_capacity(1 + appended.len());
+        refs.push(&local[..]);
+        refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
+        let r = self.search(req, &refs, CLASS_PLT, None, &mut None);
+        if let Some(slot) = self.local.get_mut(&requester) {
+            *slot = local;
+        }
+        if let Some(slot) = self.appended.get_mut(&requester) {
+            *slot = appended;
+        }
+        r
     }
 
     #[inline]

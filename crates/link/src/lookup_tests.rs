@@ -903,6 +903,79 @@ fn scope_index_matches_plain_walk() {
     }
 }
 
+/// Objects with a local scope (dlopen'ed with RTLD_LOCAL: scopes [global, local, appended])
+/// look the global scope up through its index and walk only the rest on a miss: the plan
+/// must be exactly glibc's plain walk of all scopes, for every binding and visibility
+/// (protected definitions take the PLT-class search through both parts).
+#[test]
+fn local_scopes_after_indexed_global_match_plain_walk() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for round in 0..12 {
+        let names: Vec<alloc::string::String> = (0..50)
+            .map(|i| alloc::format!("sym{i}_{}", "y".repeat(i % 13)))
+            .collect();
+        let mut fakes = vec![Fake::new("", EXE)];
+        for l in 0..20 {
+            let mut f = Fake::new(&alloc::format!("/l{l}.so"), LIB);
+            // Names 0..20 are defined anywhere, 20..35 only in the first dlopen'ed group
+            // (objects 14..=17), 35..50 only in the second (18..=20): references to them
+            // need the local and the appended scopes.
+            let obj = l + 1;
+            let defines =
+                |i: usize| i < 20 || ((14..=17).contains(&obj) && i < 35) || (obj >= 18 && i >= 35);
+            for (i, n) in names.iter().enumerate() {
+                if !defines(i) {
+                    continue;
+                }
+                for _ in 0..rnd(3) {
+                    let bind = [STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE, STB_LOCAL][rnd(4) as usize];
+                    let vis = [STV_DEFAULT, STV_HIDDEN, STV_PROTECTED][rnd(3) as usize];
+                    let shndx = if rnd(8) == 0 { SHN_UNDEF } else { 1 };
+                    f.sym(n, bind, STT_FUNC, vis, shndx, 0x100, 8, VER_GLOBAL);
+                }
+            }
+            for _ in 0..6 {
+                let r = f.undef(&names[rnd(50) as usize], STB_GLOBAL, VER_GLOBAL);
+                f.reloc([R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT][rnd(2) as usize], r);
+            }
+            fakes.push(f);
+        }
+        let b: Vec<Built> = fakes.into_iter().map(|f| f.build()).collect();
+        // Objects 0..=13 are the global scope; 14..=20 were dlopen'ed in two groups.
+        let global: Vec<u32> = (0..14).collect();
+        let (g1, g2): (Vec<u32>, Vec<u32>) = ((14..18).collect(), (18..21).collect());
+        let run = |use_memo: bool| {
+            let objs = b.iter().map(|x| x.view()).collect();
+            let mut n = Namespace::new(objs, global.clone());
+            n.use_memo = use_memo;
+            n.index_probes_per_symbol = 0;
+            for &o in &g1 {
+                n.set_local_scope(o, g1.clone());
+            }
+            for &o in &g2 {
+                n.set_local_scope(o, g2.clone());
+            }
+            if round % 2 == 1 {
+                // A later open appended its search list to the first group's scopes.
+                for &o in &g1 {
+                    n.append_scope(o, g2[0], g2.clone());
+                }
+            }
+            let order: Vec<u32> = (0..b.len() as u32).rev().collect();
+            plan(&mut n, &order)
+        };
+        let indexed = run(true);
+        let walked = run(false);
+        assert_eq!(indexed, walked, "round {round}");
+    }
+}
+
 #[test]
 fn planner_reusing_one_scratch_plan_matches_fresh_plans() {
     // Object 1 has more distinct references than its sizing hint (the table grows), object
