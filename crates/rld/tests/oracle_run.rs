@@ -1451,6 +1451,13 @@ fn run_real_table(test: &str, table: &[Real], min: usize) {
         }
         let mut env = base_env();
         env.push(("HOME".into(), work.to_string_lossy().into_owned()));
+        // rld's launch cache outside the work directory (programs may list it): each program
+        // runs twice under rld, the second time replaying the first run's record.
+        let cache = w.root.join("real-cache").join(test);
+        env.push((
+            "RLD_LAUNCH_CACHE".into(),
+            cache.to_string_lossy().into_owned(),
+        ));
         let mk = |argv: Vec<String>| Cmd {
             argv,
             cwd: work.clone(),
@@ -1503,6 +1510,30 @@ fn run_real_table(test: &str, table: &[Real], min: usize) {
             let (o, f) = compare_pair(r.name, p);
             if let Some(f) = f {
                 failures.push(f);
+            }
+            let prog = Path::new(&p.lut.argv[if p.mode == "explicit" { 1 } else { 0 }]);
+            let rec = record_path(&cache, prog);
+            let before = inode(&rec);
+            let again = p.lut.run();
+            failures.extend(compare_outcomes(
+                &format!("{} (second run, from the launch cache)", r.name),
+                p,
+                &o,
+                &again,
+                |s| s,
+            ));
+            if !selftest() && (before.is_none() || inode(&rec) != before) {
+                failures.push(format!(
+                    "=== {} — mode {}: launch-cache record {} {}",
+                    r.name,
+                    p.mode,
+                    rec.display(),
+                    if before.is_none() {
+                        "not written by the first run"
+                    } else {
+                        "rewritten by the second run (not replayed)"
+                    }
+                ));
             }
             if o.status != "exit 0" && r.name != "diff" {
                 failures.push(format!(
