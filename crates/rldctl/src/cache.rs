@@ -26,16 +26,27 @@ fn is_record_name(n: &str) -> bool {
     hex(parts.next()) && hex(parts.next()) && parts.next().is_none()
 }
 
-fn records(dir: &PathBuf) -> Vec<PathBuf> {
+/// A record being written (`DEV-INO.tmp.PID`), or left behind by a killed writer.
+fn is_temporary_name(n: &str) -> bool {
+    n.split_once(".tmp.").is_some_and(|(rec, pid)| {
+        is_record_name(rec) && !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+fn entries(dir: &PathBuf, keep: fn(&str) -> bool) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(is_record_name))
+        .filter(|e| e.file_name().to_str().is_some_and(keep))
         .map(|e| e.path())
         .collect();
     v.sort();
     v
+}
+
+fn records(dir: &PathBuf) -> Vec<PathBuf> {
+    entries(dir, is_record_name)
 }
 
 /// One line per record: program, objects, bindings, size, file.
@@ -76,12 +87,21 @@ pub fn list(dir: &PathBuf) -> bool {
     true
 }
 
-/// Removes every record (rld writes a new one at the next launch of each program).
+/// Removes every record (rld writes a new one at the next launch of each program) and
+/// temporary files of writers that are gone (a running writer's is left alone).
 pub fn clear(dir: &PathBuf) -> bool {
     let mut ok = true;
     let recs = records(dir);
-    for p in &recs {
-        if let Err(e) = std::fs::remove_file(p) {
+    let stale = entries(dir, is_temporary_name).into_iter().filter(|p| {
+        let pid = p
+            .to_string_lossy()
+            .rsplit(".tmp.")
+            .next()
+            .map(|h| u32::from_str_radix(h, 16));
+        !matches!(pid, Some(Ok(pid)) if std::path::Path::new(&format!("/proc/{pid}")).exists())
+    });
+    for p in recs.iter().cloned().chain(stale) {
+        if let Err(e) = std::fs::remove_file(&p) {
             eprintln!("rldctl: {}: {e}", p.display());
             ok = false;
         }
@@ -106,5 +126,8 @@ mod tests {
         assert!(!is_record_name("fe00-"));
         assert!(!is_record_name("x-1"));
         assert!(!is_record_name("1-2-3"));
+        assert!(is_temporary_name("fe00-3c569.tmp.1a"));
+        assert!(!is_temporary_name("fe00-3c569.tmp."));
+        assert!(!is_temporary_name("notes.tmp.1"));
     }
 }

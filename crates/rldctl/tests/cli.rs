@@ -62,7 +62,10 @@ fn cache_lists_and_clears_records() {
     let ns = Namespace::new(Vec::new(), Vec::new());
     std::fs::write(dir.join("fe00-1234"), w.finish(&ns).unwrap()).unwrap();
     std::fs::write(dir.join("fe00-99"), b"not a record").unwrap();
-    std::fs::write(dir.join("fe00-1234.tmp.42"), b"half written").unwrap();
+    // A writer that is gone (pid 0xfffffff is above any pid_max) and one that is running.
+    std::fs::write(dir.join("fe00-1234.tmp.fffffff"), b"half written").unwrap();
+    let me = format!("fe00-1234.tmp.{:x}", std::process::id());
+    std::fs::write(dir.join(&me), b"being written").unwrap();
     let run = |what: &str| {
         let o = Command::new(RLDCTL)
             .args(["cache", what])
@@ -89,8 +92,9 @@ fn cache_lists_and_clears_records() {
     assert!(run("clear").contains("removed 2 launch-cache records"));
     assert!(!dir.join("fe00-1234").exists() && !dir.join("fe00-99").exists());
     assert!(
-        dir.join("fe00-1234.tmp.42").exists(),
-        "only records are removed"
+        !dir.join("fe00-1234.tmp.fffffff").exists(),
+        "a dead writer's file stays"
     );
+    assert!(dir.join(&me).exists(), "a running writer's file is removed");
     let _ = std::fs::remove_dir_all(&dir);
 }
