@@ -562,7 +562,12 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             return lose("cannot dynamically load position-independent executable");
         }
         let _ = ET_EXEC;
-        let origin = origin_of(&found.path, || self.cwd());
+        // The kernel-mapped program's `$ORIGIN` (from /proc/self/exe) wins over one made
+        // from the path it was opened by (trace mode as PT_INTERP opens it again).
+        let origin = match &self.cfg.exe_origin {
+            Some(o) if is_main => Some(o.clone()),
+            _ => origin_of(&found.path, || self.cwd()),
+        };
         let id = self.objects.len();
         let via = found.via;
         let reason = match reason {

@@ -137,6 +137,35 @@ fn list_matches_glibc_on_every_elf_file() {
     assert!(diffs.is_empty(), "differences:\n{}", diffs.join("\n"));
 }
 
+/// `ldd -u` on every program: LD_DEBUG=unused in trace mode resolves the program's own
+/// references and lists the DT_NEEDED objects nothing binds to (Debian links with
+/// --as-needed, so most say nothing; the fixture tests have ones that do).
+#[test]
+fn unused_dependencies_match_glibc_on_every_program() {
+    let mut files = Vec::new();
+    elf_files(Path::new("/usr/bin"), &mut files);
+    files.sort();
+    let mut diffs = Vec::new();
+    for f in &files {
+        let mut g = Command::new(&loaders().glibc);
+        let mut r = Command::new(&loaders().rld);
+        for c in [&mut g, &mut r] {
+            c.arg(f)
+                .env("LD_TRACE_LOADED_OBJECTS", "1")
+                .env("LD_DEBUG", "unused")
+                .env_remove("LD_LIBRARY_PATH")
+                .env_remove("LD_PRELOAD");
+        }
+        let (g, r) = (run(&mut g), as_glibc(run(&mut r)));
+        // glibc's ld.so crashes on static non-PIE executables (see above).
+        if g.2.is_some() && g != r {
+            diffs.push(format!("{}:\n  glibc: {g:?}\n  rld:   {r:?}", f.display()));
+        }
+    }
+    assert!(files.len() > 300, "expected a populated /usr/bin");
+    assert!(diffs.is_empty(), "differences:\n{}", diffs.join("\n"));
+}
+
 #[test]
 fn trace_env_and_options_match_glibc() {
     type Env<'a> = &'a [(&'a str, &'a str)];

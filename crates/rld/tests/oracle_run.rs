@@ -2520,6 +2520,52 @@ fn m4_ld_debug_output_file() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `ldd -u` (LD_TRACE_LOADED_OBJECTS with LD_DEBUG=unused): the program's own bindings are
+/// resolved and the DT_NEEDED objects none of them lands in are listed, exit 1; a program
+/// using all of its libraries prints nothing and exits 0. The old loader printed the plain
+/// list instead.
+#[test]
+fn m4_ldd_unused() {
+    let unused = |p: &str| {
+        case(p, &[])
+            .env("LD_TRACE_LOADED_OBJECTS", "1")
+            .env("LD_DEBUG", "unused")
+    };
+    let o = check(&[unused("unused_deps"), unused("hellolib_lazy")]);
+    // The plain trace too, both as `LOADER PROG` and through PT_INTERP: there the loader's
+    // line is the PT_INTERP path alone and `$ORIGIN` is the program's real directory (the
+    // old loader printed `PT_INTERP => ./prog` and `pt-r/./../libgreet.so`).
+    // Load addresses differ; run explicitly by its own path, a loader's line reads
+    // `PT_INTERP => path` (glibc's too, when not run as /lib64/ld-linux-x86-64.so.2).
+    fn masked(s: String) -> String {
+        let s = s.replace("/lib64/ld-linux-x86-64.so.2 => <LOADER>", "<LOADER>");
+        let mut out = String::new();
+        let mut rest = s.as_str();
+        while let Some(i) = rest.find("(0x") {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i + 3..];
+            let n = tail
+                .find(|c: char| !c.is_ascii_hexdigit())
+                .unwrap_or(tail.len());
+            out.push_str("(ADDR");
+            rest = &tail[n..];
+        }
+        out.push_str(rest);
+        out
+    }
+    let t = check_with(
+        &[case("hellolib_lazy", &[]).env("LD_TRACE_LOADED_OBJECTS", "1")],
+        masked,
+    );
+    expect_in(&t[0], "libgreet.so => ");
+    expect_in(&o[0], "Unused direct dependencies:\n\t");
+    expect_in(&o[0], "libgreet.so\n\t");
+    expect_in(&o[0], "libm.so.6\n");
+    expect_status(&o[0], "exit 1");
+    assert_eq!(o[1].stdout(), "", "hellolib uses libgreet and libc");
+    expect_status(&o[1], "exit 0");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Launch cache
 // ---------------------------------------------------------------------------------------------

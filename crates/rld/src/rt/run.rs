@@ -102,7 +102,7 @@ fn self_image() -> (usize, Vec<Phdr>) {
 }
 
 /// dirname of /proc/self/exe (the kernel-loaded program's `$ORIGIN`).
-fn exe_origin() -> Option<Vec<u8>> {
+pub fn exe_origin() -> Option<Vec<u8>> {
     let mut buf = alloc::vec![0u8; 4096];
     let n = crate::sys::readlink(c"/proc/self/exe", &mut buf).ok()?;
     buf.truncate(n);
