@@ -24,5 +24,8 @@ fn main() {
     let map = concat!(env!("CARGO_MANIFEST_DIR"), "/exports.map");
     println!("cargo:rustc-link-arg-bin=rld=-Wl,--version-script={map}");
     println!("cargo:rerun-if-changed=exports.map");
+    let cold = concat!(env!("CARGO_MANIFEST_DIR"), "/cold.ld");
+    println!("cargo:rustc-link-arg-bin=rld=-Wl,-T,{cold}");
+    println!("cargo:rerun-if-changed=cold.ld");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -36,6 +36,12 @@ const MAX_SMALL_ALIGN: usize = 64;
 /// The first bump chunk: 1 MiB of ordinary pages (small programs touch a dozen of them).
 const CHUNK: usize = 1 << 20;
 const PAGE: usize = 4096;
+/// How much of the first chunk is faulted in up front (MADV_POPULATE_WRITE): one system call
+/// instead of a page-fault trap per page. The smallest programs use about this much heap
+/// (`rld /usr/bin/true`: 15 pages); measured 2026-11-22 on `true`, 3,000 interleaved runs:
+/// page faults 69 -> 54, wall-time median -1%. Populating more than is used costs more than
+/// it saves (pre-faulting all of rld's text or 32 KiB of stack measured +4% / +2%).
+const PREFAULT: usize = 64 << 10;
 /// A transparent huge page. Measured here (2026-11-22, THP `enabled=madvise`): writing 2 MiB
 /// costs 942 us in 4 KiB page faults and 71 us as one huge page; 8 MiB 4,107 vs 277 us.
 /// Heaps that outgrow the first chunk (big programs: inkscape's start-up heap is ~8 MiB)
@@ -224,7 +230,19 @@ impl State {
         if start + size > self.end {
             // The first chunk in ordinary pages, later ones as huge pages (see `HUGE`).
             let (base, len) = if self.end == 0 {
-                (map(CHUNK)?, CHUNK)
+                let base = map(CHUNK)?;
+                // Every start-up touches the first pages of the heap: fault them in with one
+                // call instead of one trap each (see `PREFAULT`).
+                // SAFETY: advice on the anonymous mapping just made (its pages become present
+                // and stay zero-filled); failure (kernels before 5.14) changes nothing.
+                let _ = unsafe {
+                    rustix::mm::madvise(
+                        base as *mut core::ffi::c_void,
+                        PREFAULT,
+                        rustix::mm::Advice::LinuxPopulateWrite,
+                    )
+                };
+                (base, CHUNK)
             } else {
                 (map_big(HUGE, HUGE)?, HUGE)
             };

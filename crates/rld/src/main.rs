@@ -102,15 +102,7 @@ fn main(st: &mut startup::Startup) -> i32 {
                 eprint!("Try '{} --help' for more information.\n", Bytes(argv0));
                 return 1;
             }
-            ArgsOutcome::ListTunables => {
-                // After the CPU set-up, like glibc: the x86 cache tunables show the values
-                // and bounds the CPU code chose.
-                let (t, _, _) = rt::run::tunables_and_cpu(st, cfg.secure, suid_debug);
-                let mut text = alloc::string::String::new();
-                let _ = t.list(&mut text);
-                out::stdout().write_bytes(text.as_bytes());
-                return 0;
-            }
+            ArgsOutcome::ListTunables => return list_tunables(st, &cfg, suid_debug),
             ArgsOutcome::ListDiagnostics => {
                 // WIRE: rld-cpu/rld-glibc diagnostics dump (exits 0 in glibc).
                 eprint!("rld: --list-diagnostics not wired yet\n");
@@ -135,16 +127,47 @@ fn main(st: &mut startup::Startup) -> i32 {
                     program_too: cfg.trace_program,
                 }
             };
-            list::list(&cfg, st, program, mode)
+            cold_list(&cfg, st, program, mode)
         }
         Mode::Verify => match cfg.program_index.and_then(|i| args.get(i)) {
-            Some(p) => list::verify(p),
+            Some(p) => cold_verify(p),
             None => 1,
         },
         _ => rt::run::run(&cfg, st, explicit),
     }
 }
 
+/// `--list` and LD_TRACE_LOADED_OBJECTS, out of `main`'s frame (see `help`).
+#[inline(never)]
+#[cold]
+fn cold_list(cfg: &Config<'_>, st: &startup::Startup, program: &[u8], mode: rld_deps::Mode) -> i32 {
+    list::list(cfg, st, program, mode)
+}
+
+/// `--verify`, out of `main`'s frame (see `help`).
+#[inline(never)]
+#[cold]
+fn cold_verify(program: &[u8]) -> i32 {
+    list::verify(program)
+}
+
+/// `--list-tunables`: after the CPU set-up, like glibc (the x86 cache tunables show the
+/// values and bounds the CPU code chose).
+#[inline(never)]
+#[cold]
+fn list_tunables(st: &startup::Startup, cfg: &Config<'_>, suid_debug: bool) -> i32 {
+    let (t, _, _) = rt::run::tunables_and_cpu(st, cfg.secure, suid_debug);
+    let mut text = alloc::string::String::new();
+    let _ = t.list(&mut text);
+    out::stdout().write_bytes(text.as_bytes());
+    0
+}
+
+// Out of line and cold: inlined into `main`, the locals of these paths made its stack frame
+// 2,840 bytes (now under 700), and `main`'s frame lies under every stack page the start-up
+// path touches.
+#[inline(never)]
+#[cold]
 fn help(argv0: &[u8], cfg: &Config<'_>, st: &startup::Startup) -> i32 {
     let mut text = Vec::new();
     cli::help_text(argv0, &mut text, LD_SO_CACHE, SELF_ID);
@@ -269,6 +292,9 @@ fn status(flags: &[(bool, &str)]) -> alloc::string::String {
 
 /// `LD_SHOW_AUXV`: glibc's `_dl_show_auxv` (labels padded to one column; decimal, hex
 /// without or with `0x`, or strings; unknown types as `AT_??? (0xTYPE): 0xVALUE`).
+// Cold, out of `main`'s frame (see `help`).
+#[inline(never)]
+#[cold]
 fn show_auxv(st: &startup::Startup) {
     #[derive(Clone, Copy, PartialEq)]
     enum Form {
@@ -339,6 +365,9 @@ fn show_auxv(st: &startup::Startup) {
     }
 }
 
+// Cold, out of `main`'s frame (see `help`).
+#[inline(never)]
+#[cold]
 fn print_debug_help() {
     println!("Valid options for the LD_DEBUG environment variable are:\n");
     for (name, text, _) in cli::debug::OPTIONS {
