@@ -86,10 +86,13 @@ fn report_size() {
         // glibc's ld.so is 215 KB. dlopen/dlclose and dynamic TLS (rt/dlopen.rs, rld-deps
         // `open`, the `__tls_get_addr` slow path) added ~80 KB (417 KB stripped). dlmopen
         // namespaces, RTLD_DEEPBIND and dlclose's reclaiming of unloaded objects added ~15 KB;
-        // LD_DEBUG (rt/debug.rs and the search, deps and lookup traces) ~34 KB. Shrinking it is
-        // tracked work (glibc's ld.so is 215 KB); growth past this is a bug.
+        // LD_DEBUG (rt/debug.rs and the search, deps and lookup traces) ~34 KB. The launch
+        // cache (record format, fingerprint, replay) ~13 KB and `ldd -u` ~12 KB took it from
+        // 487 to 517 KB; code start-up never runs sits in a section of its own (cold.ld), so
+        // its size costs no start-up page faults. Shrinking it is tracked work (glibc's ld.so
+        // is 215 KB); growth past this is a bug.
         assert!(
-            stripped < 500 * 1024,
+            stripped < 540 * 1024,
             "stripped release rld is {stripped} B"
         );
     }
