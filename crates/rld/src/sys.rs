@@ -200,8 +200,8 @@ fn stat_of(st: &rustix::fs::Stat) -> FileStat {
         size: st.st_size as u64,
         mode: st.st_mode,
         uid: st.st_uid,
-        mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as u64),
-        ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as u64),
+        mtime_ns: ns(st.st_mtime, st.st_mtime_nsec),
+        ctime_ns: ns(st.st_ctime, st.st_ctime_nsec),
     }
 }
 

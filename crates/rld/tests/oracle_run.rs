@@ -2791,7 +2791,6 @@ fn launch_cache_notices_changes() {
     }
     let shared_before = inode(&rec);
     let after_shared = run("record writable by others", a);
-    drop(run);
     if !selftest() {
         let check = |what: &str, ok: bool, failures: &mut Vec<String>| {
             if !ok {
