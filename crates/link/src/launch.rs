@@ -96,12 +96,21 @@ impl Writer {
 
     /// The finished record with the namespace's STB_GNU_UNIQUE table, or None if the launch
     /// cannot be replayed from a record.
-    pub fn finish(mut self, ns: &Namespace<'_>) -> Option<Vec<u8>> {
+    pub fn finish(self, ns: &Namespace<'_>) -> Option<Vec<u8>> {
+        self.finish_with(ns.unique_entries().collect())
+    }
+
+    /// The finished record with the given STB_GNU_UNIQUE entries (a dlopen's: those it
+    /// added), or None if it cannot be replayed.
+    pub fn finish_unique(self, unique: Vec<(&[u8], (ObjId, u32))>) -> Option<Vec<u8>> {
+        self.finish_with(unique)
+    }
+
+    fn finish_with(mut self, unique: Vec<(&[u8], (ObjId, u32))>) -> Option<Vec<u8>> {
         if self.spoiled {
             return None;
         }
         put(&mut self.buf, END);
-        let unique: Vec<(&[u8], (ObjId, u32))> = ns.unique_entries().collect();
         put(&mut self.buf, unique.len() as u32);
         for (name, (o, s)) in unique {
             put(&mut self.buf, name.len() as u32);

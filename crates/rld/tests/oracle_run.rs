@@ -2679,9 +2679,9 @@ fn launch_cache_replays_bindings() {
     );
 }
 
-/// One run of `argv` (relative to `dir`) under glibc and under the tested loader, explicit
-/// (`LOADER ./lcache`) or through PT_INTERP (`./lcache-g` / `./lcache-r`).
-fn lcache_pair(dir: &Path, cache: &Path, interp: bool) -> Pair {
+/// One run of program `prog` in `dir` under glibc and under the tested loader, explicit
+/// (`LOADER ./prog`) or through PT_INTERP (`./prog-g` / `./prog-r`, made by `copy_program`).
+fn cache_pair(dir: &Path, cache: &Path, prog: &str, interp: bool) -> Pair {
     let mut env = base_env();
     env.push((
         "RLD_LAUNCH_CACHE".into(),
@@ -2694,13 +2694,16 @@ fn lcache_pair(dir: &Path, cache: &Path, interp: bool) -> Pair {
         stdin: vec![],
     };
     let (oracle, lut) = if interp {
-        (mk(vec!["./lcache-g".into()]), mk(vec!["./lcache-r".into()]))
+        (
+            mk(vec![format!("./{prog}-g")]),
+            mk(vec![format!("./{prog}-r")]),
+        )
     } else {
         (
-            mk(vec![GLIBC_LD.into(), "./lcache".into()]),
+            mk(vec![GLIBC_LD.into(), format!("./{prog}")]),
             mk(vec![
                 loader().to_string_lossy().into_owned(),
-                "./lcache".into(),
+                format!("./{prog}"),
             ]),
         )
     };
@@ -2740,7 +2743,7 @@ fn launch_cache_notices_changes() {
     let mut run = |step: &str, expect: &str| -> Vec<Option<u64>> {
         let mut inodes = Vec::new();
         for interp in [false, true] {
-            let p = lcache_pair(&d, &cache, interp);
+            let p = cache_pair(&d, &cache, "lcache", interp);
             let o = p.oracle.run();
             assert!(
                 String::from_utf8_lossy(&o.stdout).contains(expect),
@@ -2916,5 +2919,90 @@ fn launch_cache_location_and_opt_out() {
     assert!(
         !d.join("dbg").exists(),
         "a record was written under LD_DEBUG"
+    );
+}
+
+/// Copies fixture program `prog` and its library `lib` from the build directory into `d`,
+/// with PT_INTERP copies `prog-g` (glibc) and `prog-r` (the tested loader).
+fn copy_program(d: &Path, prog: &str, lib: &str) {
+    let w = world();
+    for f in [prog, lib] {
+        fs::copy(w.out.join(f), d.join(f)).unwrap_or_else(|e| panic!("cp {f}: {e}"));
+    }
+    let exe = fs::read(d.join(prog)).unwrap_or_default();
+    write_with_interp(&exe, &w.interp_g, &d.join(format!("{prog}-g")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    write_with_interp(&exe, &w.interp_r, &d.join(format!("{prog}-r")))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The dlopen records in `cache` with their inodes.
+fn dlopen_records(cache: &Path) -> Vec<(String, Option<u64>)> {
+    let mut v: Vec<(String, Option<u64>)> = fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with("dl-").then(|| (n, inode(&e.path())))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A big dlopen's bindings are recorded and replayed: a C++ library with 60 PLT references
+/// and a STB_GNU_UNIQUE template static that must bind to the program's copy, in both modes.
+/// The second run writes no record (it replays the first's); a library changed in place
+/// (variant B: every symbol index moved) is noticed, and the program still behaves as under
+/// glibc.
+#[test]
+fn launch_cache_replays_dlopen_records() {
+    let w = world();
+    let d = fresh_dir("lc-dlopen");
+    let cache = d.join("cache");
+    copy_program(&d, "lcdl", "liblcdl.so");
+    let mut failures = Vec::new();
+    let mut run = |step: &str, expect: &str| {
+        for interp in [false, true] {
+            let p = cache_pair(&d, &cache, "lcdl", interp);
+            let o = p.oracle.run();
+            assert!(
+                String::from_utf8_lossy(&o.stdout).contains(expect),
+                "glibc's output lacks {expect:?} at step {step}: {:?}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+            let r = p.lut.run();
+            failures.extend(compare_outcomes(step, &p, &o, &r, |s| s));
+        }
+        dlopen_records(&cache)
+    };
+    let a = "run: 601, counter seen by the program: 6\n";
+    let first = run("first runs", a);
+    let second = run("second runs (replayed)", a);
+    fs::copy(w.out.join("lc_b/liblcdl.so"), d.join("liblcdl.so"))
+        .unwrap_or_else(|e| panic!("cp variant b: {e}"));
+    let b = "run: 602, counter seen by the program: 6\n";
+    let changed = run("library changed in place", b);
+    if !selftest() {
+        if first.is_empty() {
+            failures.push("=== no dlopen record after the first runs".into());
+        }
+        if second != first {
+            failures.push(format!(
+                "=== the second runs did not replay the dlopen records: {first:?} then {second:?}"
+            ));
+        }
+        if changed.len() <= first.len() {
+            failures.push(format!(
+                "=== no new dlopen record for the changed library: {first:?} then {changed:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }

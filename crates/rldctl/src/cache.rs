@@ -17,8 +17,12 @@ pub fn directory() -> Option<PathBuf> {
     }
 }
 
-/// Record files are named DEV-INO in hex (temporary files have a dot).
+/// Record files are named DEV-INO in hex for a program's start-up, dl-HASH for a dlopen
+/// (temporary files have a dot).
 fn is_record_name(n: &str) -> bool {
+    if let Some(h) = n.strip_prefix("dl-") {
+        return !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit());
+    }
     let mut parts = n.split('-');
     let hex = |p: Option<&str>| {
         p.is_some_and(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_hexdigit()))
@@ -126,6 +130,9 @@ mod tests {
         assert!(!is_record_name("fe00-"));
         assert!(!is_record_name("x-1"));
         assert!(!is_record_name("1-2-3"));
+        assert!(is_record_name("dl-ec06bb348d4c6d7f"));
+        assert!(!is_record_name("dl-"));
+        assert!(!is_record_name("dl-xyz"));
         assert!(is_temporary_name("fe00-3c569.tmp.1a"));
         assert!(!is_temporary_name("fe00-3c569.tmp."));
         assert!(!is_temporary_name("notes.tmp.1"));

@@ -740,6 +740,7 @@ fn map_new(
         false,
     );
     l.file_id = (o.file_id.dev, o.file_id.ino);
+    l.stamp = super::launch::stamp(&o.stat);
     l.origin = o.origin.as_deref().map(objects::leak_cstr);
     l.loader = o.loader;
     l.deps = o.deps.clone();
@@ -927,11 +928,36 @@ fn load_new(
             rt.plan.objs.resize(rt.objs.len(), Default::default());
         }
         let mut planner = rld_link::Planner::default();
-        for &i in &order {
-            if let Some(dst) = rt.plan.objs.get_mut(i as usize) {
-                planner.plan_object(&mut rt.ns, i, lazy(i), dst);
+        // A big dlopen's bindings may come from (or go to) the launch cache.
+        let planned: Vec<(ObjId, bool)> = order.iter().map(|&i| (i, lazy(i))).collect();
+        let source = if ns == 0 {
+            super::launch::dl_source(
+                rt.launch.as_ref(),
+                &rt.objs,
+                &rt.ns,
+                &super::launch::DlFacts {
+                    order: &planned,
+                    local: &local,
+                    deep: mode & RTLD_DEEPBIND != 0,
+                    dynamic_weak: rt.ns.dynamic_weak,
+                },
+            )
+        } else {
+            None
+        };
+        let mut cache = match &source {
+            Some(src) => src.cache(&mut rt.ns, &planned),
+            None => super::launch::Cache::Off,
+        };
+        for &(i, lazy_plt) in &planned {
+            if let Some(dst) = rt.plan.objs.get_mut(i as usize)
+                && !cache.plan_into(i, dst)
+            {
+                planner.plan_object(&mut rt.ns, i, lazy_plt, dst);
+                cache.planned(i, dst);
             }
         }
+        cache.finish(&rt.ns, planner.first_error.is_none());
         let order_usize: Vec<usize> = order.iter().map(|&i| i as usize).collect();
         if let Some((obj, msg)) = first_undefined(rt, &order_usize, mode & RTLD_NOW != 0) {
             return Err(Failure { errno: 0, obj, msg });

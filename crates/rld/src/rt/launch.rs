@@ -10,6 +10,12 @@
 //! - otherwise objects are planned as usual and the plans are written to a new record
 //!   (write to a temporary file, then rename: readers see a whole record or none).
 //!
+//! Big dlopens (a few hundred distinct references or more: Python extension modules and
+//! their libraries, a JVM) get records too, named by a hash of their fingerprint: every object
+//! of the process with its identity, the global scope, the new objects' scopes, their
+//! relocation order, lazy binding and the STB_GNU_UNIQUE table as it was before; the record
+//! holds the unique entries the dlopen added, which a replay enters again.
+//!
 //! Never used when it could change what the user sees or trusts: in secure (setuid) mode,
 //! with LD_DEBUG (its output comes from the lookups), LD_AUDIT or LD_PROFILE, or when the
 //! launch fails to bind a symbol. A record is read only from a file owned by the user that
@@ -42,6 +48,18 @@ pub struct Source {
     file: Option<MappedFile>,
     fingerprint: Vec<u64>,
     label: Vec<u8>,
+    dl: Dl,
+    /// A dlopen's record: the unique table's keys and the number of diagnostics before its
+    /// planning (the record holds the entries added; none is written after a diagnostic).
+    dlopen: Option<(Vec<Vec<u8>>, usize)>,
+}
+
+/// What dlopen needs of the launch cache: its directory and the program's identity (kept in
+/// the runtime; None when the cache is off).
+#[derive(Clone, Debug)]
+pub struct Dl {
+    dir: Vec<u8>,
+    main: [u64; 5],
 }
 
 /// What start-up does with the cache: replay a record, or plan and write one.
@@ -54,8 +72,6 @@ pub enum Cache<'s> {
 /// What the fingerprint is made of, gathered by `run`.
 pub struct Facts<'x> {
     pub objs: &'x [Loaded],
-    /// Each object's fstat from the graph (default for objects the loader did not open).
-    pub stats: &'x [FileStat],
     pub main: usize,
     pub searchlist: &'x [usize],
     pub order: &'x [usize],
@@ -77,33 +93,34 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
     }
     let mut path = directory(cfg)?;
     let dir_len = path.len();
-    let main = main_stat(facts)?;
+    let main = main_stamp(facts)?;
     let fingerprint = fingerprint(facts, &main)?;
     path.push(b'/');
-    hex(&mut path, main.dev);
+    hex(&mut path, main[0]);
     path.push(b'-');
-    hex(&mut path, main.ino);
+    hex(&mut path, main[1]);
     path.push(0);
-    let file = core::ffi::CStr::from_bytes_with_nul(&path)
-        .ok()
-        .and_then(|p| crate::fs::map_file(p).ok())
-        .filter(|f| {
-            // Only the user's own record, which nobody else can have written.
-            f.stat.uid == sys::geteuid()
-                && f.stat.mode & 0o022 == 0
-                && f.stat.mode & 0o170000 == 0o100000
-                && f.stat.size <= MAX_RECORD
-        });
+    let file = read_record(&path);
     Some(Source {
+        dl: Dl {
+            dir: path.get(..dir_len).unwrap_or(&[]).to_vec(),
+            main,
+        },
         path,
         dir_len,
         file,
         fingerprint,
         label: facts.label.to_vec(),
+        dlopen: None,
     })
 }
 
 impl Source {
+    /// The settings dlopen records use.
+    pub fn dl(&self) -> Dl {
+        self.dl.clone()
+    }
+
     /// Replays the record if it was made for this launch and fits `ns`; else prepares a new
     /// one. `planned`: the objects start-up relocates, with their lazy-PLT flag.
     pub fn cache(&self, ns: &mut Namespace<'_>, planned: &[(ObjId, bool)]) -> Cache<'_> {
@@ -122,10 +139,16 @@ impl Source {
         }
     }
 
-    /// Writes `bytes` as the new record: a temporary file in the directory (made if
-    /// missing), renamed over the old record.
     fn write(&self, bytes: &[u8]) {
-        let Some(name) = self.path.get(..self.path.len() - 1) else {
+        write_record(&self.path, self.dir_len, bytes);
+    }
+}
+
+/// Writes `bytes` as the record at `path` (NUL-terminated, its directory `path[..dir_len]`):
+/// a temporary file in the directory (made if missing), renamed over the old record.
+fn write_record(path: &[u8], dir_len: usize, bytes: &[u8]) {
+    {
+        let Some(name) = path.get(..path.len().saturating_sub(1)) else {
             return;
         };
         let mut tmp = name.to_vec();
@@ -134,14 +157,14 @@ impl Source {
         tmp.push(0);
         let (Ok(tmp_c), Ok(path_c)) = (
             core::ffi::CStr::from_bytes_with_nul(&tmp),
-            core::ffi::CStr::from_bytes_with_nul(&self.path),
+            core::ffi::CStr::from_bytes_with_nul(path),
         ) else {
             return;
         };
         const FLAGS: u32 = 0o1 | 0o100 | 0o200 | 0o1000 | 0o2000000; // WRONLY|CREAT|EXCL|TRUNC|CLOEXEC
         let mut fd = sys::openat(sys::cwd(), tmp_c, FLAGS, 0o600);
         if fd.is_err() {
-            self.make_directory();
+            make_directory(path.get(..dir_len).unwrap_or(&[]));
             fd = sys::openat(sys::cwd(), tmp_c, FLAGS, 0o600);
         }
         let Ok(fd) = fd else { return };
@@ -151,12 +174,11 @@ impl Source {
             let _ = sys::unlink(tmp_c);
         }
     }
+}
 
-    /// mkdir of the directory and its parent (`~/.cache` may not exist yet), mode 0700.
-    fn make_directory(&self) {
-        let Some(dir) = self.path.get(..self.dir_len) else {
-            return;
-        };
+/// mkdir of the directory and its parent (`~/.cache` may not exist yet), mode 0700.
+fn make_directory(dir: &[u8]) {
+    {
         let parent = dir.iter().rposition(|&c| c == b'/').filter(|&i| i > 0);
         for end in parent.into_iter().chain([dir.len()]) {
             let mut p = dir.get(..end).unwrap_or(&[]).to_vec();
@@ -186,11 +208,20 @@ impl Cache<'_> {
 
     /// Writes the new record if this launch made one and bound everything (`clean`).
     pub fn finish(self, ns: &Namespace<'_>, clean: bool) {
-        if let Cache::Miss { src, writer } = self
-            && clean
-            && ns.diags.is_empty()
-            && let Some(bytes) = writer.finish(ns)
-        {
+        let Cache::Miss { src, writer } = self else {
+            return;
+        };
+        let bytes = match &src.dlopen {
+            None if ns.diags.is_empty() => writer.finish(ns),
+            // Only the unique entries this dlopen added (keys are sorted both times).
+            Some((before, diags)) if ns.diags.len() == *diags => writer.finish_unique(
+                ns.unique_entries()
+                    .filter(|(k, _)| before.binary_search_by(|b| b.as_slice().cmp(k)).is_err())
+                    .collect(),
+            ),
+            _ => None,
+        };
+        if clean && let Some(bytes) = bytes {
             src.write(&bytes);
         }
     }
@@ -213,20 +244,33 @@ fn directory(cfg: &Config<'_>) -> Option<Vec<u8>> {
     (!d.contains(&0)).then_some(d)
 }
 
-/// The program file's fstat: from the graph when rld opened it, else (the kernel mapped
-/// it) from /proc/self/exe.
-fn main_stat(f: &Facts<'_>) -> Option<FileStat> {
-    match f.stats.get(f.main) {
-        Some(s) if s.ino != 0 => Some(*s),
-        _ => sys::stat(c"/proc/self/exe").ok().map(|s| FileStat {
-            dev: s.dev,
-            ino: s.ino,
-            mode: s.mode,
-            size: s.size,
-            uid: s.uid,
-            mtime_ns: s.mtime_ns,
-            ctime_ns: s.ctime_ns,
-        }),
+/// The record at `path` (NUL-terminated) if it is the user's own, nobody else can write
+/// it, and it is not absurdly large.
+fn read_record(path: &[u8]) -> Option<MappedFile> {
+    core::ffi::CStr::from_bytes_with_nul(path)
+        .ok()
+        .and_then(|p| crate::fs::map_file(p).ok())
+        .filter(|f| {
+            f.stat.uid == sys::geteuid()
+                && f.stat.mode & 0o022 == 0
+                && f.stat.mode & 0o170000 == 0o100000
+                && f.stat.size <= MAX_RECORD
+        })
+}
+
+/// An object's identity for the fingerprint: device, inode, size, mtime, ctime.
+pub fn stamp(s: &FileStat) -> [u64; 5] {
+    [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]
+}
+
+/// The program file's stamp: from its entry when rld opened it, else (the kernel mapped it)
+/// from /proc/self/exe.
+fn main_stamp(f: &Facts<'_>) -> Option<[u64; 5]> {
+    match f.objs.get(f.main) {
+        Some(o) if o.stamp[1] != 0 => Some(o.stamp),
+        _ => sys::stat(c"/proc/self/exe")
+            .ok()
+            .map(|s| [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]),
     }
 }
 
@@ -264,9 +308,21 @@ fn build_id(o: &Loaded) -> Option<[u64; 3]> {
     None
 }
 
+/// One object's identity words: its file's stamp, or the build id of rld and the vDSO
+/// (which the loader did not open); None if it has neither.
+fn identity(o: &Loaded, main: &[u64; 5], w: &mut Vec<u64>) -> Option<()> {
+    match o.kind {
+        Kind::Rtld | Kind::Vdso => w.extend(build_id(o)?),
+        Kind::Main => w.extend(main),
+        Kind::Library if o.stamp[1] != 0 => w.extend(o.stamp),
+        Kind::Library | Kind::Missing => return None,
+    }
+    Some(())
+}
+
 /// Everything the bindings of this launch depend on; None if something cannot be
 /// identified (then there is no cache).
-fn fingerprint(f: &Facts<'_>, main: &FileStat) -> Option<Vec<u64>> {
+fn fingerprint(f: &Facts<'_>, main: &[u64; 5]) -> Option<Vec<u64>> {
     let mut w = Vec::with_capacity(8 + f.objs.len() * 10 + f.searchlist.len() + f.order.len());
     w.push(FINGERPRINT_VERSION);
     w.push(u64::from(f.dynamic_weak));
@@ -274,27 +330,122 @@ fn fingerprint(f: &Facts<'_>, main: &FileStat) -> Option<Vec<u64>> {
     for (i, o) in f.objs.iter().enumerate() {
         let lazy = f.lazy.get(i).copied().unwrap_or(false);
         w.push(o.kind as u64 | u64::from(lazy) << 8);
-        match o.kind {
-            Kind::Rtld | Kind::Vdso => w.extend(build_id(o)?),
-            Kind::Main | Kind::Library => {
-                let s = if o.kind == Kind::Main {
-                    main
-                } else {
-                    f.stats.get(i)?
-                };
-                if s.ino == 0 {
-                    return None;
-                }
-                w.extend([s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]);
-            }
-            Kind::Missing => return None,
-        }
+        identity(o, main, &mut w)?;
         w.push(o.deps.len() as u64);
         w.extend(o.deps.iter().map(|&d| d as u64));
     }
     for list in [f.searchlist, f.order] {
         w.push(list.len() as u64);
         w.extend(list.iter().map(|&d| d as u64));
+    }
+    Some(w)
+}
+
+// ---- dlopen records ----------------------------------------------------------------------
+
+/// Big enough for a record: distinct references a dlopen's new objects plan (the sum of
+/// their sizing hints). A small dlopen plans faster than a record is opened and read (five
+/// system calls, ~5-8 us here, against ~1.5k instructions per reference planned).
+const DL_MIN_REFS: usize = 48;
+
+/// The new objects of a base-namespace dlopen: relocation order with lazy flags, their local
+/// search list and whether it comes first (RTLD_DEEPBIND).
+pub struct DlFacts<'x> {
+    pub order: &'x [(ObjId, bool)],
+    pub local: &'x [ObjId],
+    pub deep: bool,
+    pub dynamic_weak: bool,
+}
+
+/// The record file for this dlopen, read if present; None for small dlopens, with the cache
+/// off, or when an object cannot be identified. Used like start-up's (`Source::cache`).
+pub fn dl_source(
+    dl: Option<&Dl>,
+    objs: &[Loaded],
+    ns: &Namespace<'_>,
+    f: &DlFacts<'_>,
+) -> Option<Source> {
+    let dl = dl?;
+    let refs: usize = f
+        .order
+        .iter()
+        .map(|&(id, lazy)| rld_link::Planner::hint(ns, id, lazy))
+        .sum();
+    if refs < DL_MIN_REFS {
+        return None;
+    }
+    let fingerprint = dl_fingerprint(dl, objs, ns, f)?;
+    // Named by a hash of the fingerprint; the record itself holds all of it.
+    let h = fingerprint.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &w| {
+        (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
+    });
+    let mut path = dl.dir.clone();
+    let dir_len = path.len();
+    path.extend_from_slice(b"/dl-");
+    hex(&mut path, h);
+    path.push(0);
+    let label = f
+        .order
+        .last()
+        .and_then(|&(i, _)| objs.get(i as usize))
+        .map_or(&b""[..], |o| o.name);
+    Some(Source {
+        file: read_record(&path),
+        path,
+        dir_len,
+        fingerprint,
+        label: label.to_vec(),
+        dl: dl.clone(),
+        dlopen: Some((
+            ns.unique_entries().map(|(k, _)| k.to_vec()).collect(),
+            ns.diags.len(),
+        )),
+    })
+}
+
+/// Everything a dlopen's bindings depend on: every object of the process (removed ones as
+/// such) with its identity, the global scope, and the new objects with their scopes.
+fn dl_fingerprint(
+    dl: &Dl,
+    objs: &[Loaded],
+    ns: &Namespace<'_>,
+    f: &DlFacts<'_>,
+) -> Option<Vec<u64>> {
+    let mut w = Vec::with_capacity(8 + objs.len() * 7 + ns.global().len() + f.local.len());
+    w.extend([
+        FINGERPRINT_VERSION,
+        0xd1,
+        u64::from(f.dynamic_weak),
+        u64::from(f.deep),
+    ]);
+    w.push(objs.len() as u64);
+    for (i, o) in objs.iter().enumerate() {
+        if ns.obj(i as ObjId).is_none_or(|v| v.removed) {
+            w.push(u64::MAX);
+            continue;
+        }
+        w.push(o.kind as u64);
+        identity(o, &dl.main, &mut w)?;
+    }
+    for list in [ns.global(), f.local] {
+        w.push(list.len() as u64);
+        w.extend(list.iter().map(|&d| u64::from(d)));
+    }
+    w.push(f.order.len() as u64);
+    w.extend(
+        f.order
+            .iter()
+            .map(|&(id, lazy)| u64::from(id) | u64::from(lazy) << 32),
+    );
+    // The STB_GNU_UNIQUE table decides what a unique definition binds to: all of it, names
+    // packed into words.
+    for (k, (o, s)) in ns.unique_entries() {
+        w.extend([k.len() as u64, u64::from(o) | u64::from(s) << 32]);
+        w.extend(k.chunks(8).map(|c| {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(b)
+        }));
     }
     Some(w)
 }

@@ -81,6 +81,9 @@ pub struct Loaded {
     pub loader: Option<usize>,
     pub origin: Option<&'static [u8]>,
     pub file_id: (u64, u64),
+    /// Device, inode, size, mtime and ctime (ns) of the file it was mapped from (zero when
+    /// the loader did not open it): the launch cache's check that it is the same file.
+    pub stamp: [u64; 5],
     /// The glibc `struct link_map` (0 when no glibc build is served).
     pub lm: usize,
     /// Its constructors ran (glibc's `l_init_called`); cleared when its destructors run.

@@ -425,6 +425,7 @@ fn map_all(
                 l
             }
         };
+        l.stamp = super::launch::stamp(&o.stat);
         l.origin = o.origin.as_deref().map(objects::leak_cstr);
         // The files are no longer needed once mapped.
         o.file = None;
@@ -491,6 +492,7 @@ pub(super) fn describe(
         loader: None,
         origin: None,
         file_id: (0, 0),
+        stamp: [0; 5],
         lm: 0,
         init_called: false,
         ro,
@@ -758,15 +760,6 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         objs.get(i)
             .is_some_and(|o| o.kind == Kind::Library && soname_is(o, b"libc.so.6"))
     });
-    // What the launch cache checks each object by (runtime ids are graph ids minus the
-    // missing objects, which start-up never has).
-    let stats: Vec<rld_search::fs::FileStat> = graph
-        .objects
-        .iter()
-        .enumerate()
-        .filter(|&(g, _)| map_id(g).is_some())
-        .map(|(_, o)| o.stat)
-        .collect();
     drop(graph);
 
     // ---- which glibc ---------------------------------------------------------------------
@@ -957,6 +950,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         bind_now: cfg.bind_now,
         ranges: Vec::new(),
         addr_cache: Vec::new(),
+        launch: None,
     }));
     rt.rebuild_ranges();
 
@@ -1057,7 +1051,6 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             cfg,
             &super::launch::Facts {
                 objs: &rt.objs,
-                stats: &stats,
                 main: rt.main,
                 searchlist: &rt.searchlist,
                 order: &order,
@@ -1071,11 +1064,11 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             },
         )
     };
-    drop(stats);
     let mut cache = match &source {
         Some(src) => {
             // SAFETY: as above.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+            rt.launch = Some(src.dl());
             let planned: Vec<(ObjId, bool)> = order
                 .iter()
                 .map(|&id| (id as ObjId, lazy_objs.get(id).copied().unwrap_or(false)))

@@ -60,6 +60,8 @@ pub struct Runtime {
     /// Relocation's per-binding address cache, kept between objects so its memory is
     /// reused (taken out of the runtime while an object is relocated).
     pub addr_cache: Vec<u64>,
+    /// The launch cache's settings for dlopen records (None: the cache is off).
+    pub launch: Option<super::launch::Dl>,
 }
 
 static RUNTIME: AtomicUsize = AtomicUsize::new(0);
