@@ -31,7 +31,6 @@ use rld_link::{Namespace, ObjId, ObjPlan};
 
 use super::objects::Loaded;
 use crate::cli::Config;
-use crate::fs::MappedFile;
 use crate::sys;
 use rld_search::fs::FileStat;
 
@@ -45,7 +44,8 @@ pub struct Source {
     /// `dir/name` with a NUL.
     path: Vec<u8>,
     dir_len: usize,
-    file: Option<MappedFile>,
+    /// The record's bytes (read, not mapped: a file truncated under a mapping would fault).
+    file: Option<Vec<u8>>,
     fingerprint: Vec<u64>,
     label: Vec<u8>,
     dl: Dl,
@@ -127,7 +127,7 @@ impl Source {
         if let Some(r) = self
             .file
             .as_ref()
-            .and_then(|f| Record::parse(&f.data))
+            .and_then(|f| Record::parse(f))
             .filter(|r| r.matches(&self.fingerprint) && r.check(ns, planned))
         {
             r.restore_unique(ns);
@@ -246,16 +246,28 @@ fn directory(cfg: &Config<'_>) -> Option<Vec<u8>> {
 
 /// The record at `path` (NUL-terminated) if it is the user's own, nobody else can write
 /// it, and it is not absurdly large.
-fn read_record(path: &[u8]) -> Option<MappedFile> {
-    core::ffi::CStr::from_bytes_with_nul(path)
-        .ok()
-        .and_then(|p| crate::fs::map_file(p).ok())
-        .filter(|f| {
-            f.stat.uid == sys::geteuid()
-                && f.stat.mode & 0o022 == 0
-                && f.stat.mode & 0o170000 == 0o100000
-                && f.stat.size <= MAX_RECORD
-        })
+fn read_record(path: &[u8]) -> Option<Vec<u8>> {
+    let f = crate::fs::File::open(core::ffi::CStr::from_bytes_with_nul(path).ok()?).ok()?;
+    let st = f.stat().ok()?;
+    if st.uid != sys::geteuid()
+        || st.mode & 0o022 != 0
+        || st.mode & 0o170000 != 0o100000
+        || st.size > MAX_RECORD
+    {
+        return None;
+    }
+    let len = st.size as usize;
+    let mut buf = alloc::vec![0u8; len];
+    let mut at = 0;
+    while at < len {
+        match f.pread(buf.get_mut(at..)?, at as u64) {
+            Ok(0) => return None,
+            Ok(n) => at += n,
+            Err(sys::Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+    Some(buf)
 }
 
 /// An object's identity for the fingerprint: device, inode, size, mtime, ctime.
