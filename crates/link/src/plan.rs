@@ -300,6 +300,14 @@ impl Planner {
         hint.min(1 << 18)
     }
 
+    /// The symbolic relocations object `id` plans (an upper bound of its distinct references):
+    /// DT_RELA after the RELACOUNT prefix, plus DT_JMPREL unless left lazy.
+    pub fn references(ns: &Namespace<'_>, id: ObjId, lazy_plt: bool) -> usize {
+        let Some(o) = ns.obj(id) else { return 0 };
+        let skip = o.relacount.saturating_mul(24).min(o.rela.len());
+        (o.rela.len() - skip) / 24 + if lazy_plt { 0 } else { o.jmprel.len() / 24 }
+    }
+
     /// Plans object `id` into `p` (emptied first, its buffers reused): lookups in glibc's
     /// order, see [`plan_with`]; JUMP_SLOTs left out when `lazy_plt`.
     pub fn plan_object(

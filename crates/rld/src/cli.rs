@@ -139,6 +139,9 @@ pub struct Config<'a> {
     /// RLD_LAUNCH_CACHE: the launch cache's directory, or "" / "0" / "off" for none. Unset:
     /// `$XDG_CACHE_HOME/rld`, else `$HOME/.cache/rld` (see rt::launch).
     pub launch_cache: Option<&'a [u8]>,
+    /// RLD_LAUNCH_CACHE_MIN: the fewest symbolic relocations a start-up or dlopen needs for a
+    /// record (default: rt::launch's thresholds).
+    pub launch_cache_min: Option<usize>,
     pub home: Option<&'a [u8]>,
     pub xdg_cache_home: Option<&'a [u8]>,
 }
@@ -174,6 +177,7 @@ impl<'a> Config<'a> {
             dynamic_weak: false,
             tunables: None,
             launch_cache: None,
+            launch_cache_min: None,
             home: None,
             xdg_cache_home: None,
         }
@@ -277,6 +281,8 @@ pub fn parse_env<'a>(
         let Some(e) = entry.strip_prefix(b"LD_") else {
             if let Some(v) = entry.strip_prefix(b"RLD_LAUNCH_CACHE=") {
                 cfg.launch_cache = Some(v);
+            } else if let Some(v) = entry.strip_prefix(b"RLD_LAUNCH_CACHE_MIN=") {
+                cfg.launch_cache_min = Some(strtoul(v) as usize);
             } else if let Some(v) = entry.strip_prefix(b"HOME=") {
                 cfg.home = Some(v);
             } else if let Some(v) = entry.strip_prefix(b"XDG_CACHE_HOME=") {

@@ -1458,6 +1458,7 @@ fn run_real_table(test: &str, table: &[Real], min: usize) {
             "RLD_LAUNCH_CACHE".into(),
             cache.to_string_lossy().into_owned(),
         ));
+        env.push(("RLD_LAUNCH_CACHE_MIN".into(), "0".into()));
         let mk = |argv: Vec<String>| Cmd {
             argv,
             cwd: work.clone(),
@@ -2597,7 +2598,11 @@ fn check_replay(tag: &str, cases: &[Case]) {
     let mut failures = Vec::new();
     for (n, c) in cases.iter().enumerate() {
         let dir = fresh_dir(&format!("lc-{tag}-{n}"));
-        let c = c.clone().env("RLD_LAUNCH_CACHE", &dir.to_string_lossy());
+        // Every fixture is below the size that gets a record by default.
+        let c = c
+            .clone()
+            .env("RLD_LAUNCH_CACHE", &dir.to_string_lossy())
+            .env("RLD_LAUNCH_CACHE_MIN", "0");
         for p in pairs_for(&c) {
             let o = p.oracle.run();
             let first = p.lut.run();
@@ -2687,6 +2692,8 @@ fn cache_pair(dir: &Path, cache: &Path, prog: &str, interp: bool) -> Pair {
         "RLD_LAUNCH_CACHE".into(),
         cache.to_string_lossy().into_owned(),
     ));
+    // The fixtures are below the size that gets a record by default.
+    env.push(("RLD_LAUNCH_CACHE_MIN".into(), "0".into()));
     let mk = |argv: Vec<String>| Cmd {
         argv,
         cwd: dir.to_path_buf(),
@@ -2865,6 +2872,7 @@ fn launch_cache_location_and_opt_out() {
     let prog = w.out.join("lcache");
     let run = |env: &[(&str, String)]| {
         let mut e = base_env();
+        e.push(("RLD_LAUNCH_CACHE_MIN".into(), "0".into()));
         e.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let o = Cmd {
             argv: vec![loader().to_string_lossy().into_owned(), "./lcache".into()],
@@ -2920,6 +2928,20 @@ fn launch_cache_location_and_opt_out() {
         !d.join("dbg").exists(),
         "a record was written under LD_DEBUG"
     );
+
+    // Without RLD_LAUNCH_CACHE_MIN, a start-up this small (about a hundred relocations) gets
+    // no record: reading one would cost what it saves.
+    let mut e = base_env();
+    e.push(("RLD_LAUNCH_CACHE".into(), s(d.join("small"))));
+    let o = Cmd {
+        argv: vec![loader().to_string_lossy().into_owned(), "./lcache".into()],
+        cwd: w.out.clone(),
+        env: e,
+        stdin: vec![],
+    }
+    .run();
+    assert_eq!(o.status, "exit 1", "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!d.join("small").exists(), "a record for a small start-up");
 }
 
 /// Copies fixture program `prog` and its library `lib` from the build directory into `d`,

@@ -936,6 +936,7 @@ fn load_new(
                 &rt.objs,
                 &rt.ns,
                 &super::launch::DlFacts {
+                    main: rt.main,
                     order: &planned,
                     local: &local,
                     deep: mode & RTLD_DEEPBIND != 0,

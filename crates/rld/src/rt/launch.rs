@@ -10,7 +10,8 @@
 //! - otherwise objects are planned as usual and the plans are written to a new record
 //!   (write to a temporary file, then rename: readers see a whole record or none).
 //!
-//! Big dlopens (a few hundred distinct references or more: Python extension modules and
+//! Start-ups and dlopens with fewer than `MIN_REFS` symbolic relocations get no record (it
+//! would cost what it saves). Big dlopens (Python extension modules and
 //! their libraries, a JVM) get records too, named by a hash of their fingerprint: every object
 //! of the process with its identity, the global scope, the new objects' scopes, their
 //! relocation order, lazy binding and the STB_GNU_UNIQUE table as it was before; the record
@@ -52,14 +53,17 @@ pub struct Source {
     /// A dlopen's record: the unique table's keys and the number of diagnostics before its
     /// planning (the record holds the entries added; none is written after a diagnostic).
     dlopen: Option<(Vec<Vec<u8>>, usize)>,
+    /// A start-up too small for a record: `cache` is always `Cache::Off`.
+    skip: bool,
 }
 
-/// What dlopen needs of the launch cache: its directory and the program's identity (kept in
-/// the runtime; None when the cache is off).
+/// What dlopen needs of the launch cache: its directory (kept in the runtime; None when the
+/// cache is off).
 #[derive(Clone, Debug)]
 pub struct Dl {
     dir: Vec<u8>,
-    main: [u64; 5],
+    /// RLD_LAUNCH_CACHE_MIN, if set.
+    min: Option<usize>,
 }
 
 /// What start-up does with the cache: replay a record, or plan and write one.
@@ -79,7 +83,15 @@ pub struct Facts<'x> {
     pub dynamic_weak: bool,
     /// The program's name, kept in the record for people listing records.
     pub label: &'x [u8],
+    /// Symbolic relocations start-up plans (`Planner::references` summed).
+    pub refs: usize,
 }
+
+/// Start-ups and dlopens planning fewer symbolic relocations than this neither read nor
+/// write a record: reading one (four or five system calls) costs about what planning them
+/// does. Measured: `true` (97 relocations) gains nothing, perl and `python3 -c pass` (~134)
+/// ~2%, `ls` (344) ~4%. RLD_LAUNCH_CACHE_MIN overrides it.
+const MIN_REFS: usize = 120;
 
 /// The record file for this launch, read if present; None when the cache is off.
 pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
@@ -93,7 +105,23 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
     }
     let mut path = directory(cfg)?;
     let dir_len = path.len();
-    let main = main_stamp(facts)?;
+    if facts.refs < cfg.launch_cache_min.unwrap_or(MIN_REFS) {
+        // No record for this start-up; dlopen records still have the directory.
+        return Some(Source {
+            dl: Dl {
+                dir: path,
+                min: cfg.launch_cache_min,
+            },
+            path: Vec::new(),
+            dir_len,
+            file: None,
+            fingerprint: Vec::new(),
+            label: Vec::new(),
+            dlopen: None,
+            skip: true,
+        });
+    }
+    let main = main_stamp(facts.objs, facts.main)?;
     let fingerprint = fingerprint(facts, &main)?;
     path.push(b'/');
     hex(&mut path, main[0]);
@@ -104,7 +132,7 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
     Some(Source {
         dl: Dl {
             dir: path.get(..dir_len).unwrap_or(&[]).to_vec(),
-            main,
+            min: cfg.launch_cache_min,
         },
         path,
         dir_len,
@@ -112,6 +140,7 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
         fingerprint,
         label: facts.label.to_vec(),
         dlopen: None,
+        skip: false,
     })
 }
 
@@ -124,6 +153,9 @@ impl Source {
     /// Replays the record if it was made for this launch and fits `ns`; else prepares a new
     /// one. `planned`: the objects start-up relocates, with their lazy-PLT flag.
     pub fn cache(&self, ns: &mut Namespace<'_>, planned: &[(ObjId, bool)]) -> Cache<'_> {
+        if self.skip {
+            return Cache::Off;
+        }
         if let Some(r) = self
             .file
             .as_ref()
@@ -277,8 +309,8 @@ pub fn stamp(s: &FileStat) -> [u64; 5] {
 
 /// The program file's stamp: from its entry when rld opened it, else (the kernel mapped it)
 /// from /proc/self/exe.
-fn main_stamp(f: &Facts<'_>) -> Option<[u64; 5]> {
-    match f.objs.get(f.main) {
+fn main_stamp(objs: &[Loaded], main: usize) -> Option<[u64; 5]> {
+    match objs.get(main) {
         Some(o) if o.stamp[1] != 0 => Some(o.stamp),
         _ => sys::stat(c"/proc/self/exe")
             .ok()
@@ -355,14 +387,10 @@ fn fingerprint(f: &Facts<'_>, main: &[u64; 5]) -> Option<Vec<u64>> {
 
 // ---- dlopen records ----------------------------------------------------------------------
 
-/// Big enough for a record: distinct references a dlopen's new objects plan (the sum of
-/// their sizing hints). A small dlopen plans faster than a record is opened and read (five
-/// system calls, ~5-8 us here, against ~1.5k instructions per reference planned).
-const DL_MIN_REFS: usize = 48;
-
 /// The new objects of a base-namespace dlopen: relocation order with lazy flags, their local
 /// search list and whether it comes first (RTLD_DEEPBIND).
 pub struct DlFacts<'x> {
+    pub main: usize,
     pub order: &'x [(ObjId, bool)],
     pub local: &'x [ObjId],
     pub deep: bool,
@@ -381,12 +409,12 @@ pub fn dl_source(
     let refs: usize = f
         .order
         .iter()
-        .map(|&(id, lazy)| rld_link::Planner::hint(ns, id, lazy))
+        .map(|&(id, lazy)| rld_link::Planner::references(ns, id, lazy))
         .sum();
-    if refs < DL_MIN_REFS {
+    if refs < dl.min.unwrap_or(MIN_REFS) {
         return None;
     }
-    let fingerprint = dl_fingerprint(dl, objs, ns, f)?;
+    let fingerprint = dl_fingerprint(objs, ns, f)?;
     // Named by a hash of the fingerprint; the record itself holds all of it.
     let h = fingerprint.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &w| {
         (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
@@ -408,6 +436,7 @@ pub fn dl_source(
         fingerprint,
         label: label.to_vec(),
         dl: dl.clone(),
+        skip: false,
         dlopen: Some((
             ns.unique_entries().map(|(k, _)| k.to_vec()).collect(),
             ns.diags.len(),
@@ -417,12 +446,8 @@ pub fn dl_source(
 
 /// Everything a dlopen's bindings depend on: every object of the process (removed ones as
 /// such) with its identity, the global scope, and the new objects with their scopes.
-fn dl_fingerprint(
-    dl: &Dl,
-    objs: &[Loaded],
-    ns: &Namespace<'_>,
-    f: &DlFacts<'_>,
-) -> Option<Vec<u64>> {
+fn dl_fingerprint(objs: &[Loaded], ns: &Namespace<'_>, f: &DlFacts<'_>) -> Option<Vec<u64>> {
+    let main = main_stamp(objs, f.main)?;
     let mut w = Vec::with_capacity(8 + objs.len() * 7 + ns.global().len() + f.local.len());
     w.extend([
         FINGERPRINT_VERSION,
@@ -437,7 +462,7 @@ fn dl_fingerprint(
             continue;
         }
         w.push(o.kind as u64);
-        identity(o, &dl.main, &mut w)?;
+        identity(o, &main, &mut w)?;
     }
     for list in [ns.global(), f.local] {
         w.push(list.len() as u64);

@@ -1061,6 +1061,13 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
                 } else {
                     st.aux.execfn.unwrap_or(program_arg)
                 },
+                refs: order
+                    .iter()
+                    .map(|&id| {
+                        let lazy = lazy_objs.get(id).copied().unwrap_or(false);
+                        rld_link::Planner::references(&rt.ns, id as ObjId, lazy)
+                    })
+                    .sum(),
             },
         )
     };
