@@ -942,22 +942,9 @@ impl<'a> Namespace<'a> {
                 }));
             }
             self.stats.lookups -= 1;
-            let local = self.local.get_mut(&requester).map(core::mem::take)?;
-            let appended = match self.appended.get_mut(&requester) {
-                Some(a) => core::mem::take(a),
-                None => Vec::new(),
-            };
-            let mut refs: Vec<&[ObjId]> = Vec::with_capacity(1 + appended.len());
-            refs.push(&local[..]);
-            refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
-            let r = self.lookup_in(req, &refs);
-            if let Some(slot) = self.local.get_mut(&requester) {
-                *slot = local;
-            }
-            if let Some(slot) = self.appended.get_mut(&requester) {
-                *slot = appended;
-            }
-            return r;
+            return self
+                .with_rest_scopes(requester, |ns, refs| ns.lookup_in(req, refs))
+                .flatten();
         }
         if !self.local.is_empty()
             && let Some(local) = self.local.get_mut(&requester).map(core::mem::take)
@@ -1026,6 +1013,20 @@ impl<'a> Namespace<'a> {
     /// PLT-class search of `requester`'s local and appended scopes (the protected-symbol
     /// fixup's second search when the global scope had no definition).
     fn search_rest(&mut self, requester: ObjId, req: &Request<'a>) -> Option<(ObjId, u32)> {
+        self.with_rest_scopes(requester, |ns, refs| {
+            ns.search(req, refs, CLASS_PLT, None, &mut None)
+        })
+        .flatten()
+    }
+
+    /// Runs `f` with `requester`'s local scope and appended scopes, in order (moved out of
+    /// their map entries for the call, which needs `&mut self`, and put back); None if it has
+    /// no local scope.
+    fn with_rest_scopes<R>(
+        &mut self,
+        requester: ObjId,
+        f: impl FnOnce(&mut Self, &[&[ObjId]]) -> R,
+    ) -> Option<R> {
         let local = self.local.get_mut(&requester).map(core::mem::take)?;
         let appended = match self.appended.get_mut(&requester) {
             Some(a) => core::mem::take(a),
@@ -1034,14 +1035,14 @@ impl<'a> Namespace<'a> {
         let mut refs: Vec<&[ObjId]> = Vec::with_capacity(1 + appended.len());
         refs.push(&local[..]);
         refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
-        let r = self.search(req, &refs, CLASS_PLT, None, &mut None);
+        let r = f(self, &refs);
         if let Some(slot) = self.local.get_mut(&requester) {
             *slot = local;
         }
         if let Some(slot) = self.appended.get_mut(&requester) {
             *slot = appended;
         }
-        r
+        Some(r)
     }
 
     #[inline]

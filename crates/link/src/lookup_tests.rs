@@ -809,19 +809,23 @@ fn push_object_extends_namespace() {
     );
 }
 
+/// A xorshift generator: `rnd(n)` is in `0..n`, the same sequence for the same seed.
+fn xorshift(mut x: u64) -> impl FnMut(u64) -> u64 {
+    move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    }
+}
+
 /// The scope index (scopes of 12+ objects, with the memo path on) must give exactly the
 /// plan of glibc's plain scope walk (use_memo off): random libraries sharing names, with
 /// every binding, visibility, version shape and value-0 definitions, referenced with every
 /// class, versioned and not, with and without LD_DYNAMIC_WEAK and a removed object.
 #[test]
 fn scope_index_matches_plain_walk() {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut rnd = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rnd = xorshift(0x9e37_79b9_7f4a_7c15);
     for round in 0..12 {
         let names: Vec<alloc::string::String> = (0..60)
             .map(|i| alloc::format!("_ZN4test{}name{i}Ev", "x".repeat(i % 17)))
@@ -909,13 +913,7 @@ fn scope_index_matches_plain_walk() {
 /// (protected definitions take the PLT-class search through both parts).
 #[test]
 fn local_scopes_after_indexed_global_match_plain_walk() {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut rnd = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rnd = xorshift(0x2545_f491_4f6c_dd1d);
     for round in 0..12 {
         let names: Vec<alloc::string::String> = (0..50)
             .map(|i| alloc::format!("sym{i}_{}", "y".repeat(i % 13)))
