@@ -965,6 +965,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         .collect();
     if let Some(b) = build {
         fill_globals(b, rt, st, cfg, &cpu_features, &cpu_info);
+        setup_vdso_pointers(b, rt);
         let gl = _rtld_global.raw();
         let glro = _rtld_global_ro.raw();
         // SAFETY: single-threaded start-up, before any program code.
@@ -1405,6 +1406,28 @@ fn fill_globals(
     }
     ro.put(r.dl_dso_sort_algo, 1);
     ro.put(r.dl_naudit, 0);
+}
+
+/// glibc's `setup_vdso_pointers`: libc's `clock_gettime`, `getcpu`/`sched_getcpu` and
+/// `clock_getres` call the vDSO through these `GLRO` pointers, and make a system call when
+/// one is NULL (java -version made ~1,000 clock_gettime system calls before). (`time` and
+/// `gettimeofday` find the vDSO by themselves, through `GLRO(dl_sysinfo_map)`.) The
+/// lookups are not traced: LD_DEBUG reports them where glibc does (`debug::vdso_lookups`).
+fn setup_vdso_pointers(b: &GlibcBuild, rt: &mut Runtime) {
+    let Some(v) = rt.vdso else { return };
+    let r = &b.rtld_global_ro;
+    let trace = rt.ns.trace.take();
+    for (field, name) in [
+        (r.dl_vdso_clock_gettime64, &b"__vdso_clock_gettime"[..]),
+        (r.dl_vdso_gettimeofday, b"__vdso_gettimeofday"),
+        (r.dl_vdso_time, b"__vdso_time"),
+        (r.dl_vdso_getcpu, b"__vdso_getcpu"),
+        (r.dl_vdso_clock_getres_time64, b"__vdso_clock_getres"),
+    ] {
+        let a = lookup_in_object(rt, v, name, Some(b"LINUX_2.6"));
+        _rtld_global_ro.raw().put(field, a as u64);
+    }
+    rt.ns.trace = trace;
 }
 
 /// Explicit invocation of a static (non-PIE) program: exec it directly.
