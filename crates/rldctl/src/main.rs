@@ -3,6 +3,8 @@
 //!   rldctl tree PROGRAM [--json]      the dependency tree: who needs whom, where each object
 //!                                     was found and by which search rule
 //!   rldctl why LIB PROGRAM [--json]   why LIB is loaded: the chain of DT_NEEDED from the program
+//!   rldctl cache list|clear           rld's launch-cache records: which programs and dlopens
+//!                                     have one and how big; remove them all
 //!
 //! It uses the loader's own crates (rld-search, rld-deps) with a std filesystem, so what it
 //! shows is what rld --list computes.

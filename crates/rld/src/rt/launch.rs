@@ -11,11 +11,11 @@
 //!   (write to a temporary file, then rename: readers see a whole record or none).
 //!
 //! Start-ups and dlopens with fewer than `MIN_REFS` symbolic relocations get no record (it
-//! would cost what it saves). Big dlopens (Python extension modules and
-//! their libraries, a JVM) get records too, named by a hash of their fingerprint: every object
-//! of the process with its identity, the global scope, the new objects' scopes, their
-//! relocation order, lazy binding and the STB_GNU_UNIQUE table as it was before; the record
-//! holds the unique entries the dlopen added, which a replay enters again.
+//! would cost what it saves). Big dlopens (Python extension modules and their libraries, a
+//! JVM) get records too, named by a hash of their fingerprint: every object of the process
+//! with its identity, the global scope, the new objects' scopes, their relocation order, lazy
+//! binding and the STB_GNU_UNIQUE table as it was before; the record holds the unique entries
+//! the dlopen added, which a replay enters again.
 //!
 //! Never used when it could change what the user sees or trusts: in secure (setuid) mode,
 //! with LD_DEBUG (its output comes from the lookups), LD_AUDIT or LD_PROFILE, or when the
@@ -37,7 +37,7 @@ use rld_search::fs::FileStat;
 
 /// Bump when what the fingerprint covers changes meaning.
 const FINGERPRINT_VERSION: u64 = 1;
-/// Records larger than this are not read (inkscape's is ~1.5 MB).
+/// Records larger than this are not read (inkscape's is ~1 MB).
 const MAX_RECORD: u64 = 256 << 20;
 
 /// The record file of this launch: its path and, if one could be read, its bytes.
