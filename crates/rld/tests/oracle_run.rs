@@ -2941,6 +2941,18 @@ fn launch_cache_location_and_opt_out() {
         "a record was written under LD_DEBUG"
     );
 
+    // Another user's HOME (root under `sudo -E`): rld makes no directory there. Only
+    // checkable as root (the directory is handed to nobody).
+    let foreign = d.join("foreign");
+    fs::create_dir_all(&foreign).unwrap_or_else(|e| panic!("{e}"));
+    if std::os::unix::fs::chown(&foreign, Some(65534), None).is_ok() {
+        run(&[("HOME", s(foreign.clone()))]);
+        assert!(
+            !foreign.join(".cache").exists(),
+            "a cache directory made in another user's HOME"
+        );
+    }
+
     // Without RLD_LAUNCH_CACHE_MIN, a start-up this small (about a hundred relocations) gets
     // no record: reading one would cost what it saves.
     let mut e = base_env();

@@ -64,6 +64,9 @@ pub struct Dl {
     dir: Vec<u8>,
     /// RLD_LAUNCH_CACHE_MIN, if set.
     min: Option<usize>,
+    /// The directory is the default one, under `$XDG_CACHE_HOME` or `$HOME` (see
+    /// `make_directory`).
+    default: bool,
 }
 
 /// What start-up does with the cache: replay a record, or plan and write one.
@@ -103,7 +106,7 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
     {
         return None;
     }
-    let mut path = directory(cfg)?;
+    let (mut path, default) = directory(cfg)?;
     let dir_len = path.len();
     if facts.refs < cfg.launch_cache_min.unwrap_or(MIN_REFS) {
         // No record for this start-up; dlopen records still have the directory.
@@ -111,6 +114,7 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
             dl: Dl {
                 dir: path,
                 min: cfg.launch_cache_min,
+                default,
             },
             path: Vec::new(),
             dir_len,
@@ -133,6 +137,7 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
         dl: Dl {
             dir: path.get(..dir_len).unwrap_or(&[]).to_vec(),
             min: cfg.launch_cache_min,
+            default,
         },
         path,
         dir_len,
@@ -172,52 +177,74 @@ impl Source {
     }
 
     fn write(&self, bytes: &[u8]) {
-        write_record(&self.path, self.dir_len, bytes);
+        write_record(&self.path, self.dir_len, self.dl.default, bytes);
     }
 }
 
 /// Writes `bytes` as the record at `path` (NUL-terminated, its directory `path[..dir_len]`):
 /// a temporary file in the directory (made if missing), renamed over the old record.
-fn write_record(path: &[u8], dir_len: usize, bytes: &[u8]) {
-    {
-        let Some(name) = path.get(..path.len().saturating_sub(1)) else {
+fn write_record(path: &[u8], dir_len: usize, default: bool, bytes: &[u8]) {
+    let dir = path.get(..dir_len).unwrap_or(&[]);
+    if !owned_dir(dir) {
+        make_directory(dir, default);
+        if !owned_dir(dir) {
             return;
-        };
-        let mut tmp = name.to_vec();
-        tmp.extend_from_slice(b".tmp.");
-        hex(&mut tmp, sys::getpid() as u64);
-        tmp.push(0);
-        let (Ok(tmp_c), Ok(path_c)) = (
-            core::ffi::CStr::from_bytes_with_nul(&tmp),
-            core::ffi::CStr::from_bytes_with_nul(path),
-        ) else {
-            return;
-        };
-        const FLAGS: u32 = 0o1 | 0o100 | 0o200 | 0o1000 | 0o2000000; // WRONLY|CREAT|EXCL|TRUNC|CLOEXEC
-        let mut fd = sys::openat(sys::cwd(), tmp_c, FLAGS, 0o600);
-        if fd.is_err() {
-            make_directory(path.get(..dir_len).unwrap_or(&[]));
-            fd = sys::openat(sys::cwd(), tmp_c, FLAGS, 0o600);
         }
-        let Ok(fd) = fd else { return };
-        let ok = sys::write_all(sys::AsRawFd::as_raw_fd(&fd), bytes).is_ok();
-        drop(fd);
-        if !ok || sys::rename(tmp_c, path_c).is_err() {
-            let _ = sys::unlink(tmp_c);
-        }
+    }
+    let Some(name) = path.get(..path.len().saturating_sub(1)) else {
+        return;
+    };
+    let mut tmp = name.to_vec();
+    tmp.extend_from_slice(b".tmp.");
+    hex(&mut tmp, sys::getpid() as u64);
+    tmp.push(0);
+    let (Ok(tmp_c), Ok(path_c)) = (
+        core::ffi::CStr::from_bytes_with_nul(&tmp),
+        core::ffi::CStr::from_bytes_with_nul(path),
+    ) else {
+        return;
+    };
+    const FLAGS: u32 = 0o1 | 0o100 | 0o200 | 0o1000 | 0o2000000; // WRONLY|CREAT|EXCL|TRUNC|CLOEXEC
+    let Ok(fd) = sys::openat(sys::cwd(), tmp_c, FLAGS, 0o600) else {
+        return;
+    };
+    let ok = sys::write_all(sys::AsRawFd::as_raw_fd(&fd), bytes).is_ok();
+    drop(fd);
+    if !ok || sys::rename(tmp_c, path_c).is_err() {
+        let _ = sys::unlink(tmp_c);
     }
 }
 
-/// mkdir of the directory and its parent (`~/.cache` may not exist yet), mode 0700.
-fn make_directory(dir: &[u8]) {
-    {
-        let parent = dir.iter().rposition(|&c| c == b'/').filter(|&i| i > 0);
-        for end in parent.into_iter().chain([dir.len()]) {
-            let mut p = dir.get(..end).unwrap_or(&[]).to_vec();
-            p.push(0);
-            if let Ok(c) = core::ffi::CStr::from_bytes_with_nul(&p) {
-                let _ = sys::mkdir(c, 0o700);
-            }
+/// Whether `dir` is a directory of the user's own. Records go only there: root running
+/// with another user's HOME (`sudo -E`) must not leave files that user cannot replace.
+fn owned_dir(dir: &[u8]) -> bool {
+    let mut p = dir.to_vec();
+    p.push(0);
+    core::ffi::CStr::from_bytes_with_nul(&p)
+        .ok()
+        .and_then(|c| sys::stat(c).ok())
+        .is_some_and(|st| st.mode & 0o170000 == 0o040000 && st.uid == sys::geteuid())
+}
+
+/// mkdir of the directory and, first, its parent (`~/.cache` may not exist yet), mode 0700.
+/// The default directory is made only inside directories of the user's own (root with
+/// another user's HOME makes none); one named by RLD_LAUNCH_CACHE wherever it was asked.
+fn make_directory(dir: &[u8], default: bool) {
+    let parent = dir.iter().rposition(|&c| c == b'/').filter(|&i| i > 0);
+    for end in parent.into_iter().chain([dir.len()]) {
+        let d = dir.get(..end).unwrap_or(&[]);
+        let up = match d.iter().rposition(|&c| c == b'/') {
+            Some(0) => &b"/"[..],
+            Some(i) => d.get(..i).unwrap_or(&[]),
+            None => &b"."[..],
+        };
+        if default && !owned_dir(up) {
+            continue;
+        }
+        let mut p = d.to_vec();
+        p.push(0);
+        if let Ok(c) = core::ffi::CStr::from_bytes_with_nul(&p) {
+            let _ = sys::mkdir(c, 0o700);
         }
     }
 }
@@ -259,21 +286,23 @@ impl Cache<'_> {
     }
 }
 
-/// The cache directory (no trailing slash), or None if there is none.
-fn directory(cfg: &Config<'_>) -> Option<Vec<u8>> {
-    let mut d = match cfg.launch_cache {
+/// The cache directory (no trailing slash) and whether it is the default one (under
+/// `$XDG_CACHE_HOME` or `$HOME`, rather than named by RLD_LAUNCH_CACHE), or None if there is
+/// none.
+fn directory(cfg: &Config<'_>) -> Option<(Vec<u8>, bool)> {
+    let (mut d, default) = match cfg.launch_cache {
         Some(v) if v.is_empty() || v == b"0" || v == b"off" => return None,
-        Some(v) => v.to_vec(),
+        Some(v) => (v.to_vec(), false),
         None => match (cfg.xdg_cache_home, cfg.home) {
-            (Some(x), _) if x.first() == Some(&b'/') => [x, b"/rld"].concat(),
-            (_, Some(h)) if h.first() == Some(&b'/') => [h, b"/.cache/rld"].concat(),
+            (Some(x), _) if x.first() == Some(&b'/') => ([x, b"/rld"].concat(), true),
+            (_, Some(h)) if h.first() == Some(&b'/') => ([h, b"/.cache/rld"].concat(), true),
             _ => return None,
         },
     };
     while d.len() > 1 && d.last() == Some(&b'/') {
         d.pop();
     }
-    (!d.contains(&0)).then_some(d)
+    (!d.contains(&0)).then_some((d, default))
 }
 
 /// The record at `path` (NUL-terminated) if it is the user's own, nobody else can write
