@@ -55,7 +55,9 @@ pub fn program_origin(program: &[u8], cwd: &[u8]) -> Option<Vec<u8>> {
     Some(full)
 }
 
-/// Runs the list/trace report for `program`; returns the exit status.
+/// Runs the list/trace report for `program`; returns the exit status. Never inlined: its
+/// own section is what `cold.ld` moves out of the start-up code.
+#[inline(never)]
 pub fn list(cfg: &Config<'_>, st: &Startup, program: &[u8], mode: Mode) -> i32 {
     let fs = LoaderFs;
     let sc = search_config(cfg, st);
@@ -97,7 +99,16 @@ fn list_config(cfg: &Config<'_>, st: &Startup, program: &[u8], mode: Mode) -> Lo
         // As the program's PT_INTERP (LD_TRACE_LOADED_OBJECTS): the loader is known by that
         // name, and the program's `$ORIGIN` is where /proc/self/exe is (glibc's
         // `_dl_get_origin` for the kernel-mapped program), not the path it was run by.
-        if let Some(interp) = kernel_program_interp(st) {
+        if let (
+            _,
+            _,
+            _,
+            rld_deps::elfdyn::DynInfo {
+                interp: Some(interp),
+                ..
+            },
+        ) = crate::rt::run::kernel_program(st)
+        {
             lc.rtld_name = interp;
         }
         lc.exe_origin = crate::rt::run::exe_origin();
@@ -115,8 +126,9 @@ fn list_config(cfg: &Config<'_>, st: &Startup, program: &[u8], mode: Mode) -> Lo
 /// program, eagerly and without IFUNC calls (here: plan its bindings, nothing is written),
 /// then print the DT_NEEDED objects no binding landed in ("Unused direct dependencies:")
 /// and exit 1 if there is one, else 0. Undefined symbols are printed on the way, as
-/// `print_unresolved` does. None if the graph cannot be built: the ordinary report then
-/// prints the error.
+/// `print_unresolved` does. The objects are mapped and viewed as by a start-up
+/// (`rt::run::map_all`, `objects::view_of`). None if the graph cannot be built: the
+/// ordinary report then prints the error.
 fn unused(
     s: &mut Searcher<'_, LoaderFs>,
     lc: &LoadConfig,
@@ -125,83 +137,49 @@ fn unused(
 ) -> Option<i32> {
     use rld_deps::Kind;
     use rld_link::{Binding, ObjKind, ObjPlan, Planner};
-    let g = rld_deps::build(s, lc).ok()?;
+    let mut g = rld_deps::build(s, lc).ok()?;
     if g.main_is_static {
         return None;
     }
-    // Views over each object's mapping. SAFETY of the `'static` slices: every mapping
-    // outlives `ns` (the graph's files keep theirs until `g` is dropped at the end of this
-    // function; rld's own image and the vDSO are never unmapped), and nothing writes to
-    // them here.
-    let mut views = Vec::with_capacity(g.objects.len());
-    for o in &g.objects {
-        let kind = if o.kind == Kind::Main {
-            ObjKind::Executable
-        } else {
-            ObjKind::Library
-        };
-        let name: &'static [u8] = crate::rt::objects::leak(o.path.clone());
-        let image = match o.kind {
-            Kind::Main | Kind::Library => o.file.as_ref().and_then(|f| {
-                let i = rld_search::fs::FileHandle::image_info(f)?;
-                Some((i.map_start, i.map_end, i.bias, o.header.phdrs.clone()))
-            }),
-            Kind::Rtld => {
-                let base = crate::start::self_base();
-                // SAFETY: rld's own ELF header and program headers are mapped.
-                let phdrs = unsafe {
-                    let phoff = ((base + 32) as *const u64).read_unaligned() as usize;
-                    let phnum = ((base + 56) as *const u16).read_unaligned() as usize;
-                    crate::rt::objects::phdrs_at(base + phoff, phnum)
-                };
-                Some((base, base + image_end(&phdrs), base, phdrs))
-            }
-            Kind::Vdso if st.aux.sysinfo_ehdr != 0 => {
-                let ehdr = st.aux.sysinfo_ehdr;
-                // SAFETY: the kernel maps the vDSO's ELF header and program headers.
-                let phdrs = unsafe {
-                    let phoff = ((ehdr + 32) as *const u64).read_unaligned() as usize;
-                    let phnum = ((ehdr + 56) as *const u16).read_unaligned() as usize;
-                    crate::rt::objects::phdrs_at(ehdr + phoff, phnum)
-                };
-                let lo = phdrs
-                    .iter()
-                    .filter(|p| p.p_type == rld_search::verify::PT_LOAD)
-                    .map(|p| p.p_vaddr as usize & !4095)
-                    .min()
-                    .unwrap_or(0);
-                let bias = ehdr.wrapping_sub(lo);
-                Some((ehdr, bias + image_end(&phdrs), bias, phdrs))
-            }
-            _ => None,
-        };
-        let view = image.and_then(|(start, end, bias, phdrs)| {
-            let min_vaddr = start.wrapping_sub(bias) as u64;
-            // SAFETY: see above; [start, end) is the object's whole mapping.
-            let ro = unsafe { crate::rt::objects::ro_image(start, end, min_vaddr) };
-            let d = phdrs
-                .iter()
-                .find(|p| p.p_type == rld_search::verify::PT_DYNAMIC)?;
-            let info =
-                rld_elf::dynamic::DynamicInfo::from_memory(&ro, d.p_vaddr, d.p_memsz).ok()?;
-            let info: &'static rld_elf::dynamic::DynamicInfo<'static> =
-                alloc::boxed::Box::leak(alloc::boxed::Box::new(info));
-            let ro: &'static rld_elf::memory::MappedImage<'static> =
-                alloc::boxed::Box::leak(alloc::boxed::Box::new(ro));
-            rld_link::from_elf::obj_view(ro, info, name, kind).ok()
-        });
-        views.push(view.unwrap_or_else(|| rld_link::ObjView::new(name, kind)));
-    }
-    let main = g.main as rld_link::ObjId;
-    let mut ns = rld_link::Namespace::new(
-        views,
-        g.searchlist.iter().map(|&i| i as rld_link::ObjId).collect(),
+    let (self_base, self_phdrs) = crate::rt::run::self_image();
+    let (mut objs, index_of_graph) = crate::rt::run::map_all(
+        &mut g,
+        &crate::rt::run::MapCtx {
+            kernel_main: None,
+            st,
+            program_arg: program,
+            progname: program,
+            page: st.aux.pagesz,
+            self_base,
+            self_phdrs: &self_phdrs,
+        },
     );
+    let at = |gid: usize| index_of_graph.get(gid).copied().flatten();
+    let views = objs
+        .iter_mut()
+        .map(|o| {
+            let kind = if o.kind == Kind::Main {
+                ObjKind::Executable
+            } else {
+                ObjKind::Library
+            };
+            crate::rt::objects::view_of(o, kind)
+                .unwrap_or_else(|_| rld_link::ObjView::new(o.name, kind))
+        })
+        .collect();
+    let searchlist = g
+        .searchlist
+        .iter()
+        .filter_map(|&i| at(i))
+        .map(|i| i as rld_link::ObjId);
+    let mut ns = rld_link::Namespace::new(views, searchlist.collect());
+    let main = at(g.main)? as rld_link::ObjId;
     let mut plan = ObjPlan::default();
-    let mut planner = Planner::default();
-    planner.plan_object(&mut ns, main, false, &mut plan);
-    let mut used = alloc::vec![false; g.objects.len()];
+    Planner::default().plan_object(&mut ns, main, false, &mut plan);
+    let mut used = alloc::vec![false; objs.len()];
     let mut err = alloc::string::String::new();
+    // `print_unresolved`: "ERRSTRING\t(OBJNAME)", the program named as invoked.
+    let progname = lossy(program);
     for (&k, b) in plan.keys.iter().zip(&plan.bindings) {
         match *b {
             Binding::Def { obj, .. } => {
@@ -210,8 +188,6 @@ fn unused(
                 }
             }
             Binding::Undefined => {
-                // `print_unresolved`: "ERRSTRING\t(OBJNAME)", the program named as invoked.
-                let progname = lossy(program);
                 if let Some(e) = rld_link::plan::undefined_error(&ns, &progname, main, k >> 2) {
                     err.push_str(&e.errstring);
                     err.push_str("\t(");
@@ -237,13 +213,13 @@ fn unused(
         .skip(1);
     let mut out = alloc::string::String::new();
     for _ in 0..needed {
-        let Some(i) = chain.next() else { break };
-        if !used.get(i).copied().unwrap_or(false) {
+        let Some(gid) = chain.next() else { break };
+        if !at(gid).and_then(|i| used.get(i).copied()).unwrap_or(false) {
             if out.is_empty() {
                 out.push_str("Unused direct dependencies:\n");
             }
             out.push('\t');
-            out.push_str(&lossy(g.objects.get(i).map_or(&[][..], |o| &o.path)));
+            out.push_str(&lossy(g.objects.get(gid).map_or(&[][..], |o| &o.path)));
             out.push('\n');
         }
     }
@@ -251,51 +227,8 @@ fn unused(
     Some(i32::from(!out.is_empty()))
 }
 
-/// The PT_INTERP string of the program the kernel mapped (from the aux vector).
-fn kernel_program_interp(st: &Startup) -> Option<Vec<u8>> {
-    if st.aux.phdr == 0 {
-        return None;
-    }
-    // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped.
-    let phdrs = unsafe { crate::rt::objects::phdrs_at(st.aux.phdr, st.aux.phnum) };
-    let bias = phdrs
-        .iter()
-        .find(|p| p.p_type == crate::rt::objects::PT_PHDR)
-        .map_or(0, |p| st.aux.phdr.wrapping_sub(p.p_vaddr as usize));
-    let interp = phdrs
-        .iter()
-        .find(|p| p.p_type == rld_search::verify::PT_INTERP)?;
-    let len = interp.p_filesz as usize;
-    // SAFETY: the kernel loaded the program's PT_INTERP segment (it read the loader's
-    // name from it); the string is within p_filesz.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(bias.wrapping_add(interp.p_vaddr as usize) as *const u8, len)
-    };
-    let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
-    Some(bytes.get(..end)?.to_vec())
-}
-
 fn lossy(b: &[u8]) -> alloc::string::String {
     alloc::string::String::from_utf8_lossy(b).into_owned()
-}
-
-/// One past the highest byte of an image's PT_LOAD segments (page-rounded), relative to
-/// its lowest page.
-fn image_end(phdrs: &[rld_search::verify::Phdr]) -> usize {
-    let loads = || {
-        phdrs
-            .iter()
-            .filter(|p| p.p_type == rld_search::verify::PT_LOAD)
-    };
-    let lo = loads()
-        .map(|p| p.p_vaddr as usize & !4095)
-        .min()
-        .unwrap_or(0);
-    let hi = loads()
-        .map(|p| (p.p_vaddr + p.p_memsz) as usize)
-        .max()
-        .unwrap_or(0);
-    hi.next_multiple_of(4096).saturating_sub(lo)
 }
 
 /// `LD_LIBRARY_PATH` / `--library-path`, with `$ORIGIN` of the program.

@@ -91,7 +91,7 @@ fn mem_header(e_type: u16, entry: u64, phdrs: &[Phdr]) -> ElfHeader {
 }
 
 /// Where rld itself is mapped and its program headers.
-fn self_image() -> (usize, Vec<Phdr>) {
+pub(crate) fn self_image() -> (usize, Vec<Phdr>) {
     let base = crate::start::self_base();
     // SAFETY: rld's own ELF header and program headers are mapped read-only.
     unsafe {
@@ -99,6 +99,31 @@ fn self_image() -> (usize, Vec<Phdr>) {
         let phnum = ((base + 56) as *const u16).read_unaligned() as usize;
         (base, objects::phdrs_at(base + phoff, phnum))
     }
+}
+
+/// The program the kernel mapped (rld as its PT_INTERP): its bias, program headers, an ELF
+/// header made from the aux vector, and its dynamic section.
+pub(crate) fn kernel_program(
+    st: &Startup,
+) -> (usize, Vec<Phdr>, ElfHeader, rld_deps::elfdyn::DynInfo) {
+    // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped.
+    let phdrs = unsafe { objects::phdrs_at(st.aux.phdr, st.aux.phnum) };
+    let bias = phdrs
+        .iter()
+        .find(|p| p.p_type == PT_PHDR)
+        .map_or(0, |p| st.aux.phdr.wrapping_sub(p.p_vaddr as usize));
+    let e_type = if bias == 0 { 2 } else { 3 };
+    let hdr = mem_header(e_type, st.aux.entry.wrapping_sub(bias) as u64, &phdrs);
+    let img = MemImage {
+        bias,
+        segs: phdrs
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD)
+            .map(|p| (p.p_vaddr, p.p_vaddr + p.p_filesz))
+            .collect(),
+    };
+    let dynamic = rld_deps::elfdyn::read_dyn_info(&img, &hdr);
+    (bias, phdrs, hdr, dynamic)
 }
 
 /// dirname of /proc/self/exe (the kernel-loaded program's `$ORIGIN`).
@@ -292,15 +317,15 @@ fn map_from_file(
     }
 }
 
-/// What `map_all` needs from `run`.
-struct MapCtx<'a> {
-    kernel_main: Option<&'a (usize, Vec<Phdr>)>,
-    st: &'a Startup,
-    program_arg: &'a [u8],
-    progname: &'a [u8],
-    page: usize,
-    self_base: usize,
-    self_phdrs: &'a [Phdr],
+/// What `map_all` needs from `run` (or from `ldd -u`).
+pub(crate) struct MapCtx<'a> {
+    pub kernel_main: Option<&'a (usize, Vec<Phdr>)>,
+    pub st: &'a Startup,
+    pub program_arg: &'a [u8],
+    pub progname: &'a [u8],
+    pub page: usize,
+    pub self_base: usize,
+    pub self_phdrs: &'a [Phdr],
 }
 
 /// Maps every object of the graph (those rld-deps did not map already) and builds its
@@ -310,7 +335,7 @@ struct MapCtx<'a> {
 /// over 1 KB, and as a match of `describe` results inside `run` its temporaries made `run`'s
 /// frame 8 KB (callgrind: 22 KB of memcpy for `true`), one more fresh stack page.
 #[inline(never)]
-fn map_all(
+pub(crate) fn map_all(
     graph: &mut rld_deps::LoadGraph<crate::fs::File>,
     cx: &MapCtx<'_>,
 ) -> (Vec<Loaded>, Vec<Option<usize>>) {
@@ -670,23 +695,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             lc.rtld_name = argv0.to_vec();
         }
     } else {
-        // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped.
-        let phdrs = unsafe { objects::phdrs_at(st.aux.phdr, st.aux.phnum) };
-        let bias = phdrs
-            .iter()
-            .find(|p| p.p_type == PT_PHDR)
-            .map_or(0, |p| st.aux.phdr.wrapping_sub(p.p_vaddr as usize));
-        let e_type = if bias == 0 { 2 } else { 3 };
-        let hdr = mem_header(e_type, st.aux.entry.wrapping_sub(bias) as u64, &phdrs);
-        let img = MemImage {
-            bias,
-            segs: phdrs
-                .iter()
-                .filter(|p| p.p_type == PT_LOAD)
-                .map(|p| (p.p_vaddr, p.p_vaddr + p.p_filesz))
-                .collect(),
-        };
-        let dynamic = rld_deps::elfdyn::read_dyn_info(&img, &hdr);
+        let (bias, phdrs, hdr, dynamic) = kernel_program(st);
         if let Some(interp) = &dynamic.interp {
             lc.rtld_name = interp.clone();
             lc.rtld_file = Some(interp.clone());
