@@ -946,33 +946,28 @@ impl<'a> Namespace<'a> {
                 .with_rest_scopes(requester, |ns, refs| ns.lookup_in(req, refs))
                 .flatten();
         }
-        if !self.local.is_empty()
-            && let Some(local) = self.local.get_mut(&requester).map(core::mem::take)
-        {
+        if !self.local.is_empty() && self.local.contains_key(&requester) {
+            // The general order: [local, global] with RTLD_DEEPBIND, else [itself if
+            // DT_SYMBOLIC, global, local], then the appended scopes.
             let global = core::mem::take(&mut self.global);
-            let appended = match self.appended.get_mut(&requester) {
-                Some(a) => core::mem::take(a),
-                None => Vec::new(),
-            };
-            let own = [requester];
-            let mut refs: Vec<&[ObjId]> = Vec::with_capacity(3 + appended.len());
-            if self.deep.contains(&requester) {
-                refs.extend([&local[..], &global[..]]);
-            } else if symbolic {
-                refs.extend([&own[..], &global[..], &local[..]]);
-            } else {
-                refs.extend([&global[..], &local[..]]);
-            }
-            refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
-            let r = self.lookup_in(req, &refs);
+            let deep = self.deep.contains(&requester);
+            let r = self.with_rest_scopes(requester, |ns, rest| {
+                // `rest` starts with the local scope (`with_rest_scopes`).
+                let (local, appended) = rest.split_first()?;
+                let own = [requester];
+                let mut refs: Vec<&[ObjId]> = Vec::with_capacity(2 + rest.len());
+                if deep {
+                    refs.extend([*local, &global[..]]);
+                } else if symbolic {
+                    refs.extend([&own[..], &global[..], local]);
+                } else {
+                    refs.extend([&global[..], local]);
+                }
+                refs.extend_from_slice(appended);
+                ns.lookup_in(req, &refs)
+            });
             self.global = global;
-            if let Some(slot) = self.local.get_mut(&requester) {
-                *slot = local;
-            }
-            if let Some(slot) = self.appended.get_mut(&requester) {
-                *slot = appended;
-            }
-            return r;
+            return r.flatten();
         }
         if !self.use_memo || req.skip.is_some() || (symbolic && self.dynamic_weak) {
             let global = core::mem::take(&mut self.global);

@@ -293,19 +293,24 @@ impl Planner {
     /// for inkscape's largest library). The table grows when needed, and an oversized one
     /// costs page faults to fill.
     pub fn hint(ns: &Namespace<'_>, id: ObjId, lazy_plt: bool) -> usize {
-        let Some(o) = ns.obj(id) else { return 0 };
-        let skip = o.relacount.saturating_mul(24).min(o.rela.len());
-        let rela = (o.rela.len() - skip) / 24;
-        let hint = rela / 8 + if lazy_plt { 0 } else { o.jmprel.len() / 24 };
-        hint.min(1 << 18)
+        let (rela, plt) = Self::tables(ns, id, lazy_plt);
+        (rela / 8 + plt).min(1 << 18)
     }
 
     /// The symbolic relocations object `id` plans (an upper bound of its distinct references):
     /// DT_RELA after the RELACOUNT prefix, plus DT_JMPREL unless left lazy.
     pub fn references(ns: &Namespace<'_>, id: ObjId, lazy_plt: bool) -> usize {
-        let Some(o) = ns.obj(id) else { return 0 };
+        let (rela, plt) = Self::tables(ns, id, lazy_plt);
+        rela + plt
+    }
+
+    /// Entries of object `id`'s DT_RELA after the RELACOUNT prefix, and of its DT_JMPREL
+    /// (0 when left lazy).
+    fn tables(ns: &Namespace<'_>, id: ObjId, lazy_plt: bool) -> (usize, usize) {
+        let Some(o) = ns.obj(id) else { return (0, 0) };
         let skip = o.relacount.saturating_mul(24).min(o.rela.len());
-        (o.rela.len() - skip) / 24 + if lazy_plt { 0 } else { o.jmprel.len() / 24 }
+        let plt = if lazy_plt { 0 } else { o.jmprel.len() / 24 };
+        ((o.rela.len() - skip) / 24, plt)
     }
 
     /// Plans object `id` into `p` (emptied first, its buffers reused): lookups in glibc's
@@ -325,9 +330,8 @@ impl Planner {
         let seen_limit = o.symtab.len() / SYM_SIZE;
         let skip = relacount.saturating_mul(24).min(rela.len());
         let rela = rela.get(skip..).unwrap_or(&[]);
-        let n = rela.len() / 24 + if lazy_plt { 0 } else { jmprel.len() / 24 };
         p.reset(Self::hint(ns, id, lazy_plt));
-        ns.reserve_lookups(n / 4);
+        ns.reserve_lookups(Self::references(ns, id, lazy_plt) / 4);
         p.lazy_plt = lazy_plt;
         let mut cx = TableCx {
             id,

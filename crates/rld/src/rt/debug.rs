@@ -275,8 +275,9 @@ fn search_event(e: &TraceEvent<'_>) {
 }
 
 /// glibc's `setup_vdso_pointers`: `dl_vdso_vsym` looks up five symbols (version LINUX_2.6)
-/// in the vDSO's local scope. rld does not need them; their lookups are reported as glibc's,
-/// for the kernel's vDSO (which defines all five on x86-64).
+/// in the vDSO's local scope. rld makes those lookups untraced (`run::setup_vdso_pointers`,
+/// later in start-up); they are reported here, where glibc reports them, for the kernel's
+/// vDSO (which defines all five on x86-64).
 fn vdso_lookups() {
     if !on(bits::SYMBOLS | bits::BINDINGS | bits::STATISTICS) {
         return;

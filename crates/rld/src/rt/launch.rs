@@ -37,8 +37,9 @@ use rld_search::fs::FileStat;
 
 /// Bump when what the fingerprint covers changes meaning.
 const FINGERPRINT_VERSION: u64 = 1;
-/// Records larger than this are not read (inkscape's is ~1 MB).
-const MAX_RECORD: u64 = 256 << 20;
+/// Records larger than this are not read (inkscape's is ~1 MB): reading one allocates its
+/// size, and a failed allocation would end the program.
+const MAX_RECORD: u64 = 64 << 20;
 
 /// The record file of this launch: its path and, if one could be read, its bytes.
 pub struct Source {
@@ -49,15 +50,14 @@ pub struct Source {
     file: Option<Vec<u8>>,
     fingerprint: Vec<u64>,
     label: Vec<u8>,
-    dl: Dl,
+    /// The directory is the default one (see `make_directory`).
+    default: bool,
     /// A dlopen's record: the unique table's keys and the number of diagnostics before its
     /// planning (the record holds the entries added; none is written after a diagnostic).
     dlopen: Option<(Vec<Vec<u8>>, usize)>,
-    /// A start-up too small for a record: `cache` is always `Cache::Off`.
-    skip: bool,
 }
 
-/// What dlopen needs of the launch cache: its directory (kept in the runtime; None when the
+/// The cache's settings for this process (kept in the runtime for dlopen; None when the
 /// cache is off).
 #[derive(Clone, Debug)]
 pub struct Dl {
@@ -96,8 +96,9 @@ pub struct Facts<'x> {
 /// ~2%, `ls` (344) ~4%. RLD_LAUNCH_CACHE_MIN overrides it.
 const MIN_REFS: usize = 120;
 
-/// The record file for this launch, read if present; None when the cache is off.
-pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
+/// The cache's settings; None when it is off (secure mode, LD_DEBUG, LD_AUDIT, LD_PROFILE,
+/// a report mode, RLD_LAUNCH_CACHE=0, or no directory).
+pub fn settings(cfg: &Config<'_>) -> Option<Dl> {
     if cfg.secure
         || cfg.any_debug
         || !cfg.audit.is_empty()
@@ -106,25 +107,22 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
     {
         return None;
     }
-    let (mut path, default) = directory(cfg)?;
-    let dir_len = path.len();
-    if facts.refs < cfg.launch_cache_min.unwrap_or(MIN_REFS) {
-        // No record for this start-up; dlopen records still have the directory.
-        return Some(Source {
-            dl: Dl {
-                dir: path,
-                min: cfg.launch_cache_min,
-                default,
-            },
-            path: Vec::new(),
-            dir_len,
-            file: None,
-            fingerprint: Vec::new(),
-            label: Vec::new(),
-            dlopen: None,
-            skip: true,
-        });
+    let (dir, default) = directory(cfg)?;
+    Some(Dl {
+        dir,
+        min: cfg.launch_cache_min,
+        default,
+    })
+}
+
+/// The record file for this start-up, read if present; None for a start-up too small for
+/// one (`MIN_REFS`) or one whose objects cannot all be identified.
+pub fn open(dl: &Dl, facts: &Facts<'_>) -> Option<Source> {
+    if facts.refs < dl.min.unwrap_or(MIN_REFS) {
+        return None;
     }
+    let mut path = dl.dir.clone();
+    let dir_len = path.len();
     let main = main_stamp(facts.objs, facts.main)?;
     let fingerprint = fingerprint(facts, &main)?;
     path.push(b'/');
@@ -134,33 +132,20 @@ pub fn open(cfg: &Config<'_>, facts: &Facts<'_>) -> Option<Source> {
     path.push(0);
     let file = read_record(&path);
     Some(Source {
-        dl: Dl {
-            dir: path.get(..dir_len).unwrap_or(&[]).to_vec(),
-            min: cfg.launch_cache_min,
-            default,
-        },
         path,
         dir_len,
         file,
         fingerprint,
         label: facts.label.to_vec(),
+        default: dl.default,
         dlopen: None,
-        skip: false,
     })
 }
 
 impl Source {
-    /// The settings dlopen records use.
-    pub fn dl(&self) -> Dl {
-        self.dl.clone()
-    }
-
     /// Replays the record if it was made for this launch and fits `ns`; else prepares a new
     /// one. `planned`: the objects start-up relocates, with their lazy-PLT flag.
     pub fn cache(&self, ns: &mut Namespace<'_>, planned: &[(ObjId, bool)]) -> Cache<'_> {
-        if self.skip {
-            return Cache::Off;
-        }
         if let Some(r) = self
             .file
             .as_ref()
@@ -177,7 +162,7 @@ impl Source {
     }
 
     fn write(&self, bytes: &[u8]) {
-        write_record(&self.path, self.dir_len, self.dl.default, bytes);
+        write_record(&self.path, self.dir_len, self.default, bytes);
     }
 }
 
@@ -464,8 +449,7 @@ pub fn dl_source(
         dir_len,
         fingerprint,
         label: label.to_vec(),
-        dl: dl.clone(),
-        skip: false,
+        default: dl.default,
         dlopen: Some((
             ns.unique_entries().map(|(k, _)| k.to_vec()).collect(),
             ns.diags.len(),

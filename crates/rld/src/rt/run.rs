@@ -350,17 +350,19 @@ pub(crate) fn map_all(
                 continue;
             }
             Kind::Main => match cx.kernel_main {
-                Some((bias, phdrs)) => describe_into(
+                Some((bias, phdrs)) => push_last(
                     &mut objs,
-                    Kind::Main,
-                    b"",
-                    &o.names,
-                    *bias,
-                    phdrs.clone(),
-                    st.aux.phdr,
-                    st.aux.entry,
-                    page,
-                    false,
+                    describe(
+                        Kind::Main,
+                        b"",
+                        &o.names,
+                        *bias,
+                        phdrs.clone(),
+                        st.aux.phdr,
+                        st.aux.entry,
+                        page,
+                        false,
+                    ),
                 ),
                 None => {
                     let Some(file) = &o.file else {
@@ -369,60 +371,64 @@ pub(crate) fn map_all(
                     let (bias, _, _) =
                         map_from_file(file, &o.header, cx.program_arg, cx.progname, page);
                     let phdr_addr = phdr_address(&o.header, bias);
-                    describe_into(
+                    push_last(
                         &mut objs,
-                        Kind::Main,
-                        b"",
-                        &o.names,
-                        bias,
-                        o.header.phdrs.clone(),
-                        phdr_addr,
-                        bias.wrapping_add(o.header.e_entry as usize),
-                        page,
-                        false,
+                        describe(
+                            Kind::Main,
+                            b"",
+                            &o.names,
+                            bias,
+                            o.header.phdrs.clone(),
+                            phdr_addr,
+                            bias.wrapping_add(o.header.e_entry as usize),
+                            page,
+                            false,
+                        ),
                     )
                 }
             },
-            Kind::Rtld => describe_into(
+            Kind::Rtld => push_last(
                 &mut objs,
-                Kind::Rtld,
-                &o.path,
-                &o.names,
-                cx.self_base,
-                cx.self_phdrs.to_vec(),
-                cx.self_base + {
-                    // SAFETY: rld's own ELF header.
-                    unsafe { ((cx.self_base + 32) as *const u64).read_unaligned() as usize }
-                },
-                crate::start::self_entry(),
-                page,
-                true,
+                describe(
+                    Kind::Rtld,
+                    &o.path,
+                    &o.names,
+                    cx.self_base,
+                    cx.self_phdrs.to_vec(),
+                    cx.self_base + {
+                        // SAFETY: rld's own ELF header.
+                        unsafe { ((cx.self_base + 32) as *const u64).read_unaligned() as usize }
+                    },
+                    crate::start::self_entry(),
+                    page,
+                    true,
+                ),
             ),
             Kind::Vdso => {
                 let ehdr = st.aux.sysinfo_ehdr;
                 // SAFETY: the kernel maps the vDSO's ELF header and program headers.
-                let phdrs = unsafe {
+                let (phoff, phdrs) = unsafe {
                     let phoff = ((ehdr + 32) as *const u64).read_unaligned() as usize;
                     let phnum = ((ehdr + 56) as *const u16).read_unaligned() as usize;
-                    objects::phdrs_at(ehdr + phoff, phnum)
+                    (phoff, objects::phdrs_at(ehdr + phoff, phnum))
                 };
                 let bias = phdrs
                     .iter()
                     .find(|p| p.p_type == PT_LOAD)
                     .map_or(ehdr, |p| ehdr.wrapping_sub(p.p_vaddr as usize));
-                // SAFETY: as above.
-                let phoff = unsafe { ((ehdr + 32) as *const u64).read_unaligned() as usize };
-                let l = describe_into(
+                let l = push_last(
                     &mut objs,
-                    Kind::Vdso,
-                    &o.path,
-                    &o.names,
-                    bias,
-                    phdrs,
-                    ehdr + phoff,
-                    0,
-                    page,
-                    true,
+                    describe(
+                        Kind::Vdso,
+                        &o.path,
+                        &o.names,
+                        bias,
+                        phdrs,
+                        ehdr + phoff,
+                        0,
+                        page,
+                        true,
+                    ),
                 );
                 l.name = objects::leak(o.names.first().cloned().unwrap_or_default());
                 l.name_c = objects::leak_cstr(l.name);
@@ -434,17 +440,19 @@ pub(crate) fn map_all(
                 };
                 let (bias, _, _) = map_from_file(file, &o.header, &o.path, cx.progname, page);
                 let phdr_addr = phdr_address(&o.header, bias);
-                let l = describe_into(
+                let l = push_last(
                     &mut objs,
-                    Kind::Library,
-                    &o.path,
-                    &o.names,
-                    bias,
-                    o.header.phdrs.clone(),
-                    phdr_addr,
-                    bias.wrapping_add(o.header.e_entry as usize),
-                    page,
-                    false,
+                    describe(
+                        Kind::Library,
+                        &o.path,
+                        &o.names,
+                        bias,
+                        o.header.phdrs.clone(),
+                        phdr_addr,
+                        bias.wrapping_add(o.header.e_entry as usize),
+                        page,
+                        false,
+                    ),
                 );
                 l.file_id = (o.file_id.dev, o.file_id.ino);
                 l
@@ -524,32 +532,11 @@ pub(super) fn describe(
     }
 }
 
-/// `describe`, appended to `out`; returns the new entry.
-#[allow(clippy::too_many_arguments)]
-fn describe_into<'v>(
-    out: &'v mut Vec<Loaded>,
-    kind: Kind,
-    name: &[u8],
-    libnames: &[Vec<u8>],
-    bias: usize,
-    phdrs: Vec<Phdr>,
-    phdr_addr: usize,
-    entry: usize,
-    page: usize,
-    dyn_readonly: bool,
-) -> &'v mut Loaded {
+/// Pushes `l` onto `out` and returns it there (the `Loaded` is built in place, not moved
+/// through `map_all`'s frame).
+fn push_last(out: &mut Vec<Loaded>, l: Loaded) -> &mut Loaded {
     let i = out.len();
-    out.push(describe(
-        kind,
-        name,
-        libnames,
-        bias,
-        phdrs,
-        phdr_addr,
-        entry,
-        page,
-        dyn_readonly,
-    ));
+    out.push(l);
     &mut out[i]
 }
 
@@ -1052,44 +1039,42 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     };
     let mut planner = rld_link::Planner::default();
     let mut scratch = rld_link::ObjPlan::default();
+    // Each object in relocation order with its lazy-PLT flag.
+    let planned: Vec<(ObjId, bool)> = order
+        .iter()
+        .map(|&id| (id as ObjId, lazy_objs.get(id).copied().unwrap_or(false)))
+        .collect();
     // The launch cache: bindings recorded by an earlier launch of the same program in the
     // same setting, or a record of this launch's for the next one.
     let source = {
         // SAFETY: start-up; the reference is dropped at the end of this block.
         let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
-        super::launch::open(
-            cfg,
-            &super::launch::Facts {
-                objs: &rt.objs,
-                main: rt.main,
-                searchlist: &rt.searchlist,
-                order: &order,
-                lazy: &lazy_objs,
-                dynamic_weak: cfg.dynamic_weak,
-                label: if explicit {
-                    program_arg
-                } else {
-                    st.aux.execfn.unwrap_or(program_arg)
-                },
-                refs: order
-                    .iter()
-                    .map(|&id| {
-                        let lazy = lazy_objs.get(id).copied().unwrap_or(false);
-                        rld_link::Planner::references(&rt.ns, id as ObjId, lazy)
-                    })
-                    .sum(),
+        rt.launch = super::launch::settings(cfg);
+        let facts = super::launch::Facts {
+            objs: &rt.objs,
+            main: rt.main,
+            searchlist: &rt.searchlist,
+            order: &order,
+            lazy: &lazy_objs,
+            dynamic_weak: cfg.dynamic_weak,
+            label: if explicit {
+                program_arg
+            } else {
+                st.aux.execfn.unwrap_or(program_arg)
             },
-        )
+            refs: planned
+                .iter()
+                .map(|&(id, lazy)| rld_link::Planner::references(&rt.ns, id, lazy))
+                .sum(),
+        };
+        rt.launch
+            .as_ref()
+            .and_then(|dl| super::launch::open(dl, &facts))
     };
     let mut cache = match &source {
         Some(src) => {
             // SAFETY: as above.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
-            rt.launch = Some(src.dl());
-            let planned: Vec<(ObjId, bool)> = order
-                .iter()
-                .map(|&id| (id as ObjId, lazy_objs.get(id).copied().unwrap_or(false)))
-                .collect();
             src.cache(&mut rt.ns, &planned)
         }
         None => super::launch::Cache::Off,
@@ -1098,20 +1083,19 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         // SAFETY: start-up; the reference is dropped at the end of this block.
         let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
         // Sized once for the largest object: no series of ever larger tables.
-        let most = order.iter().fold(0, |m, &id| {
-            let lazy = lazy_objs.get(id).copied().unwrap_or(false);
-            m.max(rld_link::Planner::hint(&rt.ns, id as ObjId, lazy))
+        let most = planned.iter().fold(0, |m, &(id, lazy)| {
+            m.max(rld_link::Planner::hint(&rt.ns, id, lazy))
         });
         scratch.reset(most);
     }
-    for id in order {
+    for &(oid, lazy) in &planned {
+        let id = oid as usize;
         {
             // SAFETY: start-up; the reference is dropped before the relocation below.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
-            let lazy = lazy_objs.get(id).copied().unwrap_or(false);
-            if !cache.plan_into(id as ObjId, &mut scratch) {
-                planner.plan_object(&mut rt.ns, id as ObjId, lazy, &mut scratch);
-                cache.planned(id as ObjId, &scratch);
+            if !cache.plan_into(oid, &mut scratch) {
+                planner.plan_object(&mut rt.ns, oid, lazy, &mut scratch);
+                cache.planned(oid, &scratch);
             }
             if let Some(slot) = rt.plan.objs.get_mut(id) {
                 core::mem::swap(slot, &mut scratch);
