@@ -14,6 +14,8 @@ command -v valgrind >/dev/null || need+=(valgrind)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v inkscape >/dev/null || need+=(inkscape)
 [ -x /usr/lib/qt5/bin/lupdate ] || need+=(qttools5-dev-tools)
+# lld links a fixture whose RELATIVE targets hold 0 instead of their addends.
+[ -x /usr/lib/llvm-14/bin/ld.lld ] || need+=(lld-14)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq >/dev/null

@@ -14,9 +14,10 @@
 //! Format, little-endian: `"RLDL"`, format, the fingerprint (length in u64 words, words), a
 //! label (length, bytes padded to 4: the program's name, for people listing records),
 //! per object planned (id, lazy flag, entry count, entries of (key, object, symbol) with
-//! objects `UNDEF_WEAK`/`UNDEFINED` for the two unbound kinds), an `END` id, the
-//! STB_GNU_UNIQUE table (count; name length, name, object, symbol), and a checksum of
-//! everything before it.
+//! objects `UNDEF_WEAK`/`UNDEFINED` for the two unbound kinds), an `END` id, per object with
+//! a recorded relative prefix (id, RELA entries it stands for, lowest and highest offset,
+//! word count, RELR words; see [`Relative`]), an `END` id, the STB_GNU_UNIQUE table (count;
+//! name length, name, object, symbol), and a checksum of everything before it.
 
 use alloc::vec::Vec;
 
@@ -25,7 +26,7 @@ use crate::lookup::Namespace;
 use crate::plan::{Binding, ObjPlan};
 
 const MAGIC: [u8; 4] = *b"RLDL";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const END: u32 = u32::MAX;
 const UNDEF_WEAK: u32 = u32::MAX;
 const UNDEFINED: u32 = u32::MAX - 1;
@@ -35,6 +36,8 @@ const UNDEFINED: u32 = u32::MAX - 1;
 #[derive(Debug)]
 pub struct Writer {
     buf: Vec<u8>,
+    /// The relative-prefix sections, written after the plans.
+    rel: Vec<u8>,
     /// A binding could not be recorded faithfully (an undefined strong reference: the
     /// launch fails anyway, and must fail the same way next time): write nothing.
     spoiled: bool,
@@ -69,7 +72,26 @@ impl Writer {
         buf.resize(buf.len().next_multiple_of(4), 0);
         Writer {
             buf,
+            rel: Vec::new(),
             spoiled: false,
+        }
+    }
+
+    /// Records object `id`'s relative prefix: its first `e.count` RELA entries are
+    /// `R_X86_64_RELATIVE` with the addend already in place at each offset (checked by the
+    /// loader before relocating), so a replay adds the load bias at the offsets `e` holds
+    /// instead of reading the RELA entries.
+    pub fn add_relative(&mut self, id: ObjId, e: &crate::relr::Encoded) {
+        let b = &mut self.rel;
+        b.reserve(28 + e.words.len() * 8);
+        put(b, id);
+        put(b, e.count as u32);
+        for w in [e.lo, e.hi] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        put(b, e.words.len() as u32);
+        for w in &e.words {
+            b.extend_from_slice(&w.to_le_bytes());
         }
     }
 
@@ -111,6 +133,8 @@ impl Writer {
             return None;
         }
         put(&mut self.buf, END);
+        self.buf.append(&mut self.rel);
+        put(&mut self.buf, END);
         put(&mut self.buf, unique.len() as u32);
         for (name, (o, s)) in unique {
             put(&mut self.buf, name.len() as u32);
@@ -134,6 +158,18 @@ struct PlanAt {
     lazy: bool,
 }
 
+/// An object's recorded relative prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relative<'b> {
+    /// The RELA entries (from the first) it stands for.
+    pub entries: usize,
+    /// The lowest and highest offset it holds.
+    pub lo: u64,
+    pub hi: u64,
+    /// RELR words, little-endian (see [`crate::relr`]).
+    pub relr: &'b [u8],
+}
+
 /// A parsed record (borrowing its bytes): well-formed, checksum verified. Its bindings are
 /// checked against a namespace by [`Record::check`] before any is used.
 #[derive(Debug)]
@@ -143,6 +179,7 @@ pub struct Record<'b> {
     /// What the writer called the program.
     pub label: &'b [u8],
     plans: Vec<Option<PlanAt>>,
+    relative: Vec<Option<Relative<'b>>>,
     unique: Vec<(&'b [u8], ObjId, u32)>,
 }
 
@@ -162,6 +199,22 @@ impl<'b> Cursor<'b> {
         let b = self.take(4)?;
         Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from(self.u32()?) | u64::from(self.u32()?) << 32)
+    }
+}
+
+/// Puts `v` at `table[i]`, growing the table; false if `i` already had one or is absurd for
+/// a record of `len` bytes (each entry costs at least 12: a corrupt id cannot force a huge
+/// table).
+fn place<T>(table: &mut Vec<Option<T>>, i: usize, v: T, len: usize) -> bool {
+    if i > len / 12 {
+        return false;
+    }
+    if table.len() <= i {
+        table.resize_with(i + 1, || None);
+    }
+    table.get_mut(i).is_some_and(|s| s.replace(v).is_none())
 }
 
 fn word(b: &[u8], i: usize) -> u32 {
@@ -204,16 +257,27 @@ impl<'b> Record<'b> {
             let n = c.u32()? as usize;
             let at = c.at;
             c.take(n.checked_mul(12)?)?;
-            let i = id as usize;
-            // Ids are bounded by the record's size (each costs at least 12 bytes), so a
-            // corrupt id cannot force a huge table.
-            if i > body.len() / 12 {
+            if !place(&mut plans, id as usize, PlanAt { at, n, lazy }, body.len()) {
                 return None;
             }
-            if plans.len() <= i {
-                plans.resize(i + 1, None);
+        }
+        let mut relative: Vec<Option<Relative<'b>>> = Vec::new();
+        loop {
+            let id = c.u32()?;
+            if id == END {
+                break;
             }
-            if plans[i].replace(PlanAt { at, n, lazy }).is_some() {
+            let entries = c.u32()? as usize;
+            let (lo, hi) = (c.u64()?, c.u64()?);
+            let n = c.u32()? as usize;
+            let relr = c.take(n.checked_mul(8)?)?;
+            let r = Relative {
+                entries,
+                lo,
+                hi,
+                relr,
+            };
+            if !place(&mut relative, id as usize, r, body.len()) {
                 return None;
             }
         }
@@ -231,8 +295,14 @@ impl<'b> Record<'b> {
             fingerprint,
             label,
             plans,
+            relative,
             unique,
         })
+    }
+
+    /// Object `id`'s recorded relative prefix, if there is one.
+    pub fn relative(&self, id: ObjId) -> Option<Relative<'b>> {
+        self.relative.get(id as usize).copied().flatten()
     }
 
     /// How many objects have a plan, and how many bindings they hold in all.
@@ -289,7 +359,11 @@ impl<'b> Record<'b> {
                 }
             }
         }
-        self.unique.iter().all(|&(_, o, s)| has(o, s))
+        self.relative
+            .iter()
+            .enumerate()
+            .all(|(id, r)| r.is_none() || id < counts.len())
+            && self.unique.iter().all(|&(_, o, s)| has(o, s))
     }
 
     /// Fills `p` (emptied first) with object `id`'s recorded plan; false if there is none.
@@ -359,9 +433,18 @@ mod tests {
         let mut w = Writer::new(&fp, b"prog");
         let p = sample_plan();
         w.add_plan(0, &p);
+        let mut relr = crate::relr::RelrWriter::default();
+        for o in [0x1000, 0x1008, 0x1010] {
+            relr.push(o);
+        }
+        w.add_relative(1, &relr.finish().unwrap());
         let bytes = w.finish(&ns).unwrap();
         let r = Record::parse(&bytes).unwrap();
         assert!(r.matches(&fp));
+        let rel = r.relative(1).unwrap();
+        assert_eq!((rel.entries, rel.lo, rel.hi), (3, 0x1000, 0x1010));
+        assert_eq!(rel.relr.len(), 16);
+        assert_eq!(r.relative(0), None);
         assert_eq!(r.label, b"prog");
         assert_eq!(r.size(), (1, 2));
         assert!(!r.matches(&[7, 8]));

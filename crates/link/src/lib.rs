@@ -18,6 +18,7 @@ pub mod object;
 pub mod order;
 pub mod plan;
 pub mod reloc;
+pub mod relr;
 #[cfg(test)]
 mod testutil;
 

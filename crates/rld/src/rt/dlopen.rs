@@ -1110,7 +1110,9 @@ fn load_new(
     super::debug::show_scopes(&[target]);
     // ---- relocation ------------------------------------------------------------------------
     for &id in &reloc_order {
-        if let Err(line) = super::reloc::relocate(id, mode & RTLD_NOW != 0) {
+        if let Err(line) =
+            super::reloc::relocate(id, mode & RTLD_NOW != 0, &mut super::reloc::Relative::Table)
+        {
             // glibc would unload; rld keeps the mapping (it may already be referenced) and
             // reports the error line as the message.
             let obj = state::with(|rt| rt.objs.get(id).map(|o| o.name.to_vec()))

@@ -28,9 +28,11 @@ use alloc::vec::Vec;
 use rld_deps::Kind;
 use rld_elf::memory::Memory;
 use rld_link::launch::{Record, Writer};
+use rld_link::relr::RelrWriter;
 use rld_link::{Namespace, ObjId, ObjPlan};
 
 use super::objects::Loaded;
+use super::reloc::Relative;
 use crate::cli::Config;
 use crate::sys;
 use rld_search::fs::FileStat;
@@ -234,12 +236,31 @@ fn make_directory(dir: &[u8], default: bool) {
     }
 }
 
-impl Cache<'_> {
+impl<'s> Cache<'s> {
     /// Fills `p` with object `id`'s recorded bindings; false when they must be planned.
     pub fn plan_into(&self, id: ObjId, p: &mut ObjPlan) -> bool {
         match self {
             Cache::Hit(r) => r.plan_into(id, p),
             _ => false,
+        }
+    }
+
+    /// How object `id`'s RELATIVE prefix is to be applied: from the record, or from its
+    /// RELA entries (encoded for the new record when one is being made).
+    pub fn relative(&self, id: ObjId) -> Relative<'s> {
+        match self {
+            Cache::Hit(r) => r.relative(id).map_or(Relative::Table, Relative::Replay),
+            Cache::Miss { .. } => Relative::Record(RelrWriter::default()),
+            Cache::Off => Relative::Table,
+        }
+    }
+
+    /// Notes object `id`'s relative prefix for the new record, if it could be encoded.
+    pub fn relocated(&mut self, id: ObjId, rel: Relative<'_>) {
+        if let (Cache::Miss { writer, .. }, Relative::Record(w)) = (self, rel)
+            && let Some(e) = w.finish()
+        {
+            writer.add_relative(id, &e);
         }
     }
 

@@ -226,6 +226,7 @@ unsafe fn do_range(
     id: usize,
     tables: &[&'static [u8]],
     skip_relative: usize,
+    rel: &mut Relative<'_>,
     lazy_undefined: bool,
     left_lazy: &mut bool,
 ) -> Result<(), String> {
@@ -239,22 +240,8 @@ unsafe fn do_range(
     // The DT_RELACOUNT prefix: `*P = B + A`.
     let first = tables.first().copied().unwrap_or(&[]);
     let n_rel = skip_relative.min(first.len() / 24);
-    if n_rel > 0 {
-        // SAFETY: 0 < n_rel <= first.len() / 24.
-        let (lo, hi) = unsafe { (entry(first, 0).offset, entry(first, n_rel - 1).offset) };
-        prefault_dense(id, bias, lo, hi, n_rel);
-    }
-    for k in 0..n_rel {
-        // SAFETY: k < n_rel <= first.len() / 24; the place is inside the object (caller
-        // contract).
-        unsafe {
-            let r = entry(first, k);
-            write64(
-                bias.wrapping_add(r.offset),
-                bias.wrapping_add(r.addend as u64),
-            );
-        }
-    }
+    // SAFETY: caller contract (the object is mapped writable where its relocations point).
+    unsafe { relative_prefix(id, bias, first, n_rel, rel) };
     let mut deferred: Vec<(u64, i64)> = Vec::new();
     // Per-binding resolved addresses (0: not computed, or not a plain address, or 0 itself:
     // those take the slow path each time). The runtime's buffer, reused object after object;
@@ -350,6 +337,90 @@ unsafe fn do_range(
         };
     }
     Ok(())
+}
+
+/// How an object's `R_X86_64_RELATIVE` prefix (DT_RELACOUNT entries) is applied.
+pub enum Relative<'r> {
+    /// From its RELA entries.
+    Table,
+    /// From the launch cache: the RELR form of the same offsets, made by an earlier launch
+    /// from this very file (`Record`). Big C++ libraries have hundreds of thousands of
+    /// these entries (libLLVM 336k, 8 MB of RELA); the RELR form is ~1/60 the size, and
+    /// the RELA pages are never touched.
+    Replay(rld_link::launch::Relative<'r>),
+    /// From its RELA entries, also encoding them for a new record, as long as each entry's
+    /// addend is what the file holds at its offset (so that adding the load bias in place
+    /// gives `B + A`) and offsets increase.
+    Record(rld_link::relr::RelrWriter),
+}
+
+/// Applies the first `n` (RELATIVE) entries of `table` as `rel` says.
+///
+/// # Safety
+/// The entries' places are words of the object's writable image.
+unsafe fn relative_prefix(id: usize, bias: u64, table: &[u8], n: usize, rel: &mut Relative<'_>) {
+    if n == 0 {
+        return;
+    }
+    match rel {
+        Relative::Replay(r) if r.entries == n && in_image(id, r.lo, r.hi) => {
+            prefault_dense(id, bias, r.lo, r.hi, n);
+            // SAFETY: the offsets are in the object's image (checked against lo..=hi, which
+            // are inside it); the record was made from this file, whose words at these
+            // offsets hold their addends.
+            let whole = rld_link::relr::for_each_offset(r.relr, r.lo, r.hi, |off| unsafe {
+                add_bias(bias.wrapping_add(off), bias)
+            });
+            if whole {
+                return;
+            }
+            // A record that does not fit (it was checked, so only a forged one): the RELA
+            // entries decide. Their `*P = B + A` is idempotent, so the words already
+            // done are simply written again.
+        }
+        _ => {
+            // SAFETY: 0 < n <= table.len() / 24 (caller).
+            let (lo, hi) = unsafe { (entry(table, 0).offset, entry(table, n - 1).offset) };
+            prefault_dense(id, bias, lo, hi, n);
+        }
+    }
+    if let Relative::Record(w) = rel {
+        for k in 0..n {
+            // SAFETY: k < n <= table.len() / 24; caller contract for the place.
+            unsafe {
+                let r = entry(table, k);
+                let place = bias.wrapping_add(r.offset);
+                if (place as *const u64).read_unaligned() == r.addend as u64 {
+                    w.push(r.offset);
+                } else {
+                    w.spoil();
+                }
+                write64(place, bias.wrapping_add(r.addend as u64));
+            }
+        }
+        return;
+    }
+    for k in 0..n {
+        // SAFETY: k < n <= table.len() / 24; caller contract for the place.
+        unsafe {
+            let r = entry(table, k);
+            write64(
+                bias.wrapping_add(r.offset),
+                bias.wrapping_add(r.addend as u64),
+            );
+        }
+    }
+}
+
+/// Whether `lo..=hi` (+ a word) lies within object `id`'s loaded segments' span.
+fn in_image(id: usize, lo: u64, hi: u64) -> bool {
+    let Some(o) = rt().objs.get(id) else {
+        return false;
+    };
+    let loads = o.phdrs.iter().filter(|p| p.p_type == PT_LOAD);
+    let start = loads.clone().map(|p| p.p_vaddr).min();
+    let end = loads.map(|p| p.p_vaddr.saturating_add(p.p_memsz)).max();
+    matches!((start, end), (Some(s), Some(e)) if s <= lo && lo <= hi && hi.saturating_add(8) <= e)
 }
 
 /// Copy-on-write faults for the pages that relocation will write, taken in one
@@ -571,7 +642,9 @@ fn textrel_protect(id: usize, writable: bool) {
 
 /// `_dl_relocate_object` for object `id` at start-up.
 /// `now`: bind every PLT entry now (dlopen with RTLD_NOW), as LD_BIND_NOW or DF_BIND_NOW do.
-pub fn relocate(id: usize, now: bool) -> Result<(), String> {
+/// `rel`: how its RELATIVE prefix is applied (recorded only for objects without DT_RELR,
+/// whose words would no longer hold the file's values).
+pub fn relocate(id: usize, now: bool, rel: &mut Relative<'_>) -> Result<(), String> {
     let (view_rela, relacount, view_jmprel, info_rela, info_jmprel, relr, textrel, bias, lazy) = {
         let rt = rt();
         let Some(o) = rt.objs.get(id) else {
@@ -611,6 +684,11 @@ pub fn relocate(id: usize, now: bool) -> Result<(), String> {
     if let Some(t) = relr {
         // SAFETY: RELR entries point at words of this object's writable image.
         unsafe { apply_relr(t, bias) };
+        match rel {
+            Relative::Record(w) => w.spoil(),
+            Relative::Replay(_) => *rel = Relative::Table,
+            Relative::Table => {}
+        }
     }
     // One range when JMPREL directly follows RELA (eager), else two (`_ELF_DYNAMIC_DO_RELOC`).
     let ranges = rld_link::order::ranges(info_rela, info_jmprel, lazy);
@@ -623,12 +701,20 @@ pub fn relocate(id: usize, now: bool) -> Result<(), String> {
                 id,
                 &[view_rela, view_jmprel],
                 relacount,
+                rel,
                 lazy,
                 &mut left_lazy,
             )?;
         } else {
-            do_range(id, &[view_rela], relacount, lazy, &mut left_lazy)?;
-            do_range(id, &[view_jmprel], 0, lazy, &mut left_lazy)?;
+            do_range(id, &[view_rela], relacount, rel, lazy, &mut left_lazy)?;
+            do_range(
+                id,
+                &[view_jmprel],
+                0,
+                &mut Relative::Table,
+                lazy,
+                &mut left_lazy,
+            )?;
         }
     }
     if left_lazy {

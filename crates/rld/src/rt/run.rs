@@ -1101,9 +1101,11 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
                 core::mem::swap(slot, &mut scratch);
             }
         }
-        if let Err(line) = super::reloc::relocate(id, false) {
+        let mut rel = cache.relative(oid);
+        if let Err(line) = super::reloc::relocate(id, false, &mut rel) {
             die(&line)
         }
+        cache.relocated(oid, rel);
         {
             // SAFETY: as above; relocation (and the IFUNC resolvers it ran) is over.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));

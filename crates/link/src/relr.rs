@@ -1,0 +1,230 @@
+//! The RELR encoding (the `DT_RELR` format) built from a stream of relative-relocation
+//! offsets, and read back: the launch cache keeps an object's `R_X86_64_RELATIVE` prefix in
+//! this form, a word per 63 relocated words instead of a 24-byte RELA entry per word.
+//!
+//! An even word is the offset of a relocated word; an odd word is a bitmap: bit `i + 1`
+//! set means the word `i` places after the current one is relocated too (63 words per
+//! bitmap, then the window moves on by 63 words).
+
+use alloc::vec::Vec;
+
+/// Words covered by one bitmap word.
+const SPAN: u64 = 63 * 8;
+
+/// Builds RELR words from strictly increasing, 8-aligned offsets; any other offset makes
+/// the whole stream unusable ([`RelrWriter::finish`] gives None).
+#[derive(Clone, Debug, Default)]
+pub struct RelrWriter {
+    words: Vec<u64>,
+    first: Option<u64>,
+    /// Where the current bitmap's window starts; None: the next offset starts a new address
+    /// entry.
+    window: Option<u64>,
+    bitmap: u64,
+    last: Option<u64>,
+    count: usize,
+    broken: bool,
+}
+
+impl RelrWriter {
+    pub fn with_capacity(entries: usize) -> Self {
+        RelrWriter {
+            // Dense tables (C++ vtables, pointer arrays) pack ~63 relocations per word.
+            words: Vec::with_capacity(entries / 32 + 4),
+            ..RelrWriter::default()
+        }
+    }
+
+    /// Adds the next offset.
+    #[inline]
+    pub fn push(&mut self, off: u64) {
+        if self.broken {
+            return;
+        }
+        if off % 8 != 0 || self.last.is_some_and(|l| off <= l) {
+            self.broken = true;
+            return;
+        }
+        self.last = Some(off);
+        self.first.get_or_insert(off);
+        self.count += 1;
+        loop {
+            match self.window {
+                None => {
+                    self.words.push(off);
+                    self.window = Some(off + 8);
+                    return;
+                }
+                Some(w) if off - w < SPAN => {
+                    self.bitmap |= 1 << ((off - w) / 8);
+                    return;
+                }
+                Some(w) if self.bitmap != 0 => {
+                    self.words.push(self.bitmap << 1 | 1);
+                    self.bitmap = 0;
+                    self.window = Some(w + SPAN);
+                }
+                Some(_) => self.window = None,
+            }
+        }
+    }
+
+    /// Gives up on the stream (an entry that the encoding cannot stand for).
+    pub fn spoil(&mut self) {
+        self.broken = true;
+    }
+
+    /// The encoded stream, or None if it was spoiled or is empty.
+    pub fn finish(mut self) -> Option<Encoded> {
+        if self.broken {
+            return None;
+        }
+        if self.bitmap != 0 {
+            self.words.push(self.bitmap << 1 | 1);
+        }
+        Some(Encoded {
+            words: self.words,
+            count: self.count,
+            lo: self.first?,
+            hi: self.last?,
+        })
+    }
+}
+
+/// A finished RELR stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    pub words: Vec<u64>,
+    /// How many offsets it holds.
+    pub count: usize,
+    /// The lowest and highest of them.
+    pub lo: u64,
+    pub hi: u64,
+}
+
+/// Calls `f` with every offset RELR `words` (little-endian bytes) hold, in order; stops and
+/// returns false at the first one outside `lo..=hi`. (The loader's relocation loop runs
+/// this for hundreds of thousands of words: a closure over set bits, not
+/// `object::relr_offsets`'s general iterator.)
+#[inline]
+pub fn for_each_offset(words: &[u8], lo: u64, hi: u64, mut f: impl FnMut(u64)) -> bool {
+    let mut next = 0u64;
+    for w in words.chunks_exact(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let e = u64::from_le_bytes(b);
+        if e & 1 == 0 {
+            if e < lo || e > hi {
+                return false;
+            }
+            f(e);
+            next = e + 8;
+        } else {
+            let bits = e >> 1;
+            if bits == 0 {
+                next += SPAN;
+                continue;
+            }
+            // The highest relocated word of the window must be in bounds; the lowest is
+            // above the previous entry, hence above `lo`.
+            let top = 63 - u64::from(bits.leading_zeros());
+            if next < lo || next.checked_add(8 * top).is_none_or(|t| t > hi) {
+                return false;
+            }
+            let mut bits = bits;
+            let mut at = next;
+            while bits != 0 {
+                let skip = u64::from(bits.trailing_zeros());
+                at += 8 * skip;
+                f(at);
+                at += 8;
+                bits >>= skip;
+                bits >>= 1;
+            }
+            next += SPAN;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(words: &[u64]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    fn round_trip(offs: &[u64]) {
+        let mut w = RelrWriter::with_capacity(offs.len());
+        for &o in offs {
+            w.push(o);
+        }
+        let Some(e) = w.finish() else {
+            assert!(offs.is_empty());
+            return;
+        };
+        assert_eq!(e.count, offs.len());
+        assert_eq!((Some(&e.lo), Some(&e.hi)), (offs.first(), offs.last()));
+        let words = e.words;
+        let mut back = Vec::new();
+        assert!(for_each_offset(&bytes(&words), e.lo, e.hi, |o| back.push(o)));
+        assert_eq!(back, offs);
+        // The same words read as DT_RELR by the ELF reader.
+        let elf: Vec<u64> = crate::object::relr_offsets(&bytes(&words)).collect();
+        assert_eq!(elf, offs);
+    }
+
+    #[test]
+    fn encodes_and_decodes() {
+        round_trip(&[]);
+        round_trip(&[0x1000]);
+        round_trip(&[0x1000, 0x1008, 0x1010]);
+        // Window edges: the 63rd word after an address, and the one after it.
+        round_trip(&[0x1000, 0x1000 + 63 * 8, 0x1000 + 64 * 8]);
+        round_trip(&[0x1000, 0x1000 + 8 + 62 * 8, 0x1000 + 8 + 63 * 8]);
+        // A gap of exactly one empty window, and far gaps.
+        round_trip(&[0x1000, 0x1008, 0x1008 + 2 * 504, 0x9_0000, 0x9_0008]);
+        // Pseudo-random dense and sparse runs.
+        let mut x = 0x1234_5678_u64;
+        let mut offs = Vec::new();
+        let mut at = 0x4000u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            at += 8 * (1 + if x % 5 == 0 { x % 300 } else { x % 3 });
+            offs.push(at);
+        }
+        round_trip(&offs);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_encode() {
+        for offs in [&[0x1000, 0x1000][..], &[0x1008, 0x1000], &[0x1004]] {
+            let mut w = RelrWriter::default();
+            for &o in offs {
+                w.push(o);
+            }
+            assert!(w.finish().is_none(), "{offs:x?}");
+        }
+        let mut w = RelrWriter::default();
+        w.push(0x1000);
+        w.spoil();
+        assert!(w.finish().is_none());
+    }
+
+    #[test]
+    fn decoding_stops_outside_the_bounds() {
+        let mut w = RelrWriter::default();
+        for o in [0x1000, 0x1008, 0x1100] {
+            w.push(o);
+        }
+        let b = bytes(&w.finish().unwrap().words);
+        let mut n = 0;
+        assert!(for_each_offset(&b, 0x1000, 0x1100, |_| n += 1));
+        assert_eq!(n, 3);
+        assert!(!for_each_offset(&b, 0x1000, 0x10f8, |_| {}));
+        assert!(!for_each_offset(&b, 0x1008, 0x1100, |_| {}));
+    }
+}
