@@ -41,7 +41,7 @@ impl RelrWriter {
         if self.broken {
             return;
         }
-        if off % 8 != 0 || self.last.is_some_and(|l| off <= l) {
+        if !off.is_multiple_of(8) || self.last.is_some_and(|l| off <= l) {
             self.broken = true;
             return;
         }
@@ -193,7 +193,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            at += 8 * (1 + if x % 5 == 0 { x % 300 } else { x % 3 });
+            at += 8 * (1 + if x.is_multiple_of(5) { x % 300 } else { x % 3 });
             offs.push(at);
         }
         round_trip(&offs);
