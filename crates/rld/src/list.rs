@@ -152,6 +152,7 @@ fn unused(
             page: st.aux.pagesz,
             self_base,
             self_phdrs: &self_phdrs,
+            keep_data_files: false,
         },
     );
     let at = |gid: usize| index_of_graph.get(gid).copied().flatten();

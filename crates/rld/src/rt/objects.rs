@@ -84,6 +84,10 @@ pub struct Loaded {
     /// Device, inode, size, mtime and ctime (ns) of the file it was mapped from (zero when
     /// the loader did not open it): the launch cache's check that it is the same file.
     pub stamp: [u64; 5],
+    /// The file, kept open from mapping to relocation for an object whose writable segment
+    /// is big enough for huge pages: relocation reads the bytes it moves there from the file
+    /// rather than through their mapping (`map::Rehomed`). Closed after relocation.
+    pub data_file: Option<crate::fs::File>,
     /// The glibc `struct link_map` (0 when no glibc build is served).
     pub lm: usize,
     /// Its constructors ran (glibc's `l_init_called`); cleared when its destructors run.

@@ -18,8 +18,10 @@ use rld_link::reloc::{
 };
 use rld_link::{Binding, ObjId};
 
+use super::map::{FileBytes, Rehomed};
 use super::objects::{PF_W, PF_X, PT_LOAD};
 use super::state::{self, Runtime};
+use crate::sys;
 
 /// A relocation failure in glibc's words: (objname, occasion, errstring).
 pub struct RelocFailure {
@@ -364,13 +366,23 @@ unsafe fn relative_prefix(id: usize, bias: u64, table: &[u8], n: usize, rel: &mu
     }
     match rel {
         Relative::Replay(r) if r.entries == n && in_image(id, r.lo, r.hi) => {
-            prefault_dense(id, bias, r.lo, r.hi, n);
-            // SAFETY: the offsets are in the object's image (checked against lo..=hi, which
-            // are inside it); the record was made from this file, whose words at these
-            // offsets hold their addends.
-            let whole = rld_link::relr::for_each_offset(r.relr, r.lo, r.hi, |off| unsafe {
-                add_bias(bias.wrapping_add(off), bias)
+            // Bytes moved to huge pages come back in steps just ahead of the relocation, so
+            // that each word is still in the cache when its bias is added.
+            const STEP: usize = 256 << 10;
+            let mut home = prefault_dense(id, bias, r.lo, r.hi, n);
+            let whole = rld_link::relr::for_each_offset(r.relr, r.lo, r.hi, |off| {
+                let place = bias.wrapping_add(off);
+                if let Some(h) = home.as_mut()
+                    && place as usize + 8 > h.copied_to()
+                {
+                    h.copy_to((place as usize + 8).next_multiple_of(STEP));
+                }
+                // SAFETY: the offsets are in the object's image (checked against lo..=hi,
+                // which are inside it) and, if moved, copied back; the record was made from
+                // this file, whose words at these offsets hold their addends.
+                unsafe { add_bias(place, bias) }
             });
+            drop(home);
             if whole {
                 return;
             }
@@ -381,7 +393,8 @@ unsafe fn relative_prefix(id: usize, bias: u64, table: &[u8], n: usize, rel: &mu
         _ => {
             // SAFETY: 0 < n <= table.len() / 24 (caller).
             let (lo, hi) = unsafe { (entry(table, 0).offset, entry(table, n - 1).offset) };
-            prefault_dense(id, bias, lo, hi, n);
+            // (Moved bytes are all copied back at once: RELA entries need not be in order.)
+            drop(prefault_dense(id, bias, lo, hi, n));
         }
     }
     if let Relative::Record(w) = rel {
@@ -426,13 +439,14 @@ fn in_image(id: usize, lo: u64, hi: u64) -> bool {
 /// Copy-on-write faults for the pages that relocation will write, taken in one
 /// `MADV_POPULATE_WRITE` call instead of one trap per page (a fault costs ~2.5 us here,
 /// populating ~1.9 us per page: libLLVM alone writes ~1,900 pages), or, for ranges holding a
-/// whole 2 MiB page, avoided by moving the bytes to huge pages. Only for dense ranges
-/// (linkers sort relative relocations by address, so `lo..=hi` spans the written words):
-/// with at least 16 relocations per page, hardly any page of the range is left unwritten,
-/// and copying an unwritten page would cost more than the trap saves.
-fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) {
+/// whole 2 MiB page, avoided by moving the bytes to huge pages (then the bytes are copied
+/// back as the returned `Rehomed` says, at the latest when it is dropped). Only for dense
+/// ranges (linkers sort relative relocations by address, so `lo..=hi` spans the written
+/// words): with at least 16 relocations per page, hardly any page of the range is left
+/// unwritten, and copying an unwritten page would cost more than the trap saves.
+fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) -> Option<Rehomed> {
     if hi < lo {
-        return;
+        return None;
     }
     // Rehoming maps read/write memory: only inside one PT_LOAD that is exactly that (not
     // executable, not a read-only segment made writable for DT_TEXTREL).
@@ -455,15 +469,37 @@ fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) {
         // crossing a gap) the writes fault as usual.
         const HUGE: usize = 2 << 20;
         let whole_huge_page = start.next_multiple_of(HUGE) + HUGE <= (end & !(HUGE - 1));
-        // SAFETY: the range is this object's relocated data, not in use during relocation.
-        if whole_huge_page
-            && plain_data()
-            && unsafe { super::map::rehome_to_huge_pages(start, end - start) }
-        {
-            return;
+        if whole_huge_page && plain_data() {
+            // SAFETY: the range is this object's relocated data, not in use during
+            // relocation; the caller writes it only where it was copied back. The file
+            // stays open until relocation is over (`Loaded::data_file`).
+            if let Some(h) = unsafe { Rehomed::begin(start, end - start, file_bytes(id, start)) } {
+                return Some(h);
+            }
         }
         let _ = crate::sys::populate_write(start, end - start);
     }
+    None
+}
+
+/// Where the bytes from `start` (a page of a plain writable segment) are in object `id`'s
+/// file, if it is still open: as mapped, the page-aligned file offset plus the distance
+/// from the segment's first page; as many bytes as the segment has in the file.
+fn file_bytes(id: usize, start: usize) -> Option<FileBytes> {
+    let o = rt().objs.get(id)?;
+    let fd = sys::AsRawFd::as_raw_fd(&o.data_file.as_ref()?.fd());
+    let at = (start as u64).wrapping_sub(o.bias as u64);
+    let p = o.phdrs.iter().find(|p| {
+        p.p_type == PT_LOAD
+            && p.p_flags & (PF_W | PF_X) == PF_W
+            && p.p_vaddr & !4095 <= at
+            && at < p.p_vaddr + p.p_filesz
+    })?;
+    Some(FileBytes {
+        fd,
+        offset: (p.p_offset & !4095) + (at - (p.p_vaddr & !4095)),
+        len: (p.p_vaddr + p.p_filesz - at) as usize,
+    })
 }
 
 /// `*place += bias`: a JUMP_SLOT left for lazy binding points at its PLT stub.

@@ -326,6 +326,9 @@ pub(crate) struct MapCtx<'a> {
     pub page: usize,
     pub self_base: usize,
     pub self_phdrs: &'a [Phdr],
+    /// Keep the files of objects whose relocation may move bytes to huge pages
+    /// (`Loaded::data_file`).
+    pub keep_data_files: bool,
 }
 
 /// Maps every object of the graph (those rld-deps did not map already) and builds its
@@ -460,7 +463,10 @@ pub(crate) fn map_all(
         };
         l.stamp = super::launch::stamp(&o.stat);
         l.origin = o.origin.as_deref().map(objects::leak_cstr);
-        // The files are no longer needed once mapped.
+        // The files are no longer needed once mapped, but for relocation's huge pages.
+        if cx.keep_data_files && super::map::huge_page_candidate(&l.phdrs) {
+            l.data_file = o.file.take();
+        }
         o.file = None;
         index_of_graph[gid] = Some(objs.len() - 1);
     }
@@ -526,6 +532,7 @@ pub(super) fn describe(
         origin: None,
         file_id: (0, 0),
         stamp: [0; 5],
+        data_file: None,
         lm: 0,
         init_called: false,
         ro,
@@ -733,6 +740,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         page,
         self_base,
         self_phdrs: &self_phdrs,
+        keep_data_files: true,
     };
     let (mut objs, index_of_graph) = map_all(&mut graph, &ctx);
     let map_id = |g: usize| index_of_graph.get(g).copied().flatten();
@@ -1109,6 +1117,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         {
             // SAFETY: as above; relocation (and the IFUNC resolvers it ran) is over.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+            if let Some(o) = rt.objs.get_mut(id) {
+                o.data_file = None;
+            }
             // Nothing reads a start-up object's bindings after its relocation but whether
             // its PLT was left lazy: the tables go back to the scratch plan for the next one.
             if let Some(slot) = rt.plan.objs.get_mut(id) {
