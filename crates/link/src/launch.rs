@@ -13,8 +13,9 @@
 //!
 //! Format, little-endian: `"RLDL"`, format, the fingerprint (length in u64 words, words), a
 //! label (length, bytes padded to 4: the program's name, for people listing records),
-//! per object planned (id, lazy flag, entry count, entries of (key, object, symbol) with
-//! objects `UNDEF_WEAK`/`UNDEFINED` for the two unbound kinds), an `END` id, per object with
+//! per object planned (id, lazy flag, entry count, entries of (key, object, symbol, value)
+//! with objects `UNDEF_WEAK`/`UNDEFINED` for the two unbound kinds and the value as
+//! [`crate::plan::recorded_value`] gives it, in two words), an `END` id, per object with
 //! a recorded relative prefix (id, RELA entries it stands for, lowest and highest offset,
 //! word count, RELR words; see [`Relative`]), an `END` id, the STB_GNU_UNIQUE table (count;
 //! name length, name, object, symbol), and a checksum of everything before it.
@@ -23,10 +24,12 @@ use alloc::vec::Vec;
 
 use crate::ObjId;
 use crate::lookup::Namespace;
-use crate::plan::{Binding, ObjPlan};
+use crate::plan::{Binding, ObjPlan, recorded_value};
 
 const MAGIC: [u8; 4] = *b"RLDL";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
+/// Bytes per recorded binding: key, object, symbol, value (two words).
+const ENTRY: usize = 20;
 const END: u32 = u32::MAX;
 const UNDEF_WEAK: u32 = u32::MAX;
 const UNDEFINED: u32 = u32::MAX - 1;
@@ -95,14 +98,15 @@ impl Writer {
         }
     }
 
-    /// Records object `id`'s plan (call once per object, in any order).
-    pub fn add_plan(&mut self, id: ObjId, p: &ObjPlan) {
+    /// Records object `id`'s plan (call once per object, in any order), with the values of
+    /// the symbols it binds to as `ns` has them.
+    pub fn add_plan(&mut self, id: ObjId, p: &ObjPlan, ns: &Namespace<'_>) {
         put(&mut self.buf, id);
         put(&mut self.buf, u32::from(p.lazy_plt));
         put(&mut self.buf, p.keys.len() as u32);
-        self.buf.reserve(p.keys.len() * 12);
-        for (&k, b) in p.keys.iter().zip(&p.bindings) {
-            let (o, s) = match *b {
+        self.buf.reserve(p.keys.len() * ENTRY);
+        for (&k, &b) in p.keys.iter().zip(&p.bindings) {
+            let (o, s) = match b {
                 Binding::Def { obj, sym } => (obj, sym),
                 Binding::UndefWeak => (UNDEF_WEAK, 0),
                 Binding::Undefined => {
@@ -113,6 +117,8 @@ impl Writer {
             put(&mut self.buf, k);
             put(&mut self.buf, o);
             put(&mut self.buf, s);
+            self.buf
+                .extend_from_slice(&recorded_value(ns, b).to_le_bytes());
         }
     }
 
@@ -256,7 +262,7 @@ impl<'b> Record<'b> {
             };
             let n = c.u32()? as usize;
             let at = c.at;
-            c.take(n.checked_mul(12)?)?;
+            c.take(n.checked_mul(ENTRY)?)?;
             if !place(&mut plans, id as usize, PlanAt { at, n, lazy }, body.len()) {
                 return None;
             }
@@ -343,10 +349,10 @@ impl<'b> Record<'b> {
         }
         for (id, p) in self.plans.iter().enumerate() {
             let Some(p) = p else { continue };
-            let Some(entries) = self.bytes.get(p.at..p.at + p.n * 12) else {
+            let Some(entries) = self.bytes.get(p.at..p.at + p.n * ENTRY) else {
                 return false;
             };
-            for e in entries.chunks_exact(12) {
+            for e in entries.chunks_exact(ENTRY) {
                 let (k, o, s) = (word(e, 0), word(e, 1), word(e, 2));
                 if !has(id as ObjId, k >> 2) {
                     return false;
@@ -371,12 +377,18 @@ impl<'b> Record<'b> {
         let Some(at) = self.plans.get(id as usize).copied().flatten() else {
             return false;
         };
-        let Some(entries) = self.bytes.get(at.at..at.at + at.n * 12) else {
+        let Some(entries) = self.bytes.get(at.at..at.at + at.n * ENTRY) else {
             return false;
         };
         p.reset(at.n);
         p.lazy_plt = at.lazy;
-        p.extend_distinct(entries.chunks_exact(12).map(|e| {
+        p.values.reserve(at.n);
+        p.values.extend(
+            entries
+                .chunks_exact(ENTRY)
+                .map(|e| u64::from(word(e, 3)) | u64::from(word(e, 4)) << 32),
+        );
+        p.extend_distinct(entries.chunks_exact(ENTRY).map(|e| {
             let (k, o, s) = (word(e, 0), word(e, 1), word(e, 2));
             let b = match o {
                 UNDEF_WEAK => Binding::UndefWeak,
@@ -432,7 +444,7 @@ mod tests {
         let fp = [7u64, 8, 9];
         let mut w = Writer::new(&fp, b"prog");
         let p = sample_plan();
-        w.add_plan(0, &p);
+        w.add_plan(0, &p, &ns);
         let mut relr = crate::relr::RelrWriter::default();
         for o in [0x1000, 0x1008, 0x1010] {
             relr.push(o);
@@ -455,6 +467,8 @@ mod tests {
         let mut q = ObjPlan::default();
         assert!(r.plan_into(0, &mut q));
         assert_eq!(q, p);
+        // The symbol's value for the definition, none for the undefined weak reference.
+        assert_eq!(q.values, [0x10, crate::plan::VALUE_UNKNOWN]);
         assert!(q.lazy_plt);
         assert!(!r.plan_into(1, &mut q));
         let mut ns2 = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
@@ -484,7 +498,7 @@ mod tests {
             let mut p = ObjPlan::with_capacity(1);
             p.insert(k, b);
             let mut w = Writer::new(&[1], b"x");
-            w.add_plan(0, &p);
+            w.add_plan(0, &p, &ns);
             let bytes = w.finish(&ns).unwrap();
             let r = Record::parse(&bytes).unwrap();
             assert!(!r.check(&ns, &[]), "{b:?}");
@@ -498,7 +512,7 @@ mod tests {
         let mut p = ObjPlan::with_capacity(1);
         p.insert(crate::plan::key(1, 0), Binding::Undefined);
         let mut w = Writer::new(&[1], b"x");
-        w.add_plan(0, &p);
+        w.add_plan(0, &p, &ns);
         assert!(w.finish(&ns).is_none());
     }
 }

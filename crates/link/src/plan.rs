@@ -35,6 +35,33 @@ pub struct ObjPlan {
     slots: usize,
     /// The object's JUMP_SLOTs were left out (lazy binding): none of them has a binding.
     pub lazy_plt: bool,
+    /// Per binding, when the plan came from a launch record: the defining symbol's
+    /// `st_value` for a plain definition (the loader adds the object's base without reading
+    /// the symbol), or [`VALUE_UNKNOWN`]. Empty for a plan made by looking symbols up.
+    pub values: Vec<u64>,
+}
+
+/// A recorded value the loader must not use (IFUNC, ABS, TLS or undefined: it reads the
+/// symbol instead).
+pub const VALUE_UNKNOWN: u64 = u64::MAX;
+
+/// What a launch record keeps of binding `b`'s symbol (see [`ObjPlan::values`]).
+pub fn recorded_value(ns: &crate::Namespace<'_>, b: Binding) -> u64 {
+    use crate::object::{SHN_ABS, SHN_UNDEF, STT_GNU_IFUNC, STT_TLS};
+    let Binding::Def { obj, sym } = b else {
+        return VALUE_UNKNOWN;
+    };
+    match ns.obj(obj).and_then(|o| o.sym(sym)) {
+        Some(s)
+            if s.shndx != SHN_ABS
+                && s.shndx != SHN_UNDEF
+                && s.typ() != STT_GNU_IFUNC
+                && s.typ() != STT_TLS =>
+        {
+            s.value
+        }
+        _ => VALUE_UNKNOWN,
+    }
 }
 
 impl PartialEq for ObjPlan {
@@ -73,6 +100,7 @@ impl ObjPlan {
     pub fn reset(&mut self, n: usize) {
         self.keys.clear();
         self.bindings.clear();
+        self.values.clear();
         // Fresh buffers rather than `reserve`, which would copy the old (stale) contents.
         if self.keys.capacity() < n {
             self.keys = Vec::new();

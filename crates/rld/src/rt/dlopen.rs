@@ -955,7 +955,7 @@ fn load_new(
                 && !cache.plan_into(i, dst)
             {
                 planner.plan_object(&mut rt.ns, i, lazy_plt, dst);
-                cache.planned(i, dst);
+                cache.planned(i, dst, &rt.ns);
             }
         }
         cache.finish(&rt.ns, planner.first_error.is_none());

@@ -265,9 +265,9 @@ impl<'s> Cache<'s> {
     }
 
     /// Notes object `id`'s freshly planned bindings for the new record.
-    pub fn planned(&mut self, id: ObjId, p: &ObjPlan) {
+    pub fn planned(&mut self, id: ObjId, p: &ObjPlan, ns: &Namespace<'_>) {
         if let Cache::Miss { writer, .. } = self {
-            writer.add_plan(id, p);
+            writer.add_plan(id, p, ns);
         }
     }
 

@@ -1103,7 +1103,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
             if !cache.plan_into(oid, &mut scratch) {
                 planner.plan_object(&mut rt.ns, oid, lazy, &mut scratch);
-                cache.planned(oid, &scratch);
+                cache.planned(oid, &scratch, &rt.ns);
             }
             if let Some(slot) = rt.plan.objs.get_mut(id) {
                 core::mem::swap(slot, &mut scratch);
