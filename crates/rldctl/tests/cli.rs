@@ -58,8 +58,8 @@ fn cache_lists_and_clears_records() {
     plan.insert(4, Binding::Def { obj: 1, sym: 3 });
     plan.insert(8, Binding::UndefWeak);
     let mut w = Writer::new(&[1, 2, 3], b"/usr/bin/example");
-    w.add_plan(0, &plan);
     let ns = Namespace::new(Vec::new(), Vec::new());
+    w.add_plan(0, &plan, &ns);
     std::fs::write(dir.join("fe00-1234"), w.finish(&ns).unwrap()).unwrap();
     std::fs::write(dir.join("fe00-99"), b"not a record").unwrap();
     // A writer that is gone (pid 0xfffffff is above any pid_max) and one that is running.
