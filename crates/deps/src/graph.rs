@@ -279,6 +279,14 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             Some(o) if !o.paths_done => o.paths_done = true,
             _ => return,
         }
+        // Most objects have neither (nothing to copy the trusted directories for).
+        if self
+            .objects
+            .get(id)
+            .is_none_or(|o| o.dynamic.rpath.is_none() && o.dynamic.runpath.is_none())
+        {
+            return;
+        }
         let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
         let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
         let Some(o) = self.objects.get(id) else {
@@ -413,17 +421,32 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         } else {
             Vec::new()
         };
-        let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
+        // Only a name with a dynamic string token needs the substitution context (the search
+        // paths were expanded when decomposed): the copies below are made for those alone.
+        let has_dst = rld_search::dst::dst_count(name) != 0;
+        let trusted_owned: Vec<Vec<u8>> = if has_dst {
+            self.s.config.system_dirs.clone()
+        } else {
+            Vec::new()
+        };
         let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
-        let dst = loader.map(|l| self.dst_ctx(l, &trusted));
+        let dst = loader
+            .filter(|_| has_dst)
+            .map(|l| self.dst_ctx(l, &trusted));
         // dst_ctx borrows self immutably; copy what we need before the mutable search.
         let dst_owned = dst.map(|d| (d.origin, d.is_executable));
         let origin_buf: Option<Vec<u8>> = match dst_owned {
             Some((Origin::Known(o), _)) => Some(o.to_vec()),
             _ => None,
         };
-        let platform = self.s.config.platform.clone();
-        let lib = self.s.config.dst_lib.clone();
+        let (platform, lib) = if has_dst {
+            (
+                self.s.config.platform.clone(),
+                self.s.config.dst_lib.clone(),
+            )
+        } else {
+            (None, Vec::new())
+        };
         let secure = self.s.config.secure;
         let dst_ctx = dst_owned.map(|(_, exe)| DstContext {
             origin: match &origin_buf {
