@@ -34,6 +34,48 @@ const END: u32 = u32::MAX;
 const UNDEF_WEAK: u32 = u32::MAX;
 const UNDEFINED: u32 = u32::MAX - 1;
 
+/// Whether `n` names a record: `DEV-INO` in hex for a program's start-up, `dl-HASH` for a
+/// dlopen (temporary files, `NAME.tmp.PID`, have a dot).
+pub fn is_record_name(n: &[u8]) -> bool {
+    let hex = |p: &[u8]| !p.is_empty() && p.iter().all(u8::is_ascii_hexdigit);
+    if let Some(h) = n.strip_prefix(b"dl-") {
+        return hex(h);
+    }
+    let mut parts = n.split(|&c| c == b'-');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if hex(a) && hex(b))
+}
+
+/// One record file of a cache directory, for [`to_evict`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheFile {
+    pub size: u64,
+    /// When it was last written or read (the later of mtime and atime), in ns.
+    pub used: i64,
+}
+
+/// The records to remove so that the rest take at most `cap` bytes: the least recently used
+/// first, down to three quarters of `cap` (so that the next writes do not trim again at
+/// once), never `keep` (the one just written). Empty when the directory fits.
+pub fn to_evict(files: &[CacheFile], keep: Option<usize>, cap: u64) -> Vec<usize> {
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    if total <= cap {
+        return Vec::new();
+    }
+    let mut order: Vec<usize> = (0..files.len()).filter(|&i| Some(i) != keep).collect();
+    order.sort_by_key(|&i| files.get(i).map_or(0, |f| f.used));
+    let goal = cap - cap / 4;
+    let mut left = total;
+    let mut out = Vec::new();
+    for i in order {
+        if left <= goal {
+            break;
+        }
+        left -= files.get(i).map_or(0, |f| f.size);
+        out.push(i);
+    }
+    out
+}
+
 /// Builds a record while the loader plans object after object (each plan's tables are
 /// reused for the next object, so they are written as they are made).
 #[derive(Debug)]
@@ -503,6 +545,34 @@ mod tests {
             let r = Record::parse(&bytes).unwrap();
             assert!(!r.check(&ns, &[]), "{b:?}");
         }
+    }
+
+    #[test]
+    fn record_names() {
+        assert!(is_record_name(b"fe00-3c569"));
+        assert!(is_record_name(b"dl-9af3"));
+        for n in [
+            &b"fe00-3c569.tmp.1f"[..],
+            b"fe00",
+            b"dl-",
+            b"-1",
+            b"fe00-1-2",
+            b"x-1",
+        ] {
+            assert!(!is_record_name(n), "{:?}", core::str::from_utf8(n));
+        }
+    }
+
+    #[test]
+    fn eviction_removes_the_least_recently_used_down_to_three_quarters() {
+        let f = |size, used| CacheFile { size, used };
+        let files = [f(40, 5), f(40, 1), f(40, 9), f(40, 3)];
+        assert!(to_evict(&files, None, 160).is_empty(), "fits");
+        // 160 > 100: down to 75, the oldest first (1, 3, then 5).
+        assert_eq!(to_evict(&files, None, 100), [1, 3, 0]);
+        // The one just written stays even if it is the oldest.
+        assert_eq!(to_evict(&files, Some(1), 100), [3, 0, 2]);
+        assert_eq!(to_evict(&[f(500, 1)], Some(0), 100), Vec::<usize>::new());
     }
 
     #[test]

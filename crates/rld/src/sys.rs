@@ -338,6 +338,32 @@ pub fn unlink(path: &CStr) -> Result<()> {
     rustix::fs::unlinkat(rustix::fs::CWD, path, rustix::fs::AtFlags::empty())
 }
 
+/// A directory entry's facts for the launch cache's trimming (lstat, relative to `dir`):
+/// its FileStat and its atime in ns.
+pub fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<(FileStat, i64)> {
+    let st = rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+    let atime = st
+        .st_atime
+        .saturating_mul(1_000_000_000)
+        .saturating_add(st.st_atime_nsec as i64);
+    Ok((stat_of(&st), atime))
+}
+
+/// unlinkat(dir, name, 0).
+pub fn unlink_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<()> {
+    rustix::fs::unlinkat(dir, name, rustix::fs::AtFlags::empty())
+}
+
+/// Calls `f` with the name of every entry of the open directory `dir` (getdents64 into a
+/// stack buffer; stops at the first error).
+pub fn for_each_entry(dir: BorrowedFd<'_>, mut f: impl FnMut(&CStr)) {
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let mut it = rustix::fs::RawDir::new(dir, &mut buf);
+    while let Some(Ok(e)) = it.next() {
+        f(e.file_name());
+    }
+}
+
 pub fn geteuid() -> u32 {
     rustix::process::geteuid().as_raw()
 }

@@ -2971,6 +2971,90 @@ fn launch_cache_location_and_opt_out() {
     assert!(!d.join("small").exists(), "a record for a small start-up");
 }
 
+/// The launch cache directory stays within RLD_LAUNCH_CACHE_SIZE: after writing a record,
+/// rld removes the least recently used ones (never the one just written). Fails if the
+/// trimming is gone (the records of all programs take twice the size allowed).
+#[test]
+fn launch_cache_stays_within_its_size() {
+    if selftest() {
+        return;
+    }
+    let w = world();
+    let d = fresh_dir("lc-size");
+    let progs = [
+        "hello",
+        "hellolib_lazy",
+        "cxx",
+        "tls",
+        "ctors",
+        "lcache",
+        "bigreloc",
+        "ifunc_pie",
+    ];
+    let run = |prog: &str, cache: &Path, size: Option<u64>| {
+        let mut e = base_env();
+        e.push(("RLD_LAUNCH_CACHE_MIN".into(), "0".into()));
+        e.push((
+            "RLD_LAUNCH_CACHE".into(),
+            cache.to_string_lossy().into_owned(),
+        ));
+        if let Some(n) = size {
+            e.push(("RLD_LAUNCH_CACHE_SIZE".into(), n.to_string()));
+        }
+        Cmd {
+            argv: vec![loader().to_string_lossy().into_owned(), format!("./{prog}")],
+            cwd: w.out.clone(),
+            env: e,
+            stdin: vec![],
+        }
+        .run()
+    };
+    let records = |cache: &Path| -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = fs::read_dir(cache)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.metadata().ok()?.len())))
+            .collect();
+        v.sort();
+        v
+    };
+    // Uncapped: every program gets its record.
+    let all = d.join("all");
+    let mut outputs = Vec::new();
+    for p in progs {
+        outputs.push(run(p, &all, None));
+    }
+    let sizes = records(&all);
+    assert_eq!(
+        sizes.len(),
+        progs.len(),
+        "one record per program: {sizes:?}"
+    );
+    let total: u64 = sizes.iter().map(|r| r.1).sum();
+    let cap = total / 2;
+    let capped = d.join("capped");
+    for (p, before) in progs.iter().zip(&outputs) {
+        let o = run(p, &capped, Some(cap));
+        assert_eq!(
+            (&o.stdout, &o.status),
+            (&before.stdout, &before.status),
+            "{p}: output differs with a capped cache"
+        );
+        let now = records(&capped);
+        let sum: u64 = now.iter().map(|r| r.1).sum();
+        let mine = record_path(&capped, &w.out.join(p));
+        assert!(
+            mine.exists(),
+            "{p}: the record just written was removed ({now:?})"
+        );
+        assert!(
+            sum <= cap || now.len() == 1,
+            "{p}: records take {sum} bytes, more than RLD_LAUNCH_CACHE_SIZE={cap}: {now:?}"
+        );
+    }
+}
+
 /// Copies fixture program `prog` and its library `lib` from the build directory into `d`,
 /// with PT_INTERP copies `prog-g` (glibc) and `prog-r` (the tested loader).
 fn copy_program(d: &Path, prog: &str, lib: &str) {

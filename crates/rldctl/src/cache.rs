@@ -17,17 +17,8 @@ pub fn directory() -> Option<PathBuf> {
     }
 }
 
-/// Record files are named DEV-INO in hex for a program's start-up, dl-HASH for a dlopen
-/// (temporary files have a dot).
 fn is_record_name(n: &str) -> bool {
-    if let Some(h) = n.strip_prefix("dl-") {
-        return !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit());
-    }
-    let mut parts = n.split('-');
-    let hex = |p: Option<&str>| {
-        p.is_some_and(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_hexdigit()))
-    };
-    hex(parts.next()) && hex(parts.next()) && parts.next().is_none()
+    rld_link::launch::is_record_name(n.as_bytes())
 }
 
 /// A record being written (`DEV-INO.tmp.PID`), or left behind by a killed writer.

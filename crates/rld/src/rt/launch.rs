@@ -39,9 +39,13 @@ use rld_search::fs::FileStat;
 
 /// Bump when what the fingerprint covers changes meaning.
 const FINGERPRINT_VERSION: u64 = 1;
-/// Records larger than this are not read (inkscape's is ~1 MB): reading one allocates its
+/// Records larger than this are not read (inkscape's is ~1.8 MB): reading one allocates its
 /// size, and a failed allocation would end the program.
 const MAX_RECORD: u64 = 64 << 20;
+/// The most bytes the records of a cache directory take by default (RLD_LAUNCH_CACHE_SIZE):
+/// after writing a record, the least recently used ones go until the rest take 3/4 of it.
+/// A program's record is 2 KB to 2 MB (inkscape); dlopen records are like them.
+const DEFAULT_CAP: u64 = 128 << 20;
 
 /// The record file of this launch: its path and, if one could be read, its bytes.
 pub struct Source {
@@ -54,6 +58,8 @@ pub struct Source {
     label: Vec<u8>,
     /// The directory is the default one (see `make_directory`).
     default: bool,
+    /// The directory's size cap.
+    cap: u64,
     /// A dlopen's record: the unique table's keys and the number of diagnostics before its
     /// planning (the record holds the entries added; none is written after a diagnostic).
     dlopen: Option<(Vec<Vec<u8>>, usize)>,
@@ -66,6 +72,8 @@ pub struct Dl {
     dir: Vec<u8>,
     /// RLD_LAUNCH_CACHE_MIN, if set.
     min: Option<usize>,
+    /// The directory's size cap (RLD_LAUNCH_CACHE_SIZE or `DEFAULT_CAP`).
+    cap: u64,
     /// The directory is the default one, under `$XDG_CACHE_HOME` or `$HOME` (see
     /// `make_directory`).
     default: bool,
@@ -113,6 +121,7 @@ pub fn settings(cfg: &Config<'_>) -> Option<Dl> {
     Some(Dl {
         dir,
         min: cfg.launch_cache_min,
+        cap: cfg.launch_cache_size.unwrap_or(DEFAULT_CAP),
         default,
     })
 }
@@ -140,6 +149,7 @@ pub fn open(dl: &Dl, facts: &Facts<'_>) -> Option<Source> {
         fingerprint,
         label: facts.label.to_vec(),
         default: dl.default,
+        cap: dl.cap,
         dlopen: None,
     })
 }
@@ -164,22 +174,25 @@ impl Source {
     }
 
     fn write(&self, bytes: &[u8]) {
-        write_record(&self.path, self.dir_len, self.default, bytes);
+        if write_record(&self.path, self.dir_len, self.default, bytes) {
+            trim(&self.path, self.dir_len, self.cap);
+        }
     }
 }
 
 /// Writes `bytes` as the record at `path` (NUL-terminated, its directory `path[..dir_len]`):
 /// a temporary file in the directory (made if missing), renamed over the old record.
-fn write_record(path: &[u8], dir_len: usize, default: bool, bytes: &[u8]) {
+/// Whether the record is in place.
+fn write_record(path: &[u8], dir_len: usize, default: bool, bytes: &[u8]) -> bool {
     let dir = path.get(..dir_len).unwrap_or(&[]);
     if !owned_dir(dir) {
         make_directory(dir, default);
         if !owned_dir(dir) {
-            return;
+            return false;
         }
     }
     let Some(name) = path.get(..path.len().saturating_sub(1)) else {
-        return;
+        return false;
     };
     let mut tmp = name.to_vec();
     tmp.extend_from_slice(b".tmp.");
@@ -189,16 +202,70 @@ fn write_record(path: &[u8], dir_len: usize, default: bool, bytes: &[u8]) {
         core::ffi::CStr::from_bytes_with_nul(&tmp),
         core::ffi::CStr::from_bytes_with_nul(path),
     ) else {
-        return;
+        return false;
     };
     const FLAGS: u32 = 0o1 | 0o100 | 0o200 | 0o1000 | 0o2000000; // WRONLY|CREAT|EXCL|TRUNC|CLOEXEC
     let Ok(fd) = sys::openat(sys::cwd(), tmp_c, FLAGS, 0o600) else {
-        return;
+        return false;
     };
     let ok = sys::write_all(sys::AsRawFd::as_raw_fd(&fd), bytes).is_ok();
     drop(fd);
     if !ok || sys::rename(tmp_c, path_c).is_err() {
         let _ = sys::unlink(tmp_c);
+        return false;
+    }
+    true
+}
+
+/// Keeps the records of the directory of `path` (NUL-terminated, directory `path[..dir_len]`,
+/// the record just written) within `cap` bytes: when they take more, the least recently used
+/// (last read or written) go until the rest take 3/4 of `cap`; the one just written stays.
+/// Only the user's own record files are counted or removed (temporary files are
+/// `rldctl cache clear`'s). Runs after each write, which is rare: once per program and
+/// setting, when its record is first made or found stale.
+fn trim(path: &[u8], dir_len: usize, cap: u64) {
+    use rld_link::launch::{CacheFile, is_record_name, to_evict};
+    let mut dir = path.get(..dir_len).unwrap_or(&[]).to_vec();
+    dir.push(0);
+    let written = path
+        .get(dir_len + 1..path.len().saturating_sub(1))
+        .unwrap_or(&[]);
+    const O_DIRECTORY: u32 = 0o200000;
+    const O_CLOEXEC: u32 = 0o2000000;
+    let Ok(fd) = core::ffi::CStr::from_bytes_with_nul(&dir)
+        .map_err(|_| sys::Errno::INVAL)
+        .and_then(|d| sys::openat(sys::cwd(), d, O_DIRECTORY | O_CLOEXEC, 0))
+    else {
+        return;
+    };
+    let fd = sys::AsFd::as_fd(&fd);
+    let me = sys::geteuid();
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut files: Vec<CacheFile> = Vec::new();
+    sys::for_each_entry(fd, |name| {
+        if !is_record_name(name.to_bytes()) {
+            return;
+        }
+        if let Ok((st, atime)) = sys::lstat_at(fd, name)
+            && st.mode & 0o170000 == 0o100000
+            && st.uid == me
+        {
+            names.push(name.to_bytes_with_nul().to_vec());
+            files.push(CacheFile {
+                size: st.size,
+                used: atime.max(st.mtime_ns),
+            });
+        }
+    });
+    let keep = names
+        .iter()
+        .position(|n| n.get(..n.len().saturating_sub(1)) == Some(written));
+    for i in to_evict(&files, keep, cap) {
+        if let Some(n) = names.get(i)
+            && let Ok(c) = core::ffi::CStr::from_bytes_with_nul(n)
+        {
+            let _ = sys::unlink_at(fd, c);
+        }
     }
 }
 
@@ -471,6 +538,7 @@ pub fn dl_source(
         fingerprint,
         label: label.to_vec(),
         default: dl.default,
+        cap: dl.cap,
         dlopen: Some((
             ns.unique_entries().map(|(k, _)| k.to_vec()).collect(),
             ns.diags.len(),
