@@ -45,6 +45,31 @@ pub fn is_record_name(n: &[u8]) -> bool {
     matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if hex(a) && hex(b))
 }
 
+/// The most bytes the records of a cache directory take unless RLD_LAUNCH_CACHE_SIZE says
+/// otherwise. A program's record takes 2 KB (small tools) to 2 MB (inkscape).
+pub const DEFAULT_CACHE_SIZE: u64 = 128 << 20;
+
+/// An RLD_LAUNCH_CACHE_SIZE value: `N`, `Nk`, `NM` or `NG` (powers of 1024); None for
+/// anything else.
+pub fn parse_size(v: &[u8]) -> Option<u64> {
+    let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
+    let (num, suffix) = v.split_at(digits);
+    if num.is_empty() || num.len() > 19 {
+        return None;
+    }
+    let shift = match suffix {
+        b"" => 0,
+        b"k" | b"K" => 10,
+        b"M" => 20,
+        b"G" => 30,
+        _ => return None,
+    };
+    let n = num.iter().try_fold(0u64, |n, &c| {
+        n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+    })?;
+    n.checked_mul(1 << shift)
+}
+
 /// One record file of a cache directory, for [`to_evict`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheFile {
@@ -544,6 +569,24 @@ mod tests {
             let bytes = w.finish(&ns).unwrap();
             let r = Record::parse(&bytes).unwrap();
             assert!(!r.check(&ns, &[]), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn cache_sizes() {
+        assert_eq!(parse_size(b"4096"), Some(4096));
+        assert_eq!(parse_size(b"64k"), Some(64 << 10));
+        assert_eq!(parse_size(b"128M"), Some(128 << 20));
+        assert_eq!(parse_size(b"2G"), Some(2 << 30));
+        for bad in [
+            &b""[..],
+            b"M",
+            b"12X",
+            b"-1",
+            b"1 M",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(parse_size(bad), None, "{:?}", core::str::from_utf8(bad));
         }
     }
 

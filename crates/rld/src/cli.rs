@@ -197,23 +197,6 @@ pub enum EnvOutcome {
 }
 
 /// glibc's `_dl_strtoul`: optional blanks and sign, then decimal, 0x-hex or 0-octal.
-/// `N`, `Nk`, `NM` or `NG` (powers of 1024); None for anything else.
-fn size_with_suffix(v: &[u8]) -> Option<u64> {
-    let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
-    let (num, suffix) = v.split_at(digits);
-    if num.is_empty() {
-        return None;
-    }
-    let shift = match suffix {
-        b"" => 0,
-        b"k" | b"K" => 10,
-        b"M" => 20,
-        b"G" => 30,
-        _ => return None,
-    };
-    strtoul(num).checked_mul(1 << shift)
-}
-
 pub fn strtoul(s: &[u8]) -> u64 {
     let mut i = 0;
     while matches!(s.get(i), Some(b' ' | b'\t')) {
@@ -305,7 +288,7 @@ pub fn parse_env<'a>(
             } else if let Some(v) = entry.strip_prefix(b"RLD_LAUNCH_CACHE_MIN=") {
                 cfg.launch_cache_min = Some(strtoul(v) as usize);
             } else if let Some(v) = entry.strip_prefix(b"RLD_LAUNCH_CACHE_SIZE=") {
-                cfg.launch_cache_size = size_with_suffix(v);
+                cfg.launch_cache_size = rld_link::launch::parse_size(v);
             } else if let Some(v) = entry.strip_prefix(b"HOME=") {
                 cfg.home = Some(v);
             } else if let Some(v) = entry.strip_prefix(b"XDG_CACHE_HOME=") {
@@ -663,17 +646,6 @@ mod tests {
         parse_env(&mut c, &env, false, &mut ev);
         assert_eq!(ev, vec![EnvEvent::DebugHelp]);
         assert_eq!(c.library_path, None);
-    }
-
-    #[test]
-    fn cache_sizes() {
-        assert_eq!(size_with_suffix(b"4096"), Some(4096));
-        assert_eq!(size_with_suffix(b"64k"), Some(64 << 10));
-        assert_eq!(size_with_suffix(b"128M"), Some(128 << 20));
-        assert_eq!(size_with_suffix(b"2G"), Some(2 << 30));
-        for bad in [&b""[..], b"M", b"12X", b"-1", b"1 M"] {
-            assert_eq!(size_with_suffix(bad), None);
-        }
     }
 
     #[test]

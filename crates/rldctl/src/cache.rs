@@ -55,8 +55,11 @@ pub fn list(dir: &PathBuf) -> bool {
         "{:<40} {:>7} {:>9} {:>10}  record",
         "program", "objects", "bindings", "bytes"
     );
+    let mut total = 0u64;
+    let n = recs.len();
     for p in recs {
         let bytes = std::fs::read(&p).unwrap_or_default();
+        total += bytes.len() as u64;
         let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -79,6 +82,13 @@ pub fn list(dir: &PathBuf) -> bool {
             ),
         }
     }
+    let limit = std::env::var_os("RLD_LAUNCH_CACHE_SIZE")
+        .and_then(|v| rld_link::launch::parse_size(v.as_encoded_bytes()))
+        .unwrap_or(rld_link::launch::DEFAULT_CACHE_SIZE);
+    println!(
+        "{n} records, {total} bytes in {} (limit {limit} bytes: RLD_LAUNCH_CACHE_SIZE)",
+        dir.display()
+    );
     true
 }
 

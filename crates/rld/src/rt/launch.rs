@@ -42,10 +42,6 @@ const FINGERPRINT_VERSION: u64 = 1;
 /// Records larger than this are not read (inkscape's is ~1.8 MB): reading one allocates its
 /// size, and a failed allocation would end the program.
 const MAX_RECORD: u64 = 64 << 20;
-/// The most bytes the records of a cache directory take by default (RLD_LAUNCH_CACHE_SIZE):
-/// after writing a record, the least recently used ones go until the rest take 3/4 of it.
-/// A program's record is 2 KB to 2 MB (inkscape); dlopen records are like them.
-const DEFAULT_CAP: u64 = 128 << 20;
 
 /// The record file of this launch: its path and, if one could be read, its bytes.
 pub struct Source {
@@ -72,7 +68,8 @@ pub struct Dl {
     dir: Vec<u8>,
     /// RLD_LAUNCH_CACHE_MIN, if set.
     min: Option<usize>,
-    /// The directory's size cap (RLD_LAUNCH_CACHE_SIZE or `DEFAULT_CAP`).
+    /// The directory's size cap (RLD_LAUNCH_CACHE_SIZE, else `DEFAULT_CACHE_SIZE`): after
+    /// writing a record, the least recently used ones go until the rest take 3/4 of it.
     cap: u64,
     /// The directory is the default one, under `$XDG_CACHE_HOME` or `$HOME` (see
     /// `make_directory`).
@@ -121,7 +118,9 @@ pub fn settings(cfg: &Config<'_>) -> Option<Dl> {
     Some(Dl {
         dir,
         min: cfg.launch_cache_min,
-        cap: cfg.launch_cache_size.unwrap_or(DEFAULT_CAP),
+        cap: cfg
+            .launch_cache_size
+            .unwrap_or(rld_link::launch::DEFAULT_CACHE_SIZE),
         default,
     })
 }
