@@ -283,6 +283,14 @@ impl<'a> Tunables<'a> {
             .enumerate()
             .filter_map(|(id, d)| d.env_alias.map(|a| (id, a.as_bytes())))
             .collect();
+        // The aliases' first bytes: an entry starting otherwise (most of a typical
+        // environment) is no alias, and skips the comparisons with each of them.
+        let mut first = [false; 256];
+        for &(_, a) in &aliased {
+            if let Some(&c) = a.first() {
+                first[c as usize] = true;
+            }
+        }
         // Indices of the entries still present: secure-mode erasure shifts the array.
         let mut live: Vec<usize> = (0..env.len()).collect();
         let mut pos = 0;
@@ -302,6 +310,9 @@ impl<'a> Tunables<'a> {
                     l.extend_from_slice(&rewritten);
                     edits.push(EnvEdit::Replace(idx, l));
                 }
+                continue;
+            }
+            if !line.first().is_some_and(|&c| first[c as usize]) {
                 continue;
             }
             for &(id, alias) in &aliased {
