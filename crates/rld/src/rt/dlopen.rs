@@ -780,7 +780,10 @@ fn static_need(rt: &Runtime, id: usize) -> StaticNeed {
         return StaticNeed::Dynamic;
     };
     let mut need = StaticNeed::Dynamic;
-    for r in rld_link::object::relas(v.rela).chain(rld_link::object::relas(v.jmprel)) {
+    // The DT_RELACOUNT prefix is applied as RELATIVE whatever its types say (glibc too), so
+    // only the entries after it can ask for static TLS (libjvm: 11k of 110k entries).
+    let symbolic = v.rela.get(v.relacount.saturating_mul(24)..).unwrap_or(&[]);
+    for r in rld_link::object::relas(symbolic).chain(rld_link::object::relas(v.jmprel)) {
         match r.r_type {
             R_X86_64_TPOFF64 | R_X86_64_TPOFF32 => return StaticNeed::Required,
             R_X86_64_TLSDESC => need = StaticNeed::Descriptors,
@@ -1620,10 +1623,11 @@ fn assign_tls(
 ) -> Result<Vec<super::tls::TlsModule>, Failure> {
     let mut statics = Vec::new();
     for &i in new {
-        let need = static_need(rt, i);
+        // (Only objects with a TLS segment: the relocations need not be scanned for others.)
         let Some(img) = rt.objs.get(i).and_then(|o| o.tls.map(|t| t.image)) else {
             continue;
         };
+        let need = static_need(rt, i);
         let offset = if need != StaticNeed::Dynamic {
             let optional = need == StaticNeed::Descriptors;
             match rt.static_tls.try_allocate(&img, optional) {
