@@ -47,6 +47,21 @@ struct MemImage {
     segs: Vec<(u64, u64)>,
 }
 
+impl MemImage {
+    /// The dynamic facts of an image mapped at `bias` with program headers `phdrs`.
+    fn dyn_info(bias: usize, phdrs: &[Phdr], hdr: &ElfHeader) -> rld_deps::elfdyn::DynInfo {
+        let img = MemImage {
+            bias,
+            segs: phdrs
+                .iter()
+                .filter(|p| p.p_type == PT_LOAD)
+                .map(|p| (p.p_vaddr, p.p_vaddr + p.p_filesz))
+                .collect(),
+        };
+        rld_deps::elfdyn::read_dyn_info(&img, hdr)
+    }
+}
+
 impl FileHandle for MemImage {
     fn reads_are_cheap(&self) -> bool {
         true
@@ -114,15 +129,7 @@ pub(crate) fn kernel_program(
         .map_or(0, |p| st.aux.phdr.wrapping_sub(p.p_vaddr as usize));
     let e_type = if bias == 0 { 2 } else { 3 };
     let hdr = mem_header(e_type, st.aux.entry.wrapping_sub(bias) as u64, &phdrs);
-    let img = MemImage {
-        bias,
-        segs: phdrs
-            .iter()
-            .filter(|p| p.p_type == PT_LOAD)
-            .map(|p| (p.p_vaddr, p.p_vaddr + p.p_filesz))
-            .collect(),
-    };
-    let dynamic = rld_deps::elfdyn::read_dyn_info(&img, &hdr);
+    let dynamic = MemImage::dyn_info(bias, &phdrs, &hdr);
     (bias, phdrs, hdr, dynamic)
 }
 
@@ -666,15 +673,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     // rld's own version definitions come from its mapped image, not from its file.
     {
         let hdr = mem_header(3, 0, &self_phdrs);
-        let img = MemImage {
-            bias: self_base,
-            segs: self_phdrs
-                .iter()
-                .filter(|p| p.p_type == PT_LOAD)
-                .map(|p| (p.p_vaddr, p.p_vaddr + p.p_filesz))
-                .collect(),
-        };
-        let dynamic = rld_deps::elfdyn::read_dyn_info(&img, &hdr);
+        let dynamic = MemImage::dyn_info(self_base, &self_phdrs, &hdr);
         lc.rtld_loaded = Some((hdr, dynamic));
     }
     let mut kernel_main: Option<(usize, Vec<Phdr>)> = None;
