@@ -447,15 +447,14 @@ impl<'b> Record<'b> {
         let Some(entries) = self.bytes.get(at.at..at.at + at.n * ENTRY) else {
             return false;
         };
-        p.reset(at.n);
         p.lazy_plt = at.lazy;
-        p.values.reserve(at.n);
+        p.values.clear();
         p.values.extend(
             entries
                 .chunks_exact(ENTRY)
                 .map(|e| u64::from(word(e, 3)) | u64::from(word(e, 4)) << 32),
         );
-        p.extend_distinct(entries.chunks_exact(ENTRY).map(|e| {
+        p.extend_recorded(entries.chunks_exact(ENTRY).map(|e| {
             let (k, o, s) = (word(e, 0), word(e, 1), word(e, 2));
             let b = match o {
                 UNDEF_WEAK => Binding::UndefWeak,

@@ -527,6 +527,11 @@ fn cached_address(id: usize, sym: u32, r_type: u32, cache: &mut [u64], next: &mu
     let i = if plan.keys.get(*next) == Some(&key) {
         *next
     } else {
+        // Out of the plan's order (a symbol met before): a recorded plan gets its index now.
+        let Some(plan) = rt.plan.objs.get_mut(id) else {
+            return u64::MAX;
+        };
+        plan.ensure_index();
         match plan.get_index(sym, type_class(r_type)) {
             Some(i) => i,
             None => return u64::MAX,
@@ -584,10 +589,11 @@ unsafe fn general(
 ) -> Result<(), String> {
     let (sym, ref_size) = {
         let rt = rt();
-        let b = rt.plan.objs.get(id).and_then(|p| {
+        let b = rt.plan.objs.get_mut(id).and_then(|p| {
             if rld_link::reloc::is_symbolless(r.r_type) {
                 None
             } else {
+                p.ensure_index();
                 p.get(r.sym, type_class(r.r_type))
             }
         });
