@@ -619,9 +619,13 @@ mod tests {
         p.insert(key(9999, 0), Binding::UndefWeak);
         p.extend_recorded(entries.iter().copied());
         assert_eq!(p.get(9999, 0), None, "the old contents are gone");
-        let before: Vec<_> = (0..700u32).map(|s| (p.get(s, 0), p.get_index(s, 0))).collect();
+        let before: Vec<_> = (0..700u32)
+            .map(|s| (p.get(s, 0), p.get_index(s, 0)))
+            .collect();
         p.ensure_index();
-        let after: Vec<_> = (0..700u32).map(|s| (p.get(s, 0), p.get_index(s, 0))).collect();
+        let after: Vec<_> = (0..700u32)
+            .map(|s| (p.get(s, 0), p.get_index(s, 0)))
+            .collect();
         assert_eq!(before, after);
         assert_eq!(p.get(4, 0), Some(Binding::Def { obj: 1, sym: 1 }));
         assert_eq!(p.get_index(4, 0), Some(1));
@@ -633,6 +637,12 @@ mod tests {
         q.extend_recorded(entries.iter().copied());
         q.insert(key(5000, 0), Binding::UndefWeak);
         assert_eq!(q.get(5000, 0), Some(Binding::UndefWeak));
-        assert_eq!(q.get(598, 0), Some(Binding::Def { obj: 199 % 7, sym: 199 }));
+        assert_eq!(
+            q.get(598, 0),
+            Some(Binding::Def {
+                obj: 199 % 7,
+                sym: 199
+            })
+        );
     }
 }

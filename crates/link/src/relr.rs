@@ -141,12 +141,14 @@ pub struct Encoded {
     pub hi: u64,
 }
 
-/// Calls `f` with every offset RELR `words` (little-endian bytes) hold, in order; stops and
-/// returns false at the first one outside `lo..=hi`. (The loader's relocation loop runs
-/// this for hundreds of thousands of words: a closure over set bits, not
-/// `object::relr_offsets`'s general iterator.)
+/// Calls `f(at, bits)` for each group of offsets RELR `words` (little-endian bytes) hold, in
+/// order: bit `i` of `bits` set stands for offset `at + 8 * i` (an address entry is
+/// `(offset, 1)`, a bitmap word up to 63 offsets). Stops and returns false at the first group
+/// reaching outside `lo..=hi`. The loader's relocation loop takes a group at a time
+/// (hundreds of thousands of offsets for big C++ libraries): per-group work, such as
+/// copying the words in first, is done once per 63 words.
 #[inline]
-pub fn for_each_offset(words: &[u8], lo: u64, hi: u64, mut f: impl FnMut(u64)) -> bool {
+pub fn for_each_group(words: &[u8], lo: u64, hi: u64, mut f: impl FnMut(u64, u64)) -> bool {
     let mut next = 0u64;
     for w in words.chunks_exact(8) {
         let mut b = [0u8; 8];
@@ -156,34 +158,34 @@ pub fn for_each_offset(words: &[u8], lo: u64, hi: u64, mut f: impl FnMut(u64)) -
             if e < lo || e > hi {
                 return false;
             }
-            f(e);
+            f(e, 1);
             next = e + 8;
         } else {
             let bits = e >> 1;
-            if bits == 0 {
-                next += SPAN;
-                continue;
-            }
-            // The highest relocated word of the window must be in bounds; the lowest is
-            // above the previous entry, hence above `lo`.
-            let top = 63 - u64::from(bits.leading_zeros());
-            if next < lo || next.checked_add(8 * top).is_none_or(|t| t > hi) {
-                return false;
-            }
-            let mut bits = bits;
-            let mut at = next;
-            while bits != 0 {
-                let skip = u64::from(bits.trailing_zeros());
-                at += 8 * skip;
-                f(at);
-                at += 8;
-                bits >>= skip;
-                bits >>= 1;
+            if bits != 0 {
+                // The highest relocated word of the window must be in bounds; the lowest is
+                // above the previous entry, hence above `lo`.
+                let top = 63 - u64::from(bits.leading_zeros());
+                if next < lo || next.checked_add(8 * top).is_none_or(|t| t > hi) {
+                    return false;
+                }
+                f(next, bits);
             }
             next += SPAN;
         }
     }
     true
+}
+
+/// Calls `f` with every offset RELR `words` hold, in order ([`for_each_group`] one offset at
+/// a time); false at the first one outside `lo..=hi`.
+pub fn for_each_offset(words: &[u8], lo: u64, hi: u64, mut f: impl FnMut(u64)) -> bool {
+    for_each_group(words, lo, hi, |at, mut bits| {
+        while bits != 0 {
+            f(at + 8 * u64::from(bits.trailing_zeros()));
+            bits &= bits - 1;
+        }
+    })
 }
 
 #[cfg(test)]

@@ -371,17 +371,27 @@ unsafe fn relative_prefix(id: usize, bias: u64, table: &[u8], n: usize, rel: &mu
             // that each word is still in the cache when its bias is added.
             const STEP: usize = 256 << 10;
             let mut home = prefault_dense(id, bias, r.lo, r.hi, n);
-            let whole = rld_link::relr::for_each_offset(r.relr, r.lo, r.hi, |off| {
-                let place = bias.wrapping_add(off);
+            let whole = rld_link::relr::for_each_group(r.relr, r.lo, r.hi, |at, mut bits| {
+                let first = bias.wrapping_add(at);
+                // The group's words lie in `first..first + 8 * 64`.
                 if let Some(h) = home.as_mut()
-                    && place as usize + 8 > h.copied_to()
+                    && first as usize + 8 * 64 > h.copied_to()
                 {
-                    h.copy_to((place as usize + 8).next_multiple_of(STEP));
+                    h.copy_to((first as usize + 8 * 64).next_multiple_of(STEP));
                 }
-                // SAFETY: the offsets are in the object's image (checked against lo..=hi,
-                // which are inside it) and, if moved, copied back; the record was made from
-                // this file, whose words at these offsets hold their addends.
-                unsafe { add_bias(place, bias) }
+                let p = first as *mut u64;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    // SAFETY: the offsets are in the object's image (the group was checked
+                    // against lo..=hi, which are inside it) and, if moved, copied back; the
+                    // record was made from this file, whose words at these offsets hold
+                    // their addends.
+                    unsafe {
+                        let w = p.wrapping_add(i);
+                        w.write_unaligned(w.read_unaligned().wrapping_add(bias));
+                    }
+                }
             });
             drop(home);
             if whole {
