@@ -159,7 +159,7 @@ pub fn for_each_group(words: &[u8], lo: u64, hi: u64, mut f: impl FnMut(u64, u64
                 return false;
             }
             f(e, 1);
-            next = e + 8;
+            next = e.wrapping_add(8);
         } else {
             let bits = e >> 1;
             if bits != 0 {
@@ -171,7 +171,7 @@ pub fn for_each_group(words: &[u8], lo: u64, hi: u64, mut f: impl FnMut(u64, u64
                 }
                 f(next, bits);
             }
-            next += SPAN;
+            next = next.wrapping_add(SPAN);
         }
     }
     true

@@ -23,6 +23,7 @@ use super::map::{FileBytes, Rehomed};
 use super::objects::{PF_W, PF_X, PT_LOAD};
 use super::state::{self, Runtime};
 use crate::sys;
+use rld_search::verify::Phdr;
 
 /// A relocation failure in glibc's words: (objname, occasion, errstring).
 pub struct RelocFailure {
@@ -436,15 +437,16 @@ unsafe fn relative_prefix(id: usize, bias: u64, table: &[u8], n: usize, rel: &mu
     }
 }
 
-/// Whether `lo..=hi` (+ a word) lies within object `id`'s loaded segments' span.
+/// Whether `lo..=hi` (+ a word) lies within object `id`'s mapped span.
 fn in_image(id: usize, lo: u64, hi: u64) -> bool {
-    let Some(o) = rt().objs.get(id) else {
-        return false;
-    };
-    let loads = o.phdrs.iter().filter(|p| p.p_type == PT_LOAD);
-    let start = loads.clone().map(|p| p.p_vaddr).min();
-    let end = loads.map(|p| p.p_vaddr.saturating_add(p.p_memsz)).max();
-    matches!((start, end), (Some(s), Some(e)) if s <= lo && lo <= hi && hi.saturating_add(8) <= e)
+    rt().objs.get(id).is_some_and(|o| {
+        let (b, start, end) = (o.bias as u64, o.map_start as u64, o.map_end as u64);
+        lo <= hi
+            && b.checked_add(lo).is_some_and(|a| a >= start)
+            && b.checked_add(hi)
+                .and_then(|a| a.checked_add(8))
+                .is_some_and(|a| a <= end)
+    })
 }
 
 /// Copy-on-write faults for the pages that relocation will write, taken in one
@@ -462,13 +464,16 @@ fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) -> Optio
     // Rehoming maps read/write memory: only inside one PT_LOAD that is exactly that (not
     // executable, not a read-only segment made writable for DT_TEXTREL).
     let plain_data = || {
-        rt().objs.get(id).is_some_and(|o| {
-            o.phdrs.iter().any(|p| {
-                p.p_type == PT_LOAD
-                    && p.p_flags & (PF_W | PF_X) == PF_W
-                    && p.p_vaddr <= lo
-                    && hi + 8 <= p.p_vaddr + p.p_filesz
-            })
+        rt().objs.get(id).and_then(|o| {
+            o.phdrs
+                .iter()
+                .find(|p| {
+                    p.p_type == PT_LOAD
+                        && p.p_flags & (PF_W | PF_X) == PF_W
+                        && p.p_vaddr <= lo
+                        && hi + 8 <= p.p_vaddr + p.p_filesz
+                })
+                .copied()
         })
     };
     let start = (bias.wrapping_add(lo) & !4095) as usize;
@@ -480,11 +485,12 @@ fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) -> Optio
         // crossing a gap) the writes fault as usual.
         const HUGE: usize = 2 << 20;
         let whole_huge_page = start.next_multiple_of(HUGE) + HUGE <= (end & !(HUGE - 1));
-        if whole_huge_page && plain_data() {
+        if whole_huge_page && let Some(seg) = plain_data() {
+            let file = file_bytes(id, start, &seg);
             // SAFETY: the range is this object's relocated data, not in use during
             // relocation; the caller writes it only where it was copied back. The file
             // stays open until relocation is over (`Loaded::data_file`).
-            if let Some(h) = unsafe { Rehomed::begin(start, end - start, file_bytes(id, start)) } {
+            if let Some(h) = unsafe { Rehomed::begin(start, end - start, file) } {
                 return Some(h);
             }
         }
@@ -493,23 +499,20 @@ fn prefault_dense(id: usize, bias: u64, lo: u64, hi: u64, count: usize) -> Optio
     None
 }
 
-/// Where the bytes from `start` (a page of a plain writable segment) are in object `id`'s
-/// file, if it is still open: as mapped, the page-aligned file offset plus the distance
-/// from the segment's first page; as many bytes as the segment has in the file.
-fn file_bytes(id: usize, start: usize) -> Option<FileBytes> {
+/// Where the bytes from `start` (a page of object `id`'s plain writable segment `seg`, which
+/// holds the range being relocated) are in its file, if it is still open: as mapped, the
+/// page-aligned file offset plus the distance from the segment's first page; as many bytes
+/// as the segment has in the file.
+fn file_bytes(id: usize, start: usize, seg: &Phdr) -> Option<FileBytes> {
     let o = rt().objs.get(id)?;
     let fd = sys::AsRawFd::as_raw_fd(&o.data_file.as_ref()?.fd());
     let at = (start as u64).wrapping_sub(o.bias as u64);
-    let p = o.phdrs.iter().find(|p| {
-        p.p_type == PT_LOAD
-            && p.p_flags & (PF_W | PF_X) == PF_W
-            && p.p_vaddr & !4095 <= at
-            && at < p.p_vaddr + p.p_filesz
-    })?;
-    Some(FileBytes {
+    let first = seg.p_vaddr & !4095;
+    let len = (seg.p_vaddr + seg.p_filesz).checked_sub(at)?;
+    (first <= at).then_some(FileBytes {
         fd,
-        offset: (p.p_offset & !4095) + (at - (p.p_vaddr & !4095)),
-        len: (p.p_vaddr + p.p_filesz - at) as usize,
+        offset: (seg.p_offset & !4095) + (at - first),
+        len: len as usize,
     })
 }
 

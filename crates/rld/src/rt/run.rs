@@ -374,28 +374,10 @@ pub(crate) fn map_all(
                         false,
                     ),
                 ),
-                None => {
-                    let Some(file) = &o.file else {
-                        die("rld: the program is not open\n")
-                    };
-                    let (bias, _, _) =
-                        map_from_file(file, &o.header, cx.program_arg, cx.progname, page);
-                    let phdr_addr = phdr_address(&o.header, bias);
-                    push_last(
-                        &mut objs,
-                        describe(
-                            Kind::Main,
-                            b"",
-                            &o.names,
-                            bias,
-                            o.header.phdrs.clone(),
-                            phdr_addr,
-                            bias.wrapping_add(o.header.e_entry as usize),
-                            page,
-                            false,
-                        ),
-                    )
-                }
+                None => push_last(
+                    &mut objs,
+                    map_and_describe(Kind::Main, b"", cx.program_arg, o, cx),
+                ),
             },
             Kind::Rtld => push_last(
                 &mut objs,
@@ -445,24 +427,9 @@ pub(crate) fn map_all(
                 l
             }
             Kind::Library => {
-                let Some(file) = &o.file else {
-                    die("rld: a library is not open\n")
-                };
-                let (bias, _, _) = map_from_file(file, &o.header, &o.path, cx.progname, page);
-                let phdr_addr = phdr_address(&o.header, bias);
                 let l = push_last(
                     &mut objs,
-                    describe(
-                        Kind::Library,
-                        &o.path,
-                        &o.names,
-                        bias,
-                        o.header.phdrs.clone(),
-                        phdr_addr,
-                        bias.wrapping_add(o.header.e_entry as usize),
-                        page,
-                        false,
-                    ),
+                    map_and_describe(Kind::Library, &o.path, &o.path, o, cx),
                 );
                 l.file_id = (o.file_id.dev, o.file_id.ino);
                 l
@@ -544,6 +511,32 @@ pub(super) fn describe(
         init_called: false,
         ro,
     }
+}
+
+/// Maps an object rld opened (a library, or the program named on the command line) and
+/// builds its entry: `name` is its `l_name`, `shown` the name in mapping errors.
+fn map_and_describe(
+    kind: Kind,
+    name: &[u8],
+    shown: &[u8],
+    o: &rld_deps::graph::Object<crate::fs::File>,
+    cx: &MapCtx<'_>,
+) -> Loaded {
+    let Some(file) = &o.file else {
+        die("rld: an object to map is not open\n")
+    };
+    let (bias, _, _) = map_from_file(file, &o.header, shown, cx.progname, cx.page);
+    describe(
+        kind,
+        name,
+        &o.names,
+        bias,
+        o.header.phdrs.clone(),
+        phdr_address(&o.header, bias),
+        bias.wrapping_add(o.header.e_entry as usize),
+        cx.page,
+        false,
+    )
 }
 
 /// Pushes `l` onto `out` and returns it there (the `Loaded` is built in place, not moved
