@@ -1179,10 +1179,18 @@ static ANY_LOADED: AtomicBool = AtomicBool::new(false);
 ///
 /// Called with the runtime state exclusively held (relocation under `GL(dl_load_lock)`, the
 /// lazy PLT resolver and `_dl_lookup_symbol_x` inside `state::with`).
+#[inline]
 pub fn add_dependency(rt: &mut Runtime, undef: usize, def: usize) {
-    if undef == def || !ANY_LOADED.load(Ordering::Acquire) {
-        return;
+    // Before the first dlopen nothing can be unloaded: the check stays at the call site and
+    // the body in the cold code (cold.ld), which start-up then never touches.
+    if undef != def && ANY_LOADED.load(Ordering::Acquire) {
+        add_reldep(rt, undef, def);
     }
+}
+
+/// `add_dependency` once something was dlopen'ed.
+#[inline(never)]
+fn add_reldep(rt: &mut Runtime, undef: usize, def: usize) {
     let Some(b) = super::build() else { return };
     let f = &b.link_map;
     let Some(d) = rt.objs.get(def) else { return };
