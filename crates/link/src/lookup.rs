@@ -98,9 +98,11 @@ struct Memo<'a> {
 }
 
 impl<'a> Memo<'a> {
+    /// Empty: the table is made on the first insertion (the memo is off for most
+    /// namespaces, and 4 KiB of zeroed table is a page fault at every start-up).
     fn new() -> Self {
         Memo {
-            slots: alloc::vec![0; 1024],
+            slots: Vec::new(),
             entries: Vec::new(),
         }
     }
@@ -127,7 +129,7 @@ impl<'a> Memo<'a> {
         class: TypeClass,
         newest: bool,
     ) -> Option<Option<(ObjId, u32)>> {
-        let mask = self.slots.len() - 1;
+        let mask = self.slots.len().checked_sub(1)?;
         let mut i = Self::key_hash(gnu, ver, class) & mask;
         loop {
             let s = *self.slots.get(i)?;
@@ -143,7 +145,7 @@ impl<'a> Memo<'a> {
     }
     fn insert(&mut self, e: MemoEntry<'a>) {
         if (self.entries.len() + 1) * 4 > self.slots.len() * 3 {
-            let n = self.slots.len() * 2;
+            let n = (self.slots.len() * 2).max(1024);
             self.slots = alloc::vec![0; n];
             let mask = n - 1;
             for (k, old) in self.entries.iter().enumerate() {

@@ -365,11 +365,18 @@ impl Planner {
             return;
         };
         let (rela, relacount, jmprel) = (o.rela, o.relacount, o.jmprel);
-        let seen_limit = o.symtab.len() / SYM_SIZE;
+        let refs = Self::references(ns, id, lazy_plt);
+        // A few hundred references dedup well enough in the plan's own table; the byte per
+        // symbol (libc: 3 KiB, zeroed) pays off only for larger tables.
+        let seen_limit = if refs < SEEN_MIN_REFS {
+            0
+        } else {
+            o.symtab.len() / SYM_SIZE
+        };
         let skip = relacount.saturating_mul(24).min(rela.len());
         let rela = rela.get(skip..).unwrap_or(&[]);
         p.reset(Self::hint(ns, id, lazy_plt));
-        ns.reserve_lookups(Self::references(ns, id, lazy_plt) / 4);
+        ns.reserve_lookups(refs / 4);
         p.lazy_plt = lazy_plt;
         let mut cx = TableCx {
             id,
@@ -393,6 +400,9 @@ impl Planner {
 /// What `plan_table` needs besides the plan: the object, its "already planned" bytes (see
 /// `plan_with`) for symbol indices below `seen_limit` (the symtab's size: the buffer never
 /// grows past it, whatever the relocations say), and the first undefined strong reference.
+/// Objects with fewer symbolic references than this plan without the `seen` bytes.
+const SEEN_MIN_REFS: usize = 256;
+
 struct TableCx<'c> {
     id: ObjId,
     seen_limit: usize,
@@ -431,7 +441,9 @@ fn plan_table(
                 continue;
             }
             if s >= cx.seen.len() {
-                cx.seen.resize(s + 1, 0);
+                // Once per object at most, to the symbol table's size (growing step by step
+                // left a trail of freed buffers behind).
+                cx.seen.resize(cx.seen_limit, 0);
             }
             if let Some(b) = cx.seen.get_mut(s) {
                 *b |= bit;
