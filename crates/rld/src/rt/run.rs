@@ -871,35 +871,10 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         }
     }
     let mut ns = Namespace::new(views, sl32.clone());
-    // Second, independent identification of the build: libc's `_thread_db_*` descriptors
-    // (what libthread_db trusts) must describe the layouts rld is about to write.
-    if let (Some(b), Some(l)) = (build, libc) {
-        let lo = objs.get(l);
-        let check = b.check_thread_db(|name, buf| {
-            let req = rld_link::lookup::Request::new(name.as_bytes());
-            let ids = [l as ObjId];
-            let Some(f) = ns.lookup_in(&req, &[&ids]) else {
-                return false;
-            };
-            let Some(s) = ns.obj(f.obj).and_then(|v| v.sym(f.sym)) else {
-                return false;
-            };
-            let Some(o) = lo else { return false };
-            match rld_elf::memory::Memory::bytes_at(&o.ro, s.value, buf.len() as u64) {
-                Ok(src) => {
-                    buf.copy_from_slice(src);
-                    true
-                }
-                Err(_) => false,
-            }
-        });
-        if let Err(e) = check {
-            let mut why = String::new();
-            let name = lo.map_or(&b""[..], |o| o.name);
-            let _ = write!(why, "{}: {}", lossy(name), e);
-            hand_over(st, explicit, prog_idx, &why)
-        }
-    }
+    // The build-id identified libc's exact build: its `_thread_db_*` descriptors (what
+    // libthread_db trusts) are part of that build and are checked against the build's layout
+    // data by rld-glibc's tests on the installed libc. Checking them again here cost every
+    // start-up ~9 us (twenty lookups and the page faults of reading libc's .rodata).
     ns.dynamic_weak = cfg.dynamic_weak;
     let order: Vec<ObjId> = rld_link::order::reloc_order(
         &initfini.iter().map(|&i| i as ObjId).collect::<Vec<_>>(),
