@@ -692,8 +692,6 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         crate::list::apply_library_path(&mut searcher, cfg, prog_for_origin);
         kernel_main = Some((bias, phdrs));
     }
-    // dlopen searches with the same settings (LD_LIBRARY_PATH, cache, hwcaps) later.
-    super::dlopen::set_search_config(searcher.config.clone());
     let mut graph = match rld_deps::build(&mut searcher, &lc) {
         Ok(g) => g,
         Err(f) => {
@@ -702,6 +700,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             die(&l)
         }
     };
+    // dlopen searches with the same settings (LD_LIBRARY_PATH, cache, hwcaps) later: the
+    // start-up searcher is done, its configuration moves there (a copy was ~40 allocations).
+    super::dlopen::set_search_config(searcher.config);
     if !graph.diags.is_empty() {
         let mut l = String::new();
         for d in &graph.diags {
