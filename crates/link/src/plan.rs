@@ -395,14 +395,12 @@ impl Planner {
     }
 }
 
-/// Plans one relocation table of object `id` into `p`, in table order (JUMP_SLOTs left out
-/// when `lazy_plt`); records the first undefined strong reference in `first_error`.
-/// What `plan_table` needs besides the plan: the object, its "already planned" bytes (see
-/// `plan_with`) for symbol indices below `seen_limit` (the symtab's size: the buffer never
-/// grows past it, whatever the relocations say), and the first undefined strong reference.
 /// Objects with fewer symbolic references than this plan without the `seen` bytes.
 const SEEN_MIN_REFS: usize = 256;
 
+/// What `plan_table` needs besides the plan: the object, its "already planned" bytes (see
+/// `plan_with`) for symbol indices below `seen_limit` (the symtab's size: the buffer never
+/// grows past it, whatever the relocations say), and the first undefined strong reference.
 struct TableCx<'c> {
     id: ObjId,
     seen_limit: usize,
@@ -411,7 +409,7 @@ struct TableCx<'c> {
 }
 
 /// Plans one relocation table of object `cx.id` into `p`, in table order (JUMP_SLOTs left
-/// out when `lazy_plt`).
+/// out when `lazy_plt`); records the first undefined strong reference in `cx.first_error`.
 fn plan_table(
     ns: &mut Namespace<'_>,
     cx: &mut TableCx<'_>,

@@ -377,8 +377,6 @@ fn directory(cfg: &Config<'_>) -> Option<(Vec<u8>, bool)> {
     (!d.contains(&0)).then_some((d, default))
 }
 
-/// The record at `path` (NUL-terminated) if it is the user's own, nobody else can write
-/// it, and it is not absurdly large.
 /// Records from this size on are mapped rather than read (the heap's largest size class:
 /// a bigger buffer is a fresh mapping, zero-filled page by page, then written by the copy).
 /// clang's 531 KiB record: read into a huge page 120 us, into 4 KiB pages 259 us, mapped and
@@ -404,6 +402,8 @@ impl core::ops::Deref for RecordBytes {
     }
 }
 
+/// The record at `path` (NUL-terminated) if it is the user's own, nobody else can write
+/// it, and it is not absurdly large.
 fn read_record(path: &[u8]) -> Option<RecordBytes> {
     let f = crate::fs::File::open(core::ffi::CStr::from_bytes_with_nul(path).ok()?).ok()?;
     let st = f.stat().ok()?;
