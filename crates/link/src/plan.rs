@@ -332,6 +332,11 @@ impl Planner {
     /// costs page faults to fill.
     pub fn hint(ns: &Namespace<'_>, id: ObjId, lazy_plt: bool) -> usize {
         let (rela, plt) = Self::tables(ns, id, lazy_plt);
+        Self::hint_for(rela, plt)
+    }
+
+    /// `hint` from the entry counts of [`Planner::tables`].
+    fn hint_for(rela: usize, plt: usize) -> usize {
         (rela / 8 + plt).min(1 << 18)
     }
 
@@ -365,7 +370,8 @@ impl Planner {
             return;
         };
         let (rela, relacount, jmprel) = (o.rela, o.relacount, o.jmprel);
-        let refs = Self::references(ns, id, lazy_plt);
+        let (rela_n, plt_n) = Self::tables(ns, id, lazy_plt);
+        let refs = rela_n + plt_n;
         // A few hundred references dedup well enough in the plan's own table; the byte per
         // symbol (libc: 3 KiB, zeroed) pays off only for larger tables.
         let seen_limit = if refs < SEEN_MIN_REFS {
@@ -375,7 +381,7 @@ impl Planner {
         };
         let skip = relacount.saturating_mul(24).min(rela.len());
         let rela = rela.get(skip..).unwrap_or(&[]);
-        p.reset(Self::hint(ns, id, lazy_plt));
+        p.reset(Self::hint_for(rela_n, plt_n));
         ns.reserve_lookups(refs / 4);
         p.lazy_plt = lazy_plt;
         let mut cx = TableCx {

@@ -19,7 +19,9 @@
 // the program's libc starts; never allocates through itself. A block's class is always
 // `kind_of(layout)` of the layout it is currently known by (realloc moves or resizes a block
 // when the class changes), so `dealloc` files it under the right list. Blocks of a class are
-// aligned to `class_align`.
+// aligned to `class_align`, and so are the pieces `split_larger` cuts (`carve` files each
+// under the class of its exact size, at an address meeting that class's alignment).
+// `State::nonempty` mirrors which free lists are non-empty (`push`/`pop` keep it).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
@@ -273,6 +275,8 @@ impl State {
             return None;
         }
         let used = class_size(index);
+        // The rest of the block is free and ours; every piece is a class block (size and
+        // alignment), so `push` may write its next pointer into it.
         carve(block as usize + used, class_size(from) - used, |a, c| {
             self.push(a as *mut u8, c)
         });

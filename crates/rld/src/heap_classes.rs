@@ -69,13 +69,13 @@ pub fn class_index(size: usize, align: usize) -> usize {
 /// `addr` and `len` are multiples of 16, so the 16-byte class always fits the tail.
 pub fn carve(mut addr: usize, mut len: usize, mut piece: impl FnMut(usize, usize)) {
     while len >= SIZES[0] {
-        let mut c = CLASSES;
-        while c > 0 {
-            c -= 1;
-            if SIZES[c] <= len && addr.is_multiple_of(class_align(c)) {
-                break;
-            }
-        }
+        // Outside the precondition (an address off the 16-byte grid) nothing fits: the rest
+        // is left uncut rather than filed under a class whose alignment it lacks.
+        let Some(c) =
+            (0..CLASSES).rfind(|&c| SIZES[c] <= len && addr.is_multiple_of(class_align(c)))
+        else {
+            return;
+        };
         piece(addr, c);
         addr += SIZES[c];
         len -= SIZES[c];
@@ -143,5 +143,9 @@ mod tests {
         let mut pieces = Vec::new();
         carve(0x4000, 1024, |a, c| pieces.push((a, SIZES[c])));
         assert_eq!(pieces, [(0x4000, 1024)]);
+        // Off the 16-byte grid nothing is cut.
+        let mut pieces = Vec::new();
+        carve(0x4008, 64, |a, c| pieces.push((a, c)));
+        assert!(pieces.is_empty());
     }
 }

@@ -39,8 +39,8 @@ use rld_search::fs::FileStat;
 
 /// Bump when what the fingerprint covers changes meaning.
 const FINGERPRINT_VERSION: u64 = 1;
-/// Records larger than this are not read (inkscape's is ~1.8 MB): reading one allocates its
-/// size, and a failed allocation would end the program.
+/// Records larger than this are not used (inkscape's is ~1.8 MB): each is checksummed whole
+/// before anything in it is trusted, so its size is start-up work.
 const MAX_RECORD: u64 = 64 << 20;
 
 /// The record file of this launch: its path and, if one could be read, its bytes.
