@@ -291,6 +291,22 @@ fn main() {
         "/// Every build with a `data/` directory, in directory-name order."
     )
     .unwrap();
+    // Strings, build-ids and tunables go to tables of their own and the builds refer to them
+    // by offset (see `Text` in lib.rs): the generated statics hold no pointers.
+    let mut text = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut tunables = String::new();
+    let mut ntunables = 0usize;
+    let mut intern = |s: &str| -> String {
+        let off = match text.find(s) {
+            Some(o) if !s.is_empty() => o,
+            _ => {
+                text.push_str(s);
+                text.len() - s.len()
+            }
+        };
+        format!("Text {{ off: {off}, len: {} }}", s.len())
+    };
     writeln!(out, "pub static BUILDS: &[GlibcBuild] = &[").unwrap();
     for dir in &dirs {
         let ident = fs::read_to_string(dir.join("identity.txt")).expect("identity.txt");
@@ -302,28 +318,30 @@ fn main() {
                 .trim()
                 .to_string()
         };
-        let hex = |s: String| -> String {
+        let mut hex = |s: String| -> String {
             assert!(
                 s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()),
                 "bad hex {s}"
             );
-            let bytes: Vec<String> = (0..s.len())
-                .step_by(2)
-                .map(|i| format!("0x{}", &s[i..i + 2]))
-                .collect();
-            format!("&[{}]", bytes.join(", "))
+            let off = bytes.len();
+            bytes.extend(
+                (0..s.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()),
+            );
+            format!("Bytes {{ off: {off}, len: {} }}", s.len() / 2)
         };
         writeln!(out, "    GlibcBuild {{").unwrap();
         writeln!(
             out,
-            "        package_version: {:?},",
-            get("package_version")
+            "        package_version: {},",
+            intern(&get("package_version"))
         )
         .unwrap();
-        writeln!(out, "        arch: {:?},", get("arch")).unwrap();
+        writeln!(out, "        arch: {},", intern(&get("arch"))).unwrap();
         writeln!(out, "        libc_build_id: {},", hex(get("libc_build_id"))).unwrap();
         writeln!(out, "        ldso_build_id: {},", hex(get("ldso_build_id"))).unwrap();
-        writeln!(out, "        libc_banner: {:?},", get("libc_banner")).unwrap();
+        writeln!(out, "        libc_banner: {},", intern(&get("libc_banner"))).unwrap();
         for (i, (ty, file, _, fields)) in STRUCTS.iter().enumerate() {
             let layout = load(&dir.join(format!("{file}.txt")));
             let fname = file.to_lowercase();
@@ -354,7 +372,7 @@ fn main() {
             }
             writeln!(out, "        }},").unwrap();
         }
-        writeln!(out, "        tunables: &[").unwrap();
+        let first_tunable = ntunables;
         let tl = fs::read_to_string(dir.join("tunable_list.txt")).expect("tunable_list.txt");
         let mut count = None;
         let mut n = 0usize;
@@ -376,15 +394,10 @@ fn main() {
             );
             let ty = ["Int32", "Uint64", "SizeT", "String"][f[2].parse::<usize>().unwrap()];
             let sec = ["SxidErase", "SxidIgnore", "None"][f[6].parse::<usize>().unwrap()];
-            let alias = if f[7].is_empty() {
-                "None".to_string()
-            } else {
-                format!("Some({:?})", f[7])
-            };
+            let (name, alias) = (intern(f[1]), intern(f[7]));
             writeln!(
-                out,
-                "            TunableDesc {{ name: {:?}, ty: TunableType::{ty}, min: {}, max: {}, default: {}, security: SecurityLevel::{sec}, env_alias: {alias} }},",
-                f[1],
+                tunables,
+                "    TunableDesc {{ name: {name}, ty: TunableType::{ty}, min: {}, max: {}, default: {}, security: SecurityLevel::{sec}, env_alias: {alias} }},",
                 f[3].parse::<i64>().unwrap(),
                 f[4].parse::<i64>().unwrap(),
                 f[5].parse::<i64>().unwrap()
@@ -393,9 +406,21 @@ fn main() {
             n += 1;
         }
         assert_eq!(count, Some(n), "tunable count");
-        writeln!(out, "        ],\n    }},").unwrap();
+        ntunables += n;
+        writeln!(
+            out,
+            "        tunables: ({first_tunable}, {ntunables}),\n    }},"
+        )
+        .unwrap();
     }
     writeln!(out, "];").unwrap();
+    writeln!(out, "const TEXT: &str = {text:?};").unwrap();
+    writeln!(out, "const BYTES: &[u8] = &{bytes:?};").unwrap();
+    writeln!(
+        out,
+        "static TUNABLE_LISTS: [TunableDesc; {ntunables}] = [\n{tunables}];"
+    )
+    .unwrap();
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("builds.rs");
     fs::write(dest, out).unwrap();
 }

@@ -1041,10 +1041,11 @@ fn open_finds_library_and_its_deps_breadth_first() {
     assert!(o.objects[o.target].loader.is_none());
     // The version check: a libc that defines no GLIBC_2.x version the new objects need.
     let mut poor = libc_p2.clone();
+    let name = poor.dynamic.add_name(b"libc.so.6");
     poor.dynamic.verdef = Some(vec![crate::elfdyn::VersionDef {
         version: 1,
         hash: 0,
-        name: b"libc.so.6".to_vec(),
+        name,
     }]);
     let e = open(
         &mut s,

@@ -55,7 +55,8 @@ pub fn check_all<H>(
             continue;
         };
         for need in needs {
-            let Some(nid) = find_needed(g, l, &need.file) else {
+            let (need_file, need_name) = (o.dynamic.name(need.file), o.dynamic.name(need.name));
+            let Some(nid) = find_needed(g, l, need_file) else {
                 continue;
             };
             let Some(n) = g.objects.get(nid) else {
@@ -66,7 +67,7 @@ pub fn check_all<H>(
             }
             if let Some(t) = debug {
                 t(&TraceEvent::VersionCheck {
-                    version: &need.name,
+                    version: need_name,
                     file: dso_filename(&n.path, progname),
                     by: requester_name,
                 });
@@ -90,7 +91,7 @@ pub fn check_all<H>(
                     bad_version = Some(d.version);
                     break;
                 }
-                if d.hash == need.hash && d.name == need.name {
+                if d.hash == need.hash && n.dynamic.name(d.name) == need_name {
                     ok = true;
                     break;
                 }
@@ -101,7 +102,7 @@ pub fn check_all<H>(
                     msg: format!("unsupported version {v} of Verdef record"),
                 });
             } else if !ok {
-                let (s, req) = (lossy(&need.name), lossy(requester_name));
+                let (s, req) = (lossy(need_name), lossy(requester_name));
                 let weak = if need.weak { "weak " } else { "" };
                 diags.push(Diag::Version {
                     objname: objname(),
@@ -137,17 +138,18 @@ pub fn check_new<H>(
             continue;
         };
         for need in needs {
+            let (need_file, need_name) = (o.dynamic.name(need.file), o.dynamic.name(need.name));
             let found = chain.iter().copied().find(|&id| {
-                objects
-                    .get(id)
-                    .is_some_and(|n| n.path == need.file || n.names.contains(&need.file))
+                objects.get(id).is_some_and(|n| {
+                    n.path == need_file || n.names.iter().any(|m| m.as_slice() == need_file)
+                })
             });
             let Some(n) = found.and_then(|id| objects.get(id)) else {
                 continue;
             };
             if let Some(t) = debug {
                 t(&TraceEvent::VersionCheck {
-                    version: &need.name,
+                    version: need_name,
                     file: &n.path,
                     by: &o.path,
                 });
@@ -164,14 +166,14 @@ pub fn check_new<H>(
             }
             let ok = defs
                 .iter()
-                .any(|d| d.hash == need.hash && d.name == need.name);
+                .any(|d| d.hash == need.hash && n.dynamic.name(d.name) == need_name);
             if !ok && !need.weak {
                 return Err(Fatal {
                     objname: n.path.clone(),
                     errno: 0,
                     msg: format!(
                         "version `{}' not found (required by {})",
-                        lossy(&need.name),
+                        lossy(need_name),
                         lossy(&o.path)
                     ),
                 });

@@ -61,7 +61,7 @@ impl fmt::Display for DetectError {
                     "unsupported glibc build (libc.so.6 build-id {id}); supported:"
                 )?;
                 for b in BUILDS {
-                    write!(f, " {}", b.package_version)?;
+                    write!(f, " {}", b.package_version())?;
                 }
                 Ok(())
             }
@@ -179,7 +179,7 @@ pub fn gnu_build_id(elf: &[u8], kind: ImageKind) -> Result<BuildId, DetectError>
 
 /// The supported build with this libc.so.6 build-id.
 pub fn detect_by_build_id(id: &[u8]) -> Option<&'static GlibcBuild> {
-    BUILDS.iter().find(|b| b.libc_build_id == id)
+    BUILDS.iter().find(|b| b.libc_build_id() == id)
 }
 
 /// Identifies the glibc build from the bytes of libc.so.6 (a file image or a mapped image).

@@ -57,19 +57,52 @@ impl From<BitField> for Member {
 
 include!(concat!(env!("OUT_DIR"), "/builds.rs"));
 
+/// A string of the generated tables, as its place in their one text (`TEXT`).
+///
+/// The tables hold these instead of `&'static str` so that they contain no pointers: a
+/// static with pointers lands in `.data.rel.ro`, which rld relocates at every start-up, one
+/// copy-on-write page fault per page (the build and tunable tables spanned three pages).
+/// Without pointers they stay in `.rodata`, read straight from the page cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Text {
+    off: u32,
+    len: u32,
+}
+
+impl Text {
+    /// The string (empty for the empty text).
+    pub fn get(self) -> &'static str {
+        let (off, len) = (self.off as usize, self.len as usize);
+        TEXT.get(off..off + len).unwrap_or("")
+    }
+}
+
+/// A byte string of the generated tables (`BYTES`), for the same reason as [`Text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bytes {
+    off: u32,
+    len: u32,
+}
+
+impl Bytes {
+    pub fn get(self) -> &'static [u8] {
+        let (off, len) = (self.off as usize, self.len as usize);
+        BYTES.get(off..off + len).unwrap_or(&[])
+    }
+}
+
 /// Everything rld needs to know about one glibc build. Instances come only from `BUILDS`,
-/// which build.rs generates from `data/<package_version>/`.
+/// which build.rs generates from `data/<package_version>/`. Strings and the tunable list are
+/// reached through methods: the struct holds no pointers (see [`Text`]).
 #[derive(Debug)]
 pub struct GlibcBuild {
-    /// Debian package version, e.g. `2.36-9+deb12u14`.
-    pub package_version: &'static str,
-    pub arch: &'static str,
-    /// NT_GNU_BUILD_ID of libc.so.6: the identity used for detection.
-    pub libc_build_id: &'static [u8],
-    /// NT_GNU_BUILD_ID of the distribution's ld.so, for reports only.
-    pub ldso_build_id: &'static [u8],
-    /// The version banner string embedded in libc.so.6.
-    pub libc_banner: &'static str,
+    package_version: Text,
+    arch: Text,
+    libc_build_id: Bytes,
+    ldso_build_id: Bytes,
+    libc_banner: Text,
+    /// Range of `TUNABLE_LISTS` that is this build's `tunable_list[]`.
+    tunables: (u16, u16),
     pub link_map: LinkMapLayout,
     pub rtld_global: RtldGlobalLayout,
     pub rtld_global_ro: RtldGlobalRoLayout,
@@ -92,8 +125,6 @@ pub struct GlibcBuild {
     pub pthread_mutex_t: PthreadMutexLayout,
     pub list_t: ListLayout,
     pub r_file_id: RFileIdLayout,
-    /// `tunable_list[]` in id order (the index is the `tunable_id_t` value).
-    pub tunables: &'static [TunableDesc],
 }
 
 /// `PTHREAD_MUTEX_RECURSIVE_NP`: the `__kind` glibc gives its loader locks.
@@ -108,6 +139,36 @@ pub const TLS_DTV_UNALLOCATED: usize = usize::MAX;
 pub const L_INFO_LEN: usize = 80;
 
 impl GlibcBuild {
+    /// Debian package version, e.g. `2.36-9+deb12u14`.
+    pub fn package_version(&self) -> &'static str {
+        self.package_version.get()
+    }
+
+    pub fn arch(&self) -> &'static str {
+        self.arch.get()
+    }
+
+    /// NT_GNU_BUILD_ID of libc.so.6: the identity used for detection.
+    pub fn libc_build_id(&self) -> &'static [u8] {
+        self.libc_build_id.get()
+    }
+
+    /// NT_GNU_BUILD_ID of the distribution's ld.so, for reports only.
+    pub fn ldso_build_id(&self) -> &'static [u8] {
+        self.ldso_build_id.get()
+    }
+
+    /// The version banner string embedded in libc.so.6.
+    pub fn libc_banner(&self) -> &'static str {
+        self.libc_banner.get()
+    }
+
+    /// `tunable_list[]` in id order (the index is the `tunable_id_t` value).
+    pub fn tunables(&self) -> &'static [TunableDesc] {
+        let (from, to) = (self.tunables.0 as usize, self.tunables.1 as usize);
+        TUNABLE_LISTS.get(from..to).unwrap_or(&[])
+    }
+
     /// Bytes of a `pthread_mutex_t` initialised as glibc's `_RTLD_LOCK_RECURSIVE_INITIALIZER`
     /// (all zero except `__kind`).
     pub fn recursive_mutex_init(&self, out: &mut [u8]) -> Option<()> {
@@ -132,7 +193,7 @@ impl GlibcBuild {
 
     /// Index of a tunable by its full name (`glibc.malloc.check`).
     pub fn tunable_id(&self, name: &str) -> Option<usize> {
-        self.tunables.iter().position(|t| t.name == name)
+        self.tunables().iter().position(|t| t.name() == name)
     }
 }
 

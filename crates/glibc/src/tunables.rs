@@ -33,14 +33,27 @@ pub enum SecurityLevel {
 /// One entry of the static `tunable_list[]` (index = tunable id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunableDesc {
-    pub name: &'static str,
+    pub(crate) name: crate::Text,
     pub ty: TunableType,
     pub min: i64,
     pub max: i64,
     /// Initial `val.numval` (0 for strings, meaning NULL).
     pub default: i64,
     pub security: SecurityLevel,
-    pub env_alias: Option<&'static str>,
+    /// Empty when the tunable has no environment alias.
+    pub(crate) env_alias: crate::Text,
+}
+
+impl TunableDesc {
+    /// Full name, e.g. `glibc.malloc.check`.
+    pub fn name(&self) -> &'static str {
+        self.name.get()
+    }
+
+    /// The environment variable that also sets it (`MALLOC_CHECK_`), if any.
+    pub fn env_alias(&self) -> Option<&'static str> {
+        Some(self.env_alias.get()).filter(|a| !a.is_empty())
+    }
 }
 
 /// Capacity of `Tunables`; larger than any glibc 2.36 build's table.
@@ -271,7 +284,7 @@ impl<'a> Tunables<'a> {
         let mut edits = Vec::new();
         if opts.secure
             && opts.suid_debug
-            && let Some(id) = descs.iter().position(|d| d.name == "glibc.malloc.check")
+            && let Some(id) = descs.iter().position(|d| d.name() == "glibc.malloc.check")
             && let Some(s) = t.state.get_mut(id)
         {
             s.security = SecurityLevel::None;
@@ -281,7 +294,7 @@ impl<'a> Tunables<'a> {
         let aliased: Vec<(usize, &[u8])> = descs
             .iter()
             .enumerate()
-            .filter_map(|(id, d)| d.env_alias.map(|a| (id, a.as_bytes())))
+            .filter_map(|(id, d)| d.env_alias().map(|a| (id, a.as_bytes())))
             .collect();
         // The aliases' first bytes: an entry starting otherwise (most of a typical
         // environment) is no alias, and skips the comparisons with each of them.
@@ -365,7 +378,7 @@ impl<'a> Tunables<'a> {
             let vrest = s.get(vstart..).unwrap_or(&[]);
             let vlen = vrest.iter().position(|&c| c == b':').unwrap_or(vrest.len());
             let value = vrest.get(..vlen).unwrap_or(&[]);
-            if let Some(id) = self.descs.iter().position(|d| d.name.as_bytes() == name) {
+            if let Some(id) = self.descs.iter().position(|d| d.name().as_bytes() == name) {
                 let level = self
                     .state
                     .get(id)
@@ -399,9 +412,9 @@ impl<'a> Tunables<'a> {
         for (d, s) in self.descs.iter().zip(self.state.iter()) {
             match d.ty {
                 TunableType::String => match s.strval {
-                    None => writeln!(w, "{}:", d.name)?,
+                    None => writeln!(w, "{}:", d.name())?,
                     Some(v) => {
-                        write!(w, "{}: ", d.name)?;
+                        write!(w, "{}: ", d.name())?;
                         for chunk in v.utf8_chunks() {
                             w.write_str(chunk.valid())?;
                             if !chunk.invalid().is_empty() {
@@ -414,12 +427,18 @@ impl<'a> Tunables<'a> {
                 TunableType::Int32 => writeln!(
                     w,
                     "{}: {} (min: {}, max: {})",
-                    d.name, s.numval as i32, s.min as i32, s.max as i32
+                    d.name(),
+                    s.numval as i32,
+                    s.min as i32,
+                    s.max as i32
                 )?,
                 TunableType::Uint64 | TunableType::SizeT => writeln!(
                     w,
                     "{}: 0x{:x} (min: 0x{:x}, max: 0x{:x})",
-                    d.name, s.numval as u64, s.min as u64, s.max as u64
+                    d.name(),
+                    s.numval as u64,
+                    s.min as u64,
+                    s.max as u64
                 )?,
             }
         }

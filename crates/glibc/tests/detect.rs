@@ -10,12 +10,12 @@ const LIBC: &str = "/lib/x86_64-linux-gnu/libc.so.6";
 fn detects_installed_libc() {
     let data = std::fs::read(LIBC).unwrap();
     let b = detect_libc(&data, ImageKind::File).unwrap();
-    assert_eq!(b.package_version, "2.36-9+deb12u14");
-    assert!(b.libc_banner.contains("2.36-9+deb12u14"));
+    assert_eq!(b.package_version(), "2.36-9+deb12u14");
+    assert!(b.libc_banner().contains("2.36-9+deb12u14"));
     // The banner committed in identity.txt is really inside this libc.
     assert!(
-        data.windows(b.libc_banner.len())
-            .any(|w| w == b.libc_banner.as_bytes())
+        data.windows(b.libc_banner().len())
+            .any(|w| w == b.libc_banner().as_bytes())
     );
 }
 

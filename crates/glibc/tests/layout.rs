@@ -8,7 +8,7 @@ use std::process::Command;
 fn data_dir(b: &GlibcBuild) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data")
-        .join(b.package_version)
+        .join(b.package_version())
 }
 
 type Layouts = Vec<(&'static str, usize, Vec<(&'static str, Member)>)>;
@@ -87,10 +87,10 @@ fn constants_match_committed_dumps() {
 fn spot_checks_for_deb12u14() {
     let b = BUILDS
         .iter()
-        .find(|b| b.package_version == "2.36-9+deb12u14")
+        .find(|b| b.package_version() == "2.36-9+deb12u14")
         .unwrap();
-    assert_eq!(b.libc_build_id[..4], [0x93, 0xac, 0x61, 0xec]);
-    assert_eq!(b.ldso_build_id[..4], [0x7e, 0xbc, 0x65, 0xe5]);
+    assert_eq!(b.libc_build_id()[..4], [0x93, 0xac, 0x61, 0xec]);
+    assert_eq!(b.ldso_build_id()[..4], [0x7e, 0xbc, 0x65, 0xe5]);
     let lm = &b.link_map;
     assert_eq!(lm.size, 1192);
     assert_eq!((lm.l_info.offset, lm.l_info.size), (64, 640));
@@ -221,9 +221,9 @@ fn tunable_enum_order_matches_table() {
         let body = line.split_once('{').unwrap().1.trim_end_matches('}');
         let ids: Vec<String> = body.split(',').map(|s| s.trim().to_string()).collect();
         let names: Vec<String> = b
-            .tunables
+            .tunables()
             .iter()
-            .map(|t| t.name.replace('.', "_"))
+            .map(|t| t.name().replace('.', "_"))
             .collect();
         assert_eq!(ids, names);
     }
@@ -252,7 +252,7 @@ fn remeasure_matches_committed() {
         .output()
         .unwrap();
     let version = String::from_utf8(version.stdout).unwrap();
-    let Some(b) = BUILDS.iter().find(|b| b.package_version == version) else {
+    let Some(b) = BUILDS.iter().find(|b| b.package_version() == version) else {
         println!("NOTE: installed libc6 {version} has no data directory; skipping re-measurement");
         return;
     };

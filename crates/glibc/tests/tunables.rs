@@ -10,14 +10,14 @@ const LDSO: &str = "/lib64/ld-linux-x86-64.so.2";
 fn build() -> &'static GlibcBuild {
     BUILDS
         .iter()
-        .find(|b| b.package_version == "2.36-9+deb12u14")
+        .find(|b| b.package_version() == "2.36-9+deb12u14")
         .unwrap()
 }
 
 fn init<'a>(env: &[&'a str], secure: bool) -> (Tunables<'a>, Vec<EnvEdit>) {
     let env: Vec<&[u8]> = env.iter().map(|s| s.as_bytes()).collect();
     Tunables::init(
-        build().tunables,
+        build().tunables(),
         &env,
         InitOptions {
             secure,
@@ -244,7 +244,7 @@ fn get_val_has_type_width() {
         t.get(b.tunable_id("glibc.pthread.mutex_spin_count").unwrap()),
         Some((TunableValue::Int32(100), false))
     );
-    assert_eq!(t.get(b.tunables.len()), None);
+    assert_eq!(t.get(b.tunables().len()), None);
     // The ids libc passes (doc section 7) have the documented widths.
     for id in [3, 7, 8, 13, 21, 22, 26, 32] {
         assert!(
@@ -293,7 +293,7 @@ fn secure_mode_filters_and_rewrites() {
     // With /etc/suid-debug, malloc.check becomes NONE: honoured and not erased.
     let envb: Vec<&[u8]> = env.iter().map(|s| s.as_bytes()).collect();
     let (t, edits) = Tunables::init(
-        build().tunables,
+        build().tunables(),
         &envb,
         InitOptions {
             secure: true,

@@ -278,10 +278,18 @@ pub fn build_versions<'a>(
     verneed: Option<&'a [u8]>,
     strtab: &'a [u8],
 ) -> Vec<Version<'a>> {
-    let mut high: u16 = 0;
     // Walks are capped so a malformed cyclic list terminates.
     const CAP: usize = 1 << 16;
-    let mut needs: Vec<(u16, Version<'a>)> = Vec::new();
+    // Indexed by version index, filled in place (indices are small and dense: a table
+    // sized by the largest one seen, grown as larger ones come).
+    let mut v: Vec<Version<'a>> = Vec::new();
+    fn slot<'v, 'a>(v: &'v mut Vec<Version<'a>>, ndx: u16) -> &'v mut Version<'a> {
+        let i = ndx as usize;
+        if i >= v.len() {
+            v.resize(i + 1, Version::default());
+        }
+        &mut v[i]
+    }
     if let Some(vn) = verneed {
         let mut off = 0usize;
         for _ in 0..CAP {
@@ -302,17 +310,12 @@ pub fn build_versions<'a>(
                 ) else {
                     break;
                 };
-                let ndx = other & 0x7fff;
-                high = high.max(ndx);
-                needs.push((
-                    ndx,
-                    Version {
-                        hash: h,
-                        hidden: other & 0x8000 != 0,
-                        name: cstr(strtab, name),
-                        filename: Some(cstr(strtab, file)),
-                    },
-                ));
+                *slot(&mut v, other & 0x7fff) = Version {
+                    hash: h,
+                    hidden: other & 0x8000 != 0,
+                    name: cstr(strtab, name),
+                    filename: Some(cstr(strtab, file)),
+                };
                 if anext == 0 {
                     break;
                 }
@@ -324,7 +327,8 @@ pub fn build_versions<'a>(
             off += next as usize;
         }
     }
-    let mut defs: Vec<(u16, Version<'a>)> = Vec::new();
+    // Definitions after requirements: an index both use (malformed) keeps the definition,
+    // as before.
     if let Some(vd) = verdef {
         let mut off = 0usize;
         for _ in 0..CAP {
@@ -337,22 +341,19 @@ pub fn build_versions<'a>(
             ) else {
                 break;
             };
-            let ndx = ndx & 0x7fff;
-            high = high.max(ndx);
+            // Every index counts for the size, the base version's too.
+            let entry = slot(&mut v, ndx & 0x7fff);
             if flags & 1 == 0 {
                 // VER_FLG_BASE entries stay nameless so they can't satisfy a versioned ref.
                 let name = rd_u32(vd, off + aux as usize)
                     .map(|n| cstr(strtab, n))
                     .unwrap_or(&[]);
-                defs.push((
-                    ndx,
-                    Version {
-                        hash: h,
-                        hidden: false,
-                        name,
-                        filename: None,
-                    },
-                ));
+                *entry = Version {
+                    hash: h,
+                    hidden: false,
+                    name,
+                    filename: None,
+                };
             }
             if next == 0 {
                 break;
@@ -360,14 +361,8 @@ pub fn build_versions<'a>(
             off += next as usize;
         }
     }
-    if high == 0 {
+    if v.len() <= 1 {
         return Vec::new();
-    }
-    let mut v = alloc::vec![Version::default(); high as usize + 1];
-    for (i, e) in needs.into_iter().chain(defs) {
-        if let Some(slot) = v.get_mut(i as usize) {
-            *slot = e;
-        }
     }
     v
 }

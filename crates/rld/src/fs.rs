@@ -30,9 +30,12 @@ impl File {
         })
     }
 
-    /// The mapping made by `prepare_image` (ownership passes to the caller).
-    pub fn take_image(&self) -> Option<Result<crate::rt::map::Mapped, crate::rt::map::MapError>> {
-        self.image.borrow_mut().take().map(|i| i.result)
+    /// The mapping made by `prepare_image` (ownership passes to the caller). Takes `&mut
+    /// self`: slices from `view_at` borrow the handle, so none outlives the image here.
+    pub fn take_image(
+        &mut self,
+    ) -> Option<Result<crate::rt::map::Mapped, crate::rt::map::MapError>> {
+        self.image.get_mut().take().map(|i| i.result)
     }
 
     /// Maps the object as the runtime will use it (PT_LOADs at their final place).
@@ -208,7 +211,7 @@ impl rld_search::fs::FileHandle for File {
             ctime_ns: s.ctime_ns,
         })
     }
-    fn cstr_at(&self, offset: u64) -> Option<alloc::vec::Vec<u8>> {
+    fn view_at(&self, offset: u64) -> Option<&[u8]> {
         let img = self.image.borrow();
         let Some(Image {
             result: Ok(m),
@@ -218,15 +221,14 @@ impl rld_search::fs::FileHandle for File {
             return None;
         };
         let &(off, len, vaddr) = segs.iter().find(|s| offset >= s.0 && offset < s.0 + s.1)?;
-        // Longer names are left to the caller's chunked reads (which cap them).
-        let n = ((off + len - offset) as usize).min(1 << 16);
         let src = m.bias.wrapping_add((vaddr + (offset - off)) as usize);
-        // SAFETY: [src, src + n) lies in the file-backed part of a PT_LOAD this file mapped
-        // (readable, owned by the image, which the borrow above keeps in place).
-        let bytes = unsafe { core::slice::from_raw_parts(src as *const u8, n) };
-        // No NUL within reach: let the caller read it with read_at, as before.
-        let z = bytes.iter().position(|&c| c == 0)?;
-        bytes.get(..z).map(<[u8]>::to_vec)
+        // SAFETY: [src, src + n) is the rest of the file-backed part of a PT_LOAD this file
+        // mapped, readable. The slice borrows `self`, and the mapping stays while it does:
+        // `prepare_image` never replaces an image, `take_image` needs `&mut self` and drop
+        // needs ownership.
+        Some(unsafe {
+            core::slice::from_raw_parts(src as *const u8, (off + len - offset) as usize)
+        })
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, i32> {
         if let Some(Image {

@@ -64,6 +64,27 @@ pub fn class_index(size: usize, align: usize) -> usize {
     i
 }
 
+/// The largest class of at most `len` bytes, for `SIZES[0] <= len`: the mirror of
+/// [`class_index`]'s arithmetic (larger lengths give the largest class).
+#[inline(always)]
+pub fn floor_class(len: usize) -> usize {
+    if len >= MAX_SIZE {
+        return CLASSES - 1;
+    }
+    if len < 64 {
+        return len / 16 - 1;
+    }
+    // 2^k <= len < 2^(k+1), k >= 6: 2^k is class 3 + 4 (k - 6), and each quarter of 2^k
+    // above it is one class more.
+    let k = (usize::BITS - 1 - len.leading_zeros()) as usize;
+    let quarters = (len - (1 << k)) >> (k - 2);
+    3 + 4 * (k - 6) + quarters
+}
+
+/// The last class whose blocks may sit at an address aligned to only 16, and to only 32
+/// bytes (112 and 224: every larger class is a multiple of 64).
+const LAST_ALIGNED: [usize; 2] = [6, 10];
+
 /// The pieces a free block of `len` bytes at `addr` is cut into, as (address, class): the
 /// largest class that fits and whose alignment `addr` meets, then the same for the rest.
 /// `addr` and `len` are multiples of 16, so the 16-byte class always fits the tail.
@@ -71,11 +92,21 @@ pub fn carve(mut addr: usize, mut len: usize, mut piece: impl FnMut(usize, usize
     while len >= SIZES[0] {
         // Outside the precondition (an address off the 16-byte grid) nothing fits: the rest
         // is left uncut rather than filed under a class whose alignment it lacks.
-        let Some(c) =
-            (0..CLASSES).rfind(|&c| SIZES[c] <= len && addr.is_multiple_of(class_align(c)))
-        else {
+        if !addr.is_multiple_of(16) {
             return;
+        }
+        // No class past LAST_ALIGNED[i] suits an address aligned to only 16 << i; below
+        // that cap, one step down at most reaches a suitable class.
+        let lowest_bit = addr & addr.wrapping_neg();
+        let cap = match lowest_bit {
+            16 => LAST_ALIGNED[0],
+            32 => LAST_ALIGNED[1],
+            _ => CLASSES - 1,
         };
+        let mut c = floor_class(len).min(cap);
+        while !addr.is_multiple_of(class_align(c)) {
+            c -= 1;
+        }
         piece(addr, c);
         addr += SIZES[c];
         len -= SIZES[c];
@@ -119,6 +150,43 @@ mod tests {
         }
         // A link map (1136 + 16 bytes) wastes 128 bytes, not 384 as in halves.
         assert_eq!(SIZES[class_index(1152, 16)], 1280);
+    }
+
+    #[test]
+    fn floor_class_is_the_largest_fit() {
+        for len in (16..=MAX_SIZE + 64).step_by(16) {
+            let want = (0..CLASSES).rfind(|&c| SIZES[c] <= len).unwrap();
+            assert_eq!(floor_class(len), want, "len {len}");
+        }
+    }
+
+    #[test]
+    fn last_aligned_classes() {
+        for (i, &last) in LAST_ALIGNED.iter().enumerate() {
+            let align = 16 << i;
+            assert_eq!(class_align(last), align);
+            assert!((last + 1..CLASSES).all(|c| class_align(c) > align));
+        }
+    }
+
+    #[test]
+    fn carving_picks_the_largest_aligned_class() {
+        for addr in (0x1000..0x1100).step_by(16) {
+            for len in (16..=4096).step_by(16) {
+                let mut pieces = Vec::new();
+                carve(addr, len, |a, c| pieces.push((a, c)));
+                let (mut at, mut left) = (addr, len);
+                for &(a, c) in &pieces {
+                    let want = (0..CLASSES)
+                        .rfind(|&c| SIZES[c] <= left && at.is_multiple_of(class_align(c)))
+                        .unwrap();
+                    assert_eq!((a, c), (at, want), "addr {addr:#x} len {len}");
+                    at += SIZES[c];
+                    left -= SIZES[c];
+                }
+                assert_eq!(left, 0);
+            }
+        }
     }
 
     #[test]

@@ -87,10 +87,11 @@ pub trait FileHandle {
     fn reads_are_cheap(&self) -> bool {
         false
     }
-    /// The NUL-terminated string at `offset` (without the NUL), when it can be read from
-    /// memory in one piece; `None` tells the caller to read it with `read_at`. Saves the
-    /// chunked copies for the dozens of names (needed, versions) read per object.
-    fn cstr_at(&self, _offset: u64) -> Option<Vec<u8>> {
+    /// The file's bytes from `offset` to the end of the mapped piece that holds it, when
+    /// reads are served from a mapping that stays in place while the handle is borrowed.
+    /// `None` tells the caller to use `read_at`. Parsers read records and the dozens of
+    /// names (needed, versions) per object in place instead of copying them out piecewise.
+    fn view_at(&self, _offset: u64) -> Option<&[u8]> {
         None
     }
 }

@@ -196,12 +196,12 @@ fn prior_of(o: &Loaded) -> Prior {
                 .map(|d| rld_deps::elfdyn::VersionDef {
                     version: d.version,
                     hash: d.hash,
-                    name: d
-                        .name_offset()
-                        .ok()
-                        .and_then(|n| st.get(n as u64).ok())
-                        .map(<[u8]>::to_vec)
-                        .unwrap_or_default(),
+                    name: dynamic.add_name(
+                        d.name_offset()
+                            .ok()
+                            .and_then(|n| st.get(n as u64).ok())
+                            .unwrap_or_default(),
+                    ),
                 })
                 .collect();
             dynamic.verdef = Some(defs);
@@ -713,7 +713,7 @@ fn map_new(
     page: usize,
     out: &mut Vec<Loaded>,
 ) -> Result<(usize, usize), Failure> {
-    let Some(file) = &o.file else {
+    let Some(file) = o.file.as_mut() else {
         return Err(fail(0, &o.path, "cannot open shared object file"));
     };
     let plan = super::map::load_plan(&o.header, page).map_err(|e| fail(0, &o.path, e.message()))?;

@@ -69,6 +69,17 @@ impl FileHandle for MemImage {
     fn stat(&self) -> Result<rld_search::fs::FileStat, i32> {
         Err(rld_search::fs::errno::EINVAL)
     }
+    fn view_at(&self, offset: u64) -> Option<&[u8]> {
+        let &(_, hi) = self.segs.iter().find(|s| offset >= s.0 && offset < s.1)?;
+        // SAFETY: [offset, hi) is the rest of a PT_LOAD's file-backed part, which the kernel
+        // mapped at `bias` for the life of the process.
+        Some(unsafe {
+            core::slice::from_raw_parts(
+                self.bias.wrapping_add(offset as usize) as *const u8,
+                (hi - offset) as usize,
+            )
+        })
+    }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, i32> {
         let Some(&(lo, hi)) = self.segs.iter().find(|s| offset >= s.0 && offset < s.1) else {
             return Ok(0);
@@ -154,7 +165,7 @@ pub fn tunables_and_cpu(
     rld_cpu::CpuInfo<'static>,
 ) {
     let build0 = rld_glibc::BUILDS.first();
-    let descs = build0.map_or(&[][..], |b| b.tunables);
+    let descs = build0.map_or(&[][..], |b| b.tunables());
     let env: Vec<&'static [u8]> = st.env.clone();
     let opts = rld_glibc::tunables::InitOptions { secure, suid_debug };
     let t = match rld_glibc::tunables::Tunables::init(descs, &env, opts) {
@@ -286,7 +297,7 @@ fn hand_over(st: &Startup, explicit: bool, prog_idx: usize, why: &str) -> ! {
 
 /// Maps a library (or the explicit main program) from its open file.
 fn map_from_file(
-    file: &crate::fs::File,
+    file: &mut crate::fs::File,
     hdr: &ElfHeader,
     name: &[u8],
     progname: &[u8],
@@ -374,10 +385,7 @@ pub(crate) fn map_all(
                         false,
                     ),
                 ),
-                None => push_last(
-                    &mut objs,
-                    map_and_describe(Kind::Main, b"", cx.program_arg, o, cx),
-                ),
+                None => push_last(&mut objs, map_and_describe(Kind::Main, o, cx)),
             },
             Kind::Rtld => push_last(
                 &mut objs,
@@ -427,10 +435,7 @@ pub(crate) fn map_all(
                 l
             }
             Kind::Library => {
-                let l = push_last(
-                    &mut objs,
-                    map_and_describe(Kind::Library, &o.path, &o.path, o, cx),
-                );
+                let l = push_last(&mut objs, map_and_describe(Kind::Library, o, cx));
                 l.file_id = (o.file_id.dev, o.file_id.ino);
                 l
             }
@@ -517,23 +522,33 @@ pub(super) fn describe(
 /// builds its entry: `name` is its `l_name`, `shown` the name in mapping errors.
 fn map_and_describe(
     kind: Kind,
-    name: &[u8],
-    shown: &[u8],
-    o: &rld_deps::graph::Object<crate::fs::File>,
+    o: &mut rld_deps::graph::Object<crate::fs::File>,
     cx: &MapCtx<'_>,
 ) -> Loaded {
-    let Some(file) = &o.file else {
+    let rld_deps::graph::Object {
+        file,
+        header,
+        names,
+        path,
+        ..
+    } = o;
+    let Some(file) = file.as_mut() else {
         die("rld: an object to map is not open\n")
     };
-    let (bias, _, _) = map_from_file(file, &o.header, shown, cx.progname, cx.page);
+    // The program's `l_name` is empty; mapping errors name it as given on the command line.
+    let (name, shown): (&[u8], &[u8]) = match kind {
+        Kind::Main => (b"", cx.program_arg),
+        _ => (path, path),
+    };
+    let (bias, _, _) = map_from_file(file, header, shown, cx.progname, cx.page);
     describe(
         kind,
         name,
-        &o.names,
+        names,
         bias,
-        o.header.phdrs.clone(),
-        phdr_address(&o.header, bias),
-        bias.wrapping_add(o.header.e_entry as usize),
+        header.phdrs.clone(),
+        phdr_address(header, bias),
+        bias.wrapping_add(header.e_entry as usize),
         cx.page,
         false,
     )
