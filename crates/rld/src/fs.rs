@@ -280,9 +280,12 @@ impl rld_search::fs::Fs for LoaderFs {
         Ok(map_file(cstr(&c_path(path)?)).map_err(errno)?.data)
     }
     fn getcwd(&self) -> Result<alloc::vec::Vec<u8>, i32> {
-        let mut buf = alloc::vec![0u8; 4096];
-        let n = sys::getcwd(&mut buf).map_err(errno)?;
-        buf.truncate(n);
-        Ok(buf)
+        // Not zero-filled: the kernel writes what is read back. The result is copied at its
+        // exact size: it lives on as an object's `$ORIGIN`, and the 4 KiB buffer would too.
+        let mut buf: alloc::vec::Vec<u8> = alloc::vec::Vec::with_capacity(4096);
+        let n = sys::getcwd(buf.spare_capacity_mut()).map_err(errno)?;
+        // SAFETY: the kernel wrote the first n bytes (the path, before its NUL).
+        unsafe { buf.set_len(n) };
+        Ok(buf.as_slice().to_vec())
     }
 }

@@ -214,8 +214,8 @@ pub fn stat(path: &CStr) -> Result<FileStat> {
     Ok(stat_of(&rustix::fs::stat(path)?))
 }
 
-/// getcwd(2) into `buf`; returns the length without the NUL.
-pub fn getcwd(buf: &mut [u8]) -> Result<usize> {
+/// getcwd(2) into `buf`: the length of the path (without its NUL), which is initialised.
+pub fn getcwd(buf: &mut [core::mem::MaybeUninit<u8>]) -> Result<usize> {
     let r: isize;
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
     unsafe {

@@ -91,33 +91,37 @@ pub fn verify<H: FileHandle + ?Sized>(file: &H) -> Result<Verified, VerifyError>
     let phoff = h.e_phoff;
     let phnum = h.e_phnum as usize;
     let maplength = phnum * 56;
-    let mut ph_bytes = alloc::vec![0u8; maplength];
+    // The program headers are almost always within the first read: parsed from there, else
+    // read on their own.
     let in_buf = phoff
         .checked_add(maplength as u64)
-        .is_some_and(|end| end <= len as u64);
-    if in_buf {
-        let start = phoff as usize;
-        if let Some(src) = buf.get(start..start + maplength) {
-            ph_bytes.copy_from_slice(src);
+        .filter(|&end| end <= len as u64)
+        .and_then(|end| buf.get(phoff as usize..end as usize));
+    let read;
+    let ph_bytes: &[u8] = match in_buf {
+        Some(b) => b,
+        None => {
+            let mut b = alloc::vec![0u8; maplength];
+            match read_full(file, phoff, &mut b) {
+                Ok(n) if n == maplength => {}
+                Ok(_) => return fatal(0, "cannot read file data"),
+                Err(e) => return fatal(e, "cannot read file data"),
+            }
+            read = b;
+            &read
         }
-    } else {
-        match read_full(file, phoff, &mut ph_bytes) {
-            Ok(n) if n == maplength => {}
-            Ok(_) => return fatal(0, "cannot read file data"),
-            Err(e) => return fatal(e, "cannot read file data"),
-        }
-    }
+    };
     let phdrs = (0..phnum)
         .map(|i| {
             let o = i * 56;
             Phdr {
-                p_type: u32le(&ph_bytes, o),
-                p_flags: u32le(&ph_bytes, o + 4),
-                p_offset: u64le(&ph_bytes, o + 8),
-                p_vaddr: u64le(&ph_bytes, o + 16),
-                p_filesz: u64le(&ph_bytes, o + 32),
-                p_memsz: u64le(&ph_bytes, o + 40),
-                p_align: u64le(&ph_bytes, o + 48),
+                p_type: u32le(ph_bytes, o),
+                p_flags: u32le(ph_bytes, o + 4),
+                p_offset: u64le(ph_bytes, o + 8),
+                p_vaddr: u64le(ph_bytes, o + 16),
+                p_filesz: u64le(ph_bytes, o + 32),
+                p_memsz: u64le(ph_bytes, o + 40),
+                p_align: u64le(ph_bytes, o + 48),
             }
         })
         .collect();

@@ -1369,7 +1369,7 @@ fn free_object_memory(b: &rld_glibc::GlibcBuild, o: &Loaded) {
         let s: &'static [u8] = unsafe { core::slice::from_raw_parts(e.as_ptr().cast(), n) };
         free_bytes(s);
     }
-    free_bytes(o.name);
+    // `name` is a prefix of `name_c`'s allocation (`objects::leak_name`).
     free_bytes(o.name_c);
     for n in &o.libnames {
         free_bytes(n);

@@ -42,7 +42,8 @@ pub struct Tls {
 /// One object of the link-map list.
 pub struct Loaded {
     pub kind: Kind,
-    /// `l_name` without its NUL ("" for the main program).
+    /// `l_name` without its NUL ("" for the main program); a prefix of `name_c` (one
+    /// allocation, see `leak_name`).
     pub name: &'static [u8],
     /// The same, NUL-terminated, for glibc's structures.
     pub name_c: &'static [u8],
@@ -99,6 +100,13 @@ pub struct Loaded {
 /// Leaks `v` for the life of the process (loader state is never freed).
 pub fn leak<T>(v: Vec<T>) -> &'static [T] {
     Box::leak(v.into_boxed_slice())
+}
+
+/// An object's name as `(name, name with its NUL)`: one leaked allocation, the first slice
+/// a prefix of the second (`Loaded::name`, `Loaded::name_c`; freed through `name_c`).
+pub fn leak_name(s: &[u8]) -> (&'static [u8], &'static [u8]) {
+    let c = leak_cstr(s);
+    (c.get(..s.len()).unwrap_or_default(), c)
 }
 
 pub fn leak_cstr(s: &[u8]) -> &'static [u8] {
@@ -220,23 +228,23 @@ pub fn layout(phdrs: &[Phdr], bias: usize, page: usize) -> Layout {
 /// # Safety
 /// `[addr, addr + max)` is readable.
 pub unsafe fn read_dynamic(addr: usize, max: usize, vaddr: u64) -> Option<DynamicInfo<'static>> {
-    // Sized for the whole section (up to DT_NULL it is usually all used): no regrowth.
-    let mut bytes = Vec::with_capacity((max - max % 16).min(1 << 16));
-    let mut off = 0;
-    while off + 16 <= max {
+    // The entries up to and including DT_NULL, counted first so that the copy is allocated
+    // at its final size (linkers pad the section with DT_NULLs: a copy sized for the whole
+    // section was shrunk, copied again, when leaked).
+    let mut len = 0;
+    while len + 16 <= max {
         // SAFETY: caller contract.
-        let (tag, val) = unsafe {
-            (
-                ((addr + off) as *const u64).read_unaligned(),
-                ((addr + off + 8) as *const u64).read_unaligned(),
-            )
-        };
-        bytes.extend_from_slice(&tag.to_le_bytes());
-        bytes.extend_from_slice(&val.to_le_bytes());
-        off += 16;
+        let tag = unsafe { ((addr + len) as *const u64).read_unaligned() };
+        len += 16;
         if tag == 0 {
             break;
         }
+    }
+    let mut bytes = Vec::with_capacity(len);
+    // SAFETY: caller contract: [addr, addr + len) is readable; `bytes` has room for len.
+    unsafe {
+        core::ptr::copy_nonoverlapping(addr as *const u8, bytes.as_mut_ptr(), len);
+        bytes.set_len(len);
     }
     let bytes: &'static [u8] = leak(bytes);
     let d = Dynamic::from_bytes(bytes, vaddr).ok()?;

@@ -430,8 +430,8 @@ pub(crate) fn map_all(
                         true,
                     ),
                 );
-                l.name = objects::leak(o.names.first().cloned().unwrap_or_default());
-                l.name_c = objects::leak_cstr(l.name);
+                (l.name, l.name_c) =
+                    objects::leak_name(o.names.first().map_or(&[][..], Vec::as_slice));
                 l
             }
             Kind::Library => {
@@ -479,10 +479,11 @@ pub(super) fn describe(
     };
     // SAFETY: the read-only prefix of a mapped object; never written (module invariant).
     let ro = unsafe { objects::ro_image(l.map_start, l.ro_end, l.min_vaddr) };
+    let (name, name_c) = objects::leak_name(name);
     Loaded {
         kind,
-        name: objects::leak(name.to_vec()),
-        name_c: objects::leak_cstr(name),
+        name,
+        name_c,
         libnames: libnames.iter().map(|n| objects::leak_cstr(n)).collect(),
         bias,
         map_start: l.map_start,
