@@ -143,10 +143,16 @@ pub const fn l_info_index(tag: i64) -> Option<usize> {
 #[derive(Clone, Debug)]
 pub struct DynamicInfo<'a> {
     dynamic: Dynamic<'a>,
-    slots: [u64; L_INFO_COUNT],
+    /// Per slot, the index of its last entry in `dynamic` (`FAR`: at or beyond `FAR`, found
+    /// again by a scan). Indices rather than values: a loader keeps one of these per object,
+    /// and values would take 640 bytes instead of 160.
+    slots: [u16; L_INFO_COUNT],
     present: u128,
     debug_index: Option<usize>,
 }
+
+/// `DynamicInfo::slots` entry of a slot whose last entry's index does not fit below it.
+const FAR: u16 = u16::MAX;
 
 impl<'a> DynamicInfo<'a> {
     /// Classifies every entry of `dynamic` (infallible: unknown tags are ignored as by glibc).
@@ -161,7 +167,7 @@ impl<'a> DynamicInfo<'a> {
             if let Some(slot) = l_info_index(e.tag)
                 && let Some(s) = info.slots.get_mut(slot)
             {
-                *s = e.val;
+                *s = u16::try_from(i).unwrap_or(FAR).min(FAR);
                 info.present |= 1u128 << slot;
             }
             if e.tag == DT_DEBUG {
@@ -182,12 +188,30 @@ impl<'a> DynamicInfo<'a> {
     }
 
     /// Value of raw slot `index` (last entry whose tag maps there), before glibc's fix-ups.
+    // Out of line: every accessor goes through here, and inlined it grew rld by 8 KB.
+    #[inline(never)]
     pub fn raw_slot(&self, index: usize) -> Option<u64> {
-        if index < L_INFO_COUNT && self.present & (1u128 << index) != 0 {
-            self.slots.get(index).copied()
-        } else {
-            None
+        if index >= L_INFO_COUNT || self.present & (1u128 << index) == 0 {
+            return None;
         }
+        match *self.slots.get(index)? {
+            FAR => self.far_slot(index),
+            at => Some(self.dynamic.raw_entries().get(at as usize)?.d_val.get(LE)),
+        }
+    }
+
+    /// A slot whose last entry lies past the first 65535 (only a pathological section):
+    /// found again by a scan, out of line so that the accessors stay small.
+    #[cold]
+    #[inline(never)]
+    fn far_slot(&self, index: usize) -> Option<u64> {
+        let e = self
+            .dynamic
+            .raw_entries()
+            .iter()
+            .rev()
+            .find(|d| l_info_index(d.d_tag.get(LE).0) == Some(index))?;
+        Some(e.d_val.get(LE))
     }
 
     /// Value glibc's `l_info[index]->d_un` would hold after `elf_get_dynamic_info` (non-

@@ -251,6 +251,35 @@ fn l_info_index_matches_glibc_layout() {
 }
 
 #[test]
+fn slots_past_65535_entries_keep_the_last_value() {
+    // DT_SONAME early, then 70,000 DT_NEEDED and a DT_RPATH and DT_SONAME late: the late
+    // entries sit past what a slot's 16-bit entry index holds.
+    let mut v = Vec::new();
+    let mut push = |t: i64, val: u64| {
+        v.extend_from_slice(&t.to_le_bytes());
+        v.extend_from_slice(&val.to_le_bytes());
+    };
+    push(DT_SONAME, 1);
+    push(DT_STRTAB, 0x400);
+    for i in 0..70_000 {
+        push(DT_NEEDED, i);
+    }
+    push(DT_RPATH, 11);
+    push(DT_SONAME, 22);
+    push(DT_NULL, 0);
+    let info = DynamicInfo::new(crate::Dynamic::from_bytes(&v, 0).unwrap());
+    assert_eq!(
+        info.raw_slot(DT_SONAME as usize),
+        Some(22),
+        "last entry wins"
+    );
+    assert_eq!(info.raw_slot(DT_RPATH as usize), Some(11));
+    assert_eq!(info.raw_slot(DT_NEEDED as usize), Some(69_999));
+    assert_eq!(info.raw_slot(DT_STRTAB as usize), Some(0x400));
+    assert_eq!(info.raw_slot(DT_RUNPATH as usize), None);
+}
+
+#[test]
 fn glibc_flag_aliases_and_runpath_hides_rpath() {
     use crate::raw::Dyn64;
     let mk = |entries: &[(i64, u64)]| -> Vec<u8> {
