@@ -167,7 +167,7 @@ impl<'a> DynamicInfo<'a> {
             if let Some(slot) = l_info_index(e.tag)
                 && let Some(s) = info.slots.get_mut(slot)
             {
-                *s = u16::try_from(i).unwrap_or(FAR).min(FAR);
+                *s = u16::try_from(i).unwrap_or(FAR);
                 info.present |= 1u128 << slot;
             }
             if e.tag == DT_DEBUG {
