@@ -82,7 +82,10 @@ def main():
     # The entry point (naked asm, which callgrind does not name) comes first.
     order, seen = ["_start"], {"_start"}
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, RLD_LAUNCH_CACHE=os.path.join(tmp, "cache"))
+        # The cache in its default place (under XDG_CACHE_HOME), as most launches find it:
+        # naming it with RLD_LAUNCH_CACHE would skip the code that makes the default path.
+        env = {k: v for k, v in os.environ.items() if k != "RLD_LAUNCH_CACHE"}
+        env["XDG_CACHE_HOME"] = os.path.join(tmp, "cache")
         for i, cmd in enumerate(corpus(rld, tmp)):
             out = os.path.join(tmp, f"cg.{i}")
             subprocess.run(

@@ -60,6 +60,11 @@ impl Raw {
     }
 
     /// Writes `v` with the field's width (1, 2, 4 or 8 bytes, little endian).
+    ///
+    /// `put`, `get` and `put_bits` stay out of line: filling a link map and the globals
+    /// takes hundreds of them, and inlined (checks and a variable-width copy each) they made
+    /// the start-up code ~20 KB larger, more pages to fault in than the calls cost.
+    #[inline(never)]
     pub fn put(&self, f: Field, v: u64) {
         let n = f.size.min(8);
         if !matches!(n, 1 | 2 | 4 | 8) || !self.fits(f.offset, n) {
@@ -75,6 +80,7 @@ impl Raw {
     }
 
     /// Reads the field (zero-extended).
+    #[inline(never)]
     pub fn get(&self, f: Field) -> u64 {
         let n = f.size.min(8);
         if !self.fits(f.offset, n) {
@@ -98,6 +104,7 @@ impl Raw {
 
     /// Sets a bitfield. Concurrent writers of the same byte must be excluded by the caller
     /// (the loader lock).
+    #[inline(never)]
     pub fn put_bits(&self, b: BitField, v: u8) {
         if !self.fits(b.byte, 1) {
             return;
