@@ -51,13 +51,11 @@ extern "C" fn entry(sp: *mut usize) -> ! {
 fn main(st: &mut startup::Startup) -> i32 {
     let explicit = st.aux.entry == start::self_entry();
     let secure = st.aux.secure;
-    let env: Vec<&'static [u8]> = st.env.clone();
-    let args: Vec<&'static [u8]> = st.args.clone();
     let mut cfg = Config::new(secure, explicit);
 
     let suid_debug = secure && fs::LoaderFs.exists(c"/etc/suid-debug");
     let mut events = Vec::new();
-    let env_outcome = cli::parse_env(&mut cfg, &env, suid_debug, &mut events);
+    let env_outcome = cli::parse_env(&mut cfg, &st.env, suid_debug, &mut events);
     for ev in &events {
         match ev {
             EnvEvent::UnknownDebugOption(w) => {
@@ -82,9 +80,11 @@ fn main(st: &mut startup::Startup) -> i32 {
         return 5;
     }
 
-    let argv0: &[u8] = args.first().copied().unwrap_or(b"rld");
+    // Copies of the strings' references, never of the vectors: `run` does not return, so
+    // whatever this frame allocates stays allocated for the process's life.
+    let argv0: &'static [u8] = st.args.first().copied().unwrap_or(b"rld");
     if explicit {
-        match cli::parse_args(&mut cfg, &args) {
+        match cli::parse_args(&mut cfg, &st.args) {
             ArgsOutcome::Program => {}
             ArgsOutcome::Version => {
                 println!(
@@ -115,7 +115,7 @@ fn main(st: &mut startup::Startup) -> i32 {
         // WIRE: --help with a program: map it (for its RPATH/RUNPATH) then print help.
         Mode::Help => help(argv0, &cfg, st),
         Mode::List | Mode::Trace => {
-            let program: &[u8] = match cfg.program_index.and_then(|i| args.get(i)) {
+            let program: &[u8] = match cfg.program_index.and_then(|i| st.args.get(i).copied()) {
                 Some(p) => p,
                 // As PT_INTERP with LD_TRACE_LOADED_OBJECTS: the kernel's program.
                 None => st.aux.execfn.unwrap_or(argv0),
@@ -129,7 +129,7 @@ fn main(st: &mut startup::Startup) -> i32 {
             };
             cold_list(&cfg, st, program, mode)
         }
-        Mode::Verify => match cfg.program_index.and_then(|i| args.get(i)) {
+        Mode::Verify => match cfg.program_index.and_then(|i| st.args.get(i).copied()) {
             Some(p) => cold_verify(p),
             None => 1,
         },

@@ -87,12 +87,17 @@ impl Startup {
                 args.push(cstr(*argv_ptr.add(i)));
             }
             let envp_ptr = argv_ptr.add(argc + 1);
-            let mut env = Vec::new();
-            let mut e = envp_ptr;
-            while !(*e).is_null() {
-                env.push(cstr(*e));
-                e = e.add(1);
+            // Counted first: grown by doubling, the vector left its smaller copies behind
+            // as free blocks of the start-up heap.
+            let mut n = 0;
+            while !(*envp_ptr.add(n)).is_null() {
+                n += 1;
             }
+            let mut env = Vec::with_capacity(n);
+            for i in 0..n {
+                env.push(cstr(*envp_ptr.add(i)));
+            }
+            let e = envp_ptr.add(n);
             let auxv_ptr = e.add(1) as *mut [usize; 2];
             let mut aux = Auxv::default();
             let mut have_secure = false;

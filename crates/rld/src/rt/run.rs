@@ -166,9 +166,8 @@ pub fn tunables_and_cpu(
 ) {
     let build0 = rld_glibc::BUILDS.first();
     let descs = build0.map_or(&[][..], |b| b.tunables());
-    let env: Vec<&'static [u8]> = st.env.clone();
     let opts = rld_glibc::tunables::InitOptions { secure, suid_debug };
-    let t = match rld_glibc::tunables::Tunables::init(descs, &env, opts) {
+    let t = match rld_glibc::tunables::Tunables::init(descs, &st.env, opts) {
         Ok((t, _edits)) => t,
         Err(_) => die("rld: too many tunables in this glibc build\n"),
     };
@@ -650,13 +649,13 @@ fn symbol_address(rt: &Runtime, obj: ObjId, sym: u32) -> usize {
 /// Loads and starts the program. Never returns.
 pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     let page = st.aux.pagesz;
-    let args: Vec<&'static [u8]> = st.args.clone();
     let prog_idx = if explicit {
         cfg.program_index.unwrap_or(0)
     } else {
         0
     };
-    let Some(&program_arg) = args.get(prog_idx) else {
+    let argv0 = st.args.first().copied();
+    let Some(&program_arg) = st.args.get(prog_idx) else {
         die("rld: missing program name\n")
     };
     let progname: &'static [u8] = program_arg;
@@ -693,7 +692,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         // its argv[0]); PT_INTERP and the SONAME stay its other names. Programs see that
         // name through dl_iterate_phdr, and a debugger opens it for the loader's symbols
         // (libthread_db finds `_rtld_global` there).
-        if let Some(&argv0) = args.first() {
+        if let Some(argv0) = argv0 {
             lc.rtld_name = argv0.to_vec();
         }
     } else {
