@@ -124,7 +124,10 @@ impl core::fmt::Display for PlanError {
 
 /// Builds the plan from the PT_LOAD segments in program-header order.
 pub fn plan(segments: impl IntoIterator<Item = Segment>, page: u64) -> Result<LoadPlan, PlanError> {
-    let mut cmds: Vec<LoadCmd> = Vec::new();
+    let segments = segments.into_iter();
+    // One command per segment: room for the usual four (R, RX, R, RW) from the start
+    // instead of growing through 1, 2 and 4 (the caller's filter gives no size hint).
+    let mut cmds: Vec<LoadCmd> = Vec::with_capacity(segments.size_hint().0.max(4));
     let mut max_align = page;
     for s in segments {
         if s.memsz == 0 {

@@ -130,8 +130,8 @@ fn rpo_walk(
 ) -> Vec<ObjId> {
     let mut rpo: Vec<ObjId> = alloc::vec![0; n];
     let mut head = n;
-    // Each frame is (object, next dependency index).
-    let mut stack: Vec<(ObjId, usize)> = Vec::new();
+    // Each frame is (object, next dependency index); an object is pushed at most once.
+    let mut stack: Vec<(ObjId, usize)> = Vec::with_capacity(n);
     for root in roots {
         if state.get(root as usize) != Some(&1) {
             continue;
