@@ -443,7 +443,7 @@ pub(crate) fn map_all(
         l.origin = o.origin.as_deref().map(objects::leak_cstr);
         // The files are no longer needed once mapped, but for relocation's huge pages.
         if cx.keep_data_files && super::map::huge_page_candidate(&l.phdrs) {
-            l.data_file = o.file.take();
+            l.data_file = o.file.take().map(Box::new);
         }
         o.file = None;
         index_of_graph[gid] = Some(objs.len() - 1);
