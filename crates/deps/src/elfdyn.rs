@@ -1,6 +1,7 @@
 //! Private reader for the dynamic-section facts the graph needs (NEEDED, SONAME, RPATH/RUNPATH,
 //! FLAGS_1, version needs/defs), read through `FileHandle::read_at`; stands in until rld-elf has them.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use rld_search::fs::{FileHandle, read_full};
 use rld_search::verify::{ElfHeader, PT_DYNAMIC, PT_INTERP, PT_LOAD};
@@ -66,7 +67,8 @@ pub struct DynInfo {
     /// Verneed records with an unsupported `vn_version` (glibc: fatal).
     pub bad_verneed_version: Option<u16>,
     pub interp: Option<Vec<u8>>,
-    /// The names of `verneed` and `verdef`, back to back (see [`NameRef`]).
+    /// The names of `verneed` and `verdef`, back to back (see [`NameRef`]): written by
+    /// [`DynInfo::add_name`], read by [`DynInfo::name`].
     pub version_names: Vec<u8>,
 }
 
@@ -151,15 +153,14 @@ impl<H: FileHandle + ?Sized> Reader<'_, H> {
             .map(|p| v - p.p_vaddr + p.p_offset)
     }
 
-    fn bytes(&self, off: u64, len: usize) -> Option<Vec<u8>> {
-        if let Some(v) = self.h.view_at(off)
-            && let Some(b) = v.get(..len)
-        {
-            return Some(b.to_vec());
+    /// `len` bytes at `off`: lent from the mapping when the handle has one, else read.
+    fn bytes(&self, off: u64, len: usize) -> Option<Cow<'_, [u8]>> {
+        if let Some(b) = self.h.view_at(off).and_then(|v| v.get(..len)) {
+            return Some(Cow::Borrowed(b));
         }
         let mut b = alloc::vec![0u8; len];
         match read_full(self.h, off, &mut b) {
-            Ok(n) if n == len => Some(b),
+            Ok(n) if n == len => Some(Cow::Owned(b)),
             _ => None,
         }
     }
@@ -180,14 +181,20 @@ impl<H: FileHandle + ?Sized> Reader<'_, H> {
     fn name_into(&self, off: u64, info: &mut DynInfo) -> NameRef {
         match self.h.view_at(off).and_then(in_place) {
             Some(name) => info.add_name(name),
-            None => info.add_name(&self.cstr(off)),
+            None => info.add_name(&self.cstr_read(off)),
         }
     }
 
     fn cstr(&self, off: u64) -> Vec<u8> {
-        if let Some(name) = self.h.view_at(off).and_then(in_place) {
-            return name.to_vec();
+        match self.h.view_at(off).and_then(in_place) {
+            Some(name) => name.to_vec(),
+            None => self.cstr_read(off),
         }
+    }
+
+    /// The string at `off` through `read_at`, in chunks (a handle without a view, or a name
+    /// that runs past its mapped piece).
+    fn cstr_read(&self, off: u64) -> Vec<u8> {
         let mut out = Vec::new();
         let mut pos = off;
         // Names are mostly short: a small first read, larger ones after.
@@ -248,12 +255,10 @@ pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp
     let mut info = DynInfo::default();
     if interp
         && let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
-        && let Some(mut s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize)
+        && let Some(s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize)
     {
-        if let Some(z) = s.iter().position(|&c| c == 0) {
-            s.truncate(z);
-        }
-        info.interp = Some(s);
+        let z = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+        info.interp = s.get(..z).map(<[u8]>::to_vec);
     }
     // glibc uses the first PT_DYNAMIC with a non-zero size.
     let Some(dynp) = hdr.phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {

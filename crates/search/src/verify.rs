@@ -3,6 +3,7 @@
 //! The header rules are rld-elf's `verify_ehdr`; this module adds the reads through `FileHandle`.
 
 use crate::fs::{Errno, FileHandle, errno, read_full};
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 pub const ET_EXEC: u16 = 2;
@@ -100,31 +101,28 @@ pub fn verify<H: FileHandle + ?Sized>(file: &H) -> Result<Verified, VerifyError>
         .checked_add(maplength as u64)
         .filter(|&end| end <= len as u64)
         .and_then(|end| buf.get(phoff as usize..end as usize));
-    let read;
-    let ph_bytes: &[u8] = match in_buf {
-        Some(b) => b,
+    let ph_bytes: Cow<'_, [u8]> = match in_buf {
+        Some(b) => Cow::Borrowed(b),
         None => {
             let mut b = alloc::vec![0u8; maplength];
             match read_full(file, phoff, &mut b) {
-                Ok(n) if n == maplength => {}
+                Ok(n) if n == maplength => Cow::Owned(b),
                 Ok(_) => return fatal(0, "cannot read file data"),
                 Err(e) => return fatal(e, "cannot read file data"),
             }
-            read = b;
-            &read
         }
     };
     let phdrs = (0..phnum)
         .map(|i| {
             let o = i * 56;
             Phdr {
-                p_type: u32le(ph_bytes, o),
-                p_flags: u32le(ph_bytes, o + 4),
-                p_offset: u64le(ph_bytes, o + 8),
-                p_vaddr: u64le(ph_bytes, o + 16),
-                p_filesz: u64le(ph_bytes, o + 32),
-                p_memsz: u64le(ph_bytes, o + 40),
-                p_align: u64le(ph_bytes, o + 48),
+                p_type: u32le(&ph_bytes, o),
+                p_flags: u32le(&ph_bytes, o + 4),
+                p_offset: u64le(&ph_bytes, o + 8),
+                p_vaddr: u64le(&ph_bytes, o + 16),
+                p_filesz: u64le(&ph_bytes, o + 32),
+                p_memsz: u64le(&ph_bytes, o + 40),
+                p_align: u64le(&ph_bytes, o + 48),
             }
         })
         .collect();
