@@ -304,14 +304,34 @@ impl State {
     }
 }
 
+/// Whether code other than rld's may run, and so other threads may exist: set by
+/// [`share`] before the first program code (an IFUNC resolver, a constructor) is called.
+/// Until then rld is the process's only thread and the heap takes no lock: the lock's
+/// atomic swap is a full barrier, and start-up makes ~500 heap calls (`true`: ~5 us of
+/// locking, measured with perf sampling).
+static SHARED: AtomicBool = AtomicBool::new(false);
+
+/// From now on every heap call takes the lock. Called by the only thread, outside any heap
+/// call, before any code but rld's runs; threads created later see it (thread creation
+/// orders memory).
+pub fn share() {
+    SHARED.store(true, Ordering::Relaxed);
+}
+
 impl Heap {
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        self.lock.lock();
-        // SAFETY: the lock is held, so this is the only reference to the state.
+        let shared = SHARED.load(Ordering::Relaxed);
+        if shared {
+            self.lock.lock();
+        }
+        // SAFETY: the lock is held, or no other thread exists (see `SHARED`), so this is
+        // the only reference to the state.
         let r = f(unsafe { &mut *self.state.get() });
-        // SAFETY: locked just above, by this thread.
-        unsafe { self.lock.unlock() };
+        if shared {
+            // SAFETY: locked just above, by this thread.
+            unsafe { self.lock.unlock() };
+        }
         r
     }
 }

@@ -57,7 +57,11 @@ pub fn class_index(size: usize, align: usize) -> usize {
         let q = (size - base).div_ceil(base / 4);
         4 + 4 * (k as usize - 7) + (q - 1)
     };
-    // Every fourth class from 64 on is a power of two (aligned to MAX_ALIGN): a few steps.
+    // Every class is 16-aligned, which is all that nearly every request needs; above that,
+    // every fourth class from 64 on is a power of two (aligned to MAX_ALIGN): a few steps.
+    if align <= 16 {
+        return i;
+    }
     while i + 1 < CLASSES && class_align(i) < align {
         i += 1;
     }

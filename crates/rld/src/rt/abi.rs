@@ -70,9 +70,17 @@ impl Raw {
         if !matches!(n, 1 | 2 | 4 | 8) || !self.fits(f.offset, n) {
             return;
         }
-        let bytes = v.to_le_bytes();
-        // SAFETY: in bounds (checked) of memory rld owns (type invariant).
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(f.offset), n) }
+        // One store of the field's width (a variable-length copy would be a memcpy call).
+        // SAFETY: in bounds (checked) of memory rld owns (type invariant); unaligned stores.
+        unsafe {
+            let p = self.base.add(f.offset);
+            match n {
+                1 => p.write(v as u8),
+                2 => (p as *mut u16).write_unaligned(v as u16),
+                4 => (p as *mut u32).write_unaligned(v as u32),
+                _ => (p as *mut u64).write_unaligned(v),
+            }
+        }
     }
 
     pub fn put_ptr<T>(&self, f: Field, p: *const T) {
@@ -86,10 +94,22 @@ impl Raw {
         if !self.fits(f.offset, n) {
             return 0;
         }
-        let mut b = [0u8; 8];
-        // SAFETY: in bounds of memory rld owns.
-        unsafe { core::ptr::copy_nonoverlapping(self.base.add(f.offset), b.as_mut_ptr(), n) }
-        u64::from_le_bytes(b)
+        // SAFETY: in bounds of memory rld owns; unaligned loads of the field's width.
+        unsafe {
+            let p = self.base.add(f.offset);
+            match n {
+                0 => 0,
+                1 => u64::from(p.read()),
+                2 => u64::from((p as *const u16).read_unaligned()),
+                4 => u64::from((p as *const u32).read_unaligned()),
+                8 => (p as *const u64).read_unaligned(),
+                _ => {
+                    let mut b = [0u8; 8];
+                    core::ptr::copy_nonoverlapping(p, b.as_mut_ptr(), n);
+                    u64::from_le_bytes(b)
+                }
+            }
+        }
     }
 
     /// Copies raw bytes into a field (truncated to the field's size).

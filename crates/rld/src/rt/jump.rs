@@ -1,6 +1,7 @@
 //! Transfers control to the program, and calls into code it loaded.
 //! Invariants: `enter` never returns and leaves nothing of rld's on the stack the program
-//! sees; `sp` is the kernel's initial stack pointer (argc at [sp]).
+//! sees; `sp` is the kernel's initial stack pointer (argc at [sp]). Every call into program
+//! code first makes rld's heap take its lock (`heap::share`): that code may start threads.
 
 use core::arch::asm;
 
@@ -10,6 +11,7 @@ use core::arch::asm;
 /// # Safety
 /// `entry` is the program's relocated entry point; `sp` its initial stack.
 pub unsafe fn enter(entry: usize, sp: usize, fini: usize) -> ! {
+    crate::heap::share();
     // SAFETY: caller contract; the asm never returns.
     unsafe {
         asm!(
@@ -29,6 +31,7 @@ pub unsafe fn enter(entry: usize, sp: usize, fini: usize) -> ! {
 /// # Safety
 /// `f` is a relocated function of a loaded object with the C ABI.
 pub unsafe fn call_init(f: usize, argc: usize, argv: usize, envp: usize) {
+    crate::heap::share();
     // SAFETY: caller contract.
     let f: extern "C" fn(usize, usize, usize) = unsafe { core::mem::transmute(f) };
     f(argc, argv, envp)
@@ -39,6 +42,7 @@ pub unsafe fn call_init(f: usize, argc: usize, argv: usize, envp: usize) {
 /// # Safety
 /// As `call_init`.
 pub unsafe fn call_void(f: usize) {
+    crate::heap::share();
     // SAFETY: caller contract.
     let f: extern "C" fn() = unsafe { core::mem::transmute(f) };
     f()
@@ -50,6 +54,7 @@ pub unsafe fn call_void(f: usize) {
 /// # Safety
 /// `f` is a relocated IFUNC resolver whose object has been relocated.
 pub unsafe fn call_ifunc(f: usize) -> usize {
+    crate::heap::share();
     // SAFETY: caller contract.
     let f: extern "C" fn() -> usize = unsafe { core::mem::transmute(f) };
     f()

@@ -1227,6 +1227,8 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     let _ = rt;
     crate::out::flush();
     if early != 0 {
+        // Program code (as every call through `jump`): the heap locks from now on.
+        crate::heap::share();
         // SAFETY: libc's `__libc_early_init(_Bool initial)`, after relocation.
         let f: extern "C" fn(bool) = unsafe { core::mem::transmute(early) };
         f(true);
