@@ -1029,10 +1029,16 @@ impl<'a> Namespace<'a> {
             Some(a) => core::mem::take(a),
             None => Vec::new(),
         };
-        let mut refs: Vec<&[ObjId]> = Vec::with_capacity(1 + appended.len());
-        refs.push(&local[..]);
-        refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
-        let r = f(self, &refs);
+        // Nearly always the local scope alone: passed without building a vector (every
+        // lookup of a dlopen'ed object comes here).
+        let r = if appended.is_empty() {
+            f(self, &[&local[..]])
+        } else {
+            let mut refs: Vec<&[ObjId]> = Vec::with_capacity(1 + appended.len());
+            refs.push(&local[..]);
+            refs.extend(appended.iter().map(|(_, s)| s.as_slice()));
+            f(self, &refs)
+        };
         if let Some(slot) = self.local.get_mut(&requester) {
             *slot = local;
         }

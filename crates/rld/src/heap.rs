@@ -412,6 +412,8 @@ unsafe impl GlobalAlloc for Heap {
 }
 
 #[global_allocator]
+// In .data, not .bss (cold.ld: the writable segment must end within its file's last page).
+#[unsafe(link_section = ".data.rld_hot")]
 static HEAP: Heap = Heap {
     lock: SpinLock(AtomicBool::new(false)),
     state: UnsafeCell::new(State {

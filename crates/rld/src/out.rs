@@ -19,11 +19,12 @@ pub struct Buf {
 // SAFETY: `data` points to a static buffer used only through this Buf (behind its mutex).
 unsafe impl Send for Buf {}
 
-// Placed after all other zero-initialised data (cold.ld): most start-ups never print, and
-// between the hot statics these 8 KiB made them span one page more.
-#[unsafe(link_section = ".bss.rld_cold")]
+// Placed apart from the hot statics (cold.ld): most start-ups never print, and between the
+// hot statics these 8 KiB made them span one page more. File-backed zeros, not .bss (see
+// cold.ld: no anonymous mapping at exec).
+#[unsafe(link_section = ".data.rld_cold")]
 static mut STDOUT_DATA: [u8; 4096] = [0; 4096];
-#[unsafe(link_section = ".bss.rld_cold")]
+#[unsafe(link_section = ".data.rld_cold")]
 static mut STDERR_DATA: [u8; 4096] = [0; 4096];
 
 impl Buf {

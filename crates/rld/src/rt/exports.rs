@@ -87,9 +87,12 @@ unsafe impl Sync for Byte {}
 pub const RTLD_GLOBAL_SIZE: usize = 4352;
 pub const RTLD_GLOBAL_RO_SIZE: usize = 896;
 
+// In .data, not .bss (cold.ld: the writable segment must end within its file's last page).
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".data.rld_hot")]
 pub static _rtld_global: GlobalBlock<RTLD_GLOBAL_SIZE> = GlobalBlock::new();
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".data.rld_hot")]
 pub static _rtld_global_ro: GlobalBlock<RTLD_GLOBAL_RO_SIZE> = GlobalBlock::new();
 /// Address of argc on the initial stack.
 #[unsafe(no_mangle)]
