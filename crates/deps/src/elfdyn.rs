@@ -271,16 +271,30 @@ pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp
     let Some(dynb) = r.bytes(dynp.p_offset, dynp.p_filesz.min(1 << 20) as usize) else {
         return info;
     };
-    let mut entries: Vec<(u64, u64)> = Vec::with_capacity(dynb.len() / 16);
-    for i in 0..dynb.len() / 16 {
-        let tag = u64_at(&dynb, i * 16);
-        let val = u64_at(&dynb, i * 16 + 8);
-        if tag == DT_NULL {
-            break;
+    // The entries up to DT_NULL; of a tag that repeats, the last counts (as glibc's
+    // `l_info`). One pass collects the single-valued tags, a second the DT_NEEDED names (in
+    // order, once the string table is known).
+    let n = (0..dynb.len() / 16)
+        .find(|&i| u64_at(&dynb, i * 16) == DT_NULL)
+        .unwrap_or(dynb.len() / 16);
+    let entries = || (0..n).map(|i| (u64_at(&dynb, i * 16), u64_at(&dynb, i * 16 + 8)));
+    const TAGS: [u64; 8] = [
+        DT_STRTAB,
+        DT_SONAME,
+        DT_RPATH,
+        DT_RUNPATH,
+        DT_FLAGS_1,
+        DT_VERNEED,
+        DT_VERDEF,
+        DT_VERDEFNUM,
+    ];
+    let mut vals = [None; TAGS.len()];
+    for (tag, val) in entries() {
+        if let Some(k) = TAGS.iter().position(|&t| t == tag) {
+            vals[k] = Some(val);
         }
-        entries.push((tag, val));
     }
-    let last = |t: u64| entries.iter().rev().find(|e| e.0 == t).map(|e| e.1);
+    let last = |t: u64| TAGS.iter().position(|&x| x == t).and_then(|k| vals[k]);
     let strtab = last(DT_STRTAB).and_then(|v| r.vaddr_to_off(v));
     let s = |off: u64| -> Vec<u8> {
         match strtab {
@@ -295,7 +309,7 @@ pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp
     };
     let versions = last(DT_VERDEFNUM).unwrap_or(0).min(1024) as usize;
     info.version_names.reserve(16 * (versions + 4));
-    for &(tag, val) in &entries {
+    for (tag, val) in entries() {
         match tag {
             DT_NEEDED => info.needed.push(s(val)),
             DT_FILTER | DT_AUXILIARY => info.has_filter = true,
