@@ -10,8 +10,8 @@
 //! - otherwise objects are planned as usual and the plans are written to a new record
 //!   (write to a temporary file, then rename: readers see a whole record or none).
 //!
-//! Start-ups and dlopens with fewer than `MIN_REFS` symbolic relocations get no record (it
-//! would cost what it saves). Big dlopens (Python extension modules and their libraries, a
+//! Start-ups with fewer than `MIN_START_REFS` symbolic relocations and dlopens with fewer
+//! than `MIN_DL_REFS` get no record (it would cost what it saves). Big dlopens (Python extension modules and their libraries, a
 //! JVM) get records too, named by a hash of their fingerprint: every object of the process
 //! with its identity, the global scope, the new objects' scopes, their relocation order, lazy
 //! binding and the STB_GNU_UNIQUE table as it was before; the record holds the unique entries
@@ -97,11 +97,17 @@ pub struct Facts<'x> {
     pub refs: usize,
 }
 
-/// Start-ups and dlopens planning fewer symbolic relocations than this neither read nor
-/// write a record: reading one (four or five system calls) costs about what planning them
-/// does. Measured: `true` (97 relocations) gains nothing, perl and `python3 -c pass` (~134)
-/// ~2%, `ls` (344) ~4%. RLD_LAUNCH_CACHE_MIN overrides it.
-const MIN_REFS: usize = 120;
+/// Start-ups planning fewer symbolic relocations than this neither read nor write a record:
+/// reading one costs five system calls, which is what planning about fifty relocations
+/// costs. Every program linked with libc plans more (libc alone has ~80): `true` (97
+/// relocations) starts ~5 us sooner with its record (699 vs 704 us, 6,000 interleaved
+/// spawns, 2026-11-22), perl and `python3 -c pass` (~134) ~2% sooner, `ls` (344) ~4%.
+/// RLD_LAUNCH_CACHE_MIN overrides it (and `MIN_DL_REFS`).
+const MIN_START_REFS: usize = 50;
+
+/// The same for dlopens: a dlopen's record also costs a fingerprint of every object of the
+/// process, and small libraries (a plugin, an NSS module) plan a handful of relocations.
+const MIN_DL_REFS: usize = 120;
 
 /// The cache's settings; None when it is off (secure mode, LD_DEBUG, LD_AUDIT, LD_PROFILE,
 /// a report mode, RLD_LAUNCH_CACHE=0, or no directory).
@@ -126,9 +132,9 @@ pub fn settings(cfg: &Config<'_>) -> Option<Dl> {
 }
 
 /// The record file for this start-up, read if present; None for a start-up too small for
-/// one (`MIN_REFS`) or one whose objects cannot all be identified.
+/// one (`MIN_START_REFS`) or one whose objects cannot all be identified.
 pub fn open(dl: &Dl, facts: &Facts<'_>) -> Option<Source> {
-    if facts.refs < dl.min.unwrap_or(MIN_REFS) {
+    if facts.refs < dl.min.unwrap_or(MIN_START_REFS) {
         return None;
     }
     let mut path = dl.dir.clone();
@@ -540,7 +546,7 @@ pub fn dl_source(
         .iter()
         .map(|&(id, lazy)| rld_link::Planner::references(ns, id, lazy))
         .sum();
-    if refs < dl.min.unwrap_or(MIN_REFS) {
+    if refs < dl.min.unwrap_or(MIN_DL_REFS) {
         return None;
     }
     let fingerprint = dl_fingerprint(objs, ns, f)?;
