@@ -95,6 +95,9 @@ pub struct Facts<'x> {
     pub label: &'x [u8],
     /// Symbolic relocations start-up plans (`Planner::references` summed).
     pub refs: usize,
+    /// The effective uid from the aux vector (AT_EUID): no program code has run yet that
+    /// could have changed it, so reading the record needs no `geteuid` call.
+    pub euid: u32,
 }
 
 /// Start-ups planning fewer symbolic relocations than this neither read nor write a record:
@@ -146,7 +149,7 @@ pub fn open(dl: &Dl, facts: &Facts<'_>) -> Option<Source> {
     path.push(b'-');
     hex(&mut path, main[1]);
     path.push(0);
-    let file = read_record(&path);
+    let file = read_record(&path, Some(facts.euid));
     Some(Source {
         path,
         dir_len,
@@ -408,12 +411,13 @@ impl core::ops::Deref for RecordBytes {
     }
 }
 
-/// The record at `path` (NUL-terminated) if it is the user's own, nobody else can write
-/// it, and it is not absurdly large.
-fn read_record(path: &[u8]) -> Option<RecordBytes> {
+/// The record at `path` (NUL-terminated) if it is the user's own (`euid`, known at start-up;
+/// asked for later: the program may have changed it), nobody else can write it, and it is
+/// not absurdly large.
+fn read_record(path: &[u8], euid: Option<u32>) -> Option<RecordBytes> {
     let f = crate::fs::File::open(core::ffi::CStr::from_bytes_with_nul(path).ok()?).ok()?;
     let st = f.stat().ok()?;
-    if st.uid != sys::geteuid()
+    if st.uid != euid.unwrap_or_else(sys::geteuid)
         || st.mode & 0o022 != 0
         || st.mode & 0o170000 != 0o100000
         || st.size > MAX_RECORD
@@ -565,7 +569,7 @@ pub fn dl_source(
         .and_then(|&(i, _)| objs.get(i as usize))
         .map_or(&b""[..], |o| o.name);
     Some(Source {
-        file: read_record(&path),
+        file: read_record(&path, None),
         path,
         dir_len,
         fingerprint,

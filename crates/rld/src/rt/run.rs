@@ -1057,6 +1057,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
                 .iter()
                 .map(|&(id, lazy)| rld_link::Planner::references(&rt.ns, id, lazy))
                 .sum(),
+            euid: st.aux.euid as u32,
         };
         rt.launch
             .as_ref()
