@@ -11,11 +11,12 @@
 //!   (write to a temporary file, then rename: readers see a whole record or none).
 //!
 //! Start-ups with fewer than `MIN_START_REFS` symbolic relocations and dlopens with fewer
-//! than `MIN_DL_REFS` get no record (it would cost what it saves). Big dlopens (Python extension modules and their libraries, a
-//! JVM) get records too, named by a hash of their fingerprint: every object of the process
-//! with its identity, the global scope, the new objects' scopes, their relocation order, lazy
-//! binding and the STB_GNU_UNIQUE table as it was before; the record holds the unique entries
-//! the dlopen added, which a replay enters again.
+//! than `MIN_DL_REFS` get no record (it would cost what it saves). Big dlopens (Python
+//! extension modules and their libraries, a JVM) get records too, named by a hash of their
+//! fingerprint: every object of the process with its identity, the global scope, the new
+//! objects' scopes, their relocation order, lazy binding and the STB_GNU_UNIQUE table as it
+//! was before; the record holds the unique entries the dlopen added, which a replay enters
+//! again.
 //!
 //! Never used when it could change what the user sees or trusts: in secure (setuid) mode,
 //! with LD_DEBUG (its output comes from the lookups), LD_AUDIT or LD_PROFILE, or when the
@@ -101,8 +102,7 @@ pub struct Facts<'x> {
 }
 
 /// Start-ups planning fewer symbolic relocations than this neither read nor write a record:
-/// reading one costs five system calls, which is what planning about fifty relocations
-/// costs. Every program linked with libc plans more (libc alone has ~80): `true` (97
+/// reading one costs four system calls, about what planning fifty relocations costs. Every program linked with libc plans more (libc alone has ~80): `true` (97
 /// relocations) starts ~5 us sooner with its record (699 vs 704 us, 6,000 interleaved
 /// spawns, 2026-11-22), perl and `python3 -c pass` (~134) ~2% sooner, `ls` (344) ~4%.
 /// RLD_LAUNCH_CACHE_MIN overrides it (and `MIN_DL_REFS`).
