@@ -673,15 +673,14 @@ unsafe fn apply_relr(table: &[u8], bias: usize) {
             unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias)) };
             next = bias.wrapping_add(e) + 8;
         } else {
+            // Only the set bits, lowest first (libc's bitmaps are about two thirds set).
             let mut bits = e >> 1;
-            let mut p = next as *mut usize;
+            let first = next as *mut usize;
             while bits != 0 {
-                if bits & 1 != 0 {
-                    // SAFETY: caller contract.
-                    unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias)) };
-                }
-                bits >>= 1;
-                p = p.wrapping_add(1);
+                let p = first.wrapping_add(bits.trailing_zeros() as usize);
+                // SAFETY: caller contract.
+                unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias)) };
+                bits &= bits - 1;
             }
             next += 63 * 8;
         }
