@@ -990,6 +990,54 @@ fn m3_relr() {
     expect_in(&o[0], "lib table address agrees: yes, fns[0] null: yes");
 }
 
+/// A DT_RELR entry pointing outside its object is refused with an error, not written: the
+/// library's first entry is replaced by an address far beyond its mapping. (glibc's loader
+/// writes there and crashes, so this is rld alone.) Fails if RELR words go unchecked.
+#[test]
+fn m3_relr_entry_outside_the_object() {
+    if selftest() {
+        return;
+    }
+    let w = world();
+    let d = fresh_dir("relr-bad");
+    for f in ["relr", "librelr.so"] {
+        fs::copy(w.out.join(f), d.join(f)).unwrap_or_else(|e| panic!("cp {f}: {e}"));
+    }
+    let sections = tool_output(&["readelf", "-SW", d.join("librelr.so").to_str().unwrap()]);
+    let line = sections
+        .lines()
+        .find(|l| l.contains(".relr.dyn"))
+        .unwrap_or_else(|| panic!("no .relr.dyn:\n{sections}"));
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let at = f
+        .iter()
+        .position(|&x| x == "RELR")
+        .and_then(|i| f.get(i + 2))
+        .and_then(|o| usize::from_str_radix(o, 16).ok())
+        .unwrap_or_else(|| panic!("no offset in {line:?}"));
+    let mut lib = fs::read(d.join("librelr.so")).unwrap_or_else(|e| panic!("{e}"));
+    lib[at..at + 8].copy_from_slice(&0x7fff_0000_0000u64.to_le_bytes());
+    fs::write(d.join("librelr.so"), lib).unwrap_or_else(|e| panic!("{e}"));
+    let o = Cmd {
+        argv: vec![loader().to_string_lossy().into_owned(), "./relr".into()],
+        cwd: d.clone(),
+        env: base_env(),
+        stdin: vec![],
+    }
+    .run();
+    assert_eq!(
+        o.status,
+        "exit 127",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("librelr.so: DT_RELR entry outside the object"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
 fn m3_error_missing_library() {
     let o = check(&[case("missing", &[])]);

@@ -166,25 +166,21 @@ unsafe fn apply(id: usize, place: u64, r_type: u32, sym: u32, a: Action) -> Resu
 }
 
 fn reloc_error(id: usize, e: RelocError) -> String {
+    match e {
+        RelocError::BadType { r_type, plt } => {
+            object_error(id, &rld_link::reloc::bad_type_message(r_type, plt))
+        }
+        RelocError::NeedStaticTls => object_error(id, "cannot allocate memory in static TLS block"),
+    }
+}
+
+/// glibc's fatal line about object `id` (`PROG: error while loading shared libraries: OBJ:
+/// MSG`).
+fn object_error(id: usize, msg: &str) -> String {
     let rt = rt();
     let name = rt.objs.get(id).map_or(&b""[..], |o| o.name);
     let obj = rld_link::error::dso_filename(name, &progname(rt));
-    match e {
-        RelocError::BadType { r_type, plt } => rld_link::fatal_line(
-            &progname(rt),
-            None,
-            &obj,
-            &rld_link::reloc::bad_type_message(r_type, plt),
-            None,
-        ),
-        RelocError::NeedStaticTls => rld_link::fatal_line(
-            &progname(rt),
-            None,
-            &obj,
-            "cannot allocate memory in static TLS block",
-            None,
-        ),
-    }
+    rld_link::fatal_line(&progname(rt), None, &obj, msg, None)
 }
 
 /// One relocation table entry, decoded from the mapped table.
@@ -372,7 +368,7 @@ unsafe fn relative_prefix(id: usize, bias: u64, table: &[u8], n: usize, rel: &mu
             // that each word is still in the cache when its bias is added.
             const STEP: usize = 256 << 10;
             let mut home = prefault_dense(id, bias, r.lo, r.hi, n);
-            let whole = rld_link::relr::for_each_group(r.relr, r.lo, r.hi, |at, mut bits| {
+            let whole = rld_link::relr::for_each_group(r.relr, r.lo, r.hi, |at, bits| {
                 let first = bias.wrapping_add(at);
                 // The group's words lie in `first..first + 8 * 64`.
                 if let Some(h) = home.as_mut()
@@ -380,19 +376,11 @@ unsafe fn relative_prefix(id: usize, bias: u64, table: &[u8], n: usize, rel: &mu
                 {
                     h.copy_to((first as usize + 8 * 64).next_multiple_of(STEP));
                 }
-                let p = first as *mut u64;
-                while bits != 0 {
-                    let i = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    // SAFETY: the offsets are in the object's image (the group was checked
-                    // against lo..=hi, which are inside it) and, if moved, copied back; the
-                    // record was made from this file, whose words at these offsets hold
-                    // their addends.
-                    unsafe {
-                        let w = p.wrapping_add(i);
-                        w.write_unaligned(w.read_unaligned().wrapping_add(bias));
-                    }
-                }
+                // SAFETY: the offsets are in the object's image (the group was checked
+                // against lo..=hi, which are inside it) and, if moved, copied back; the
+                // record was made from this file, whose words at these offsets hold
+                // their addends.
+                unsafe { add_bias_group(first, bits, bias) };
             });
             drop(home);
             if whole {
@@ -439,14 +427,32 @@ unsafe fn relative_prefix(id: usize, bias: u64, table: &[u8], n: usize, rel: &mu
 
 /// Whether `lo..=hi` (+ a word) lies within object `id`'s mapped span.
 fn in_image(id: usize, lo: u64, hi: u64) -> bool {
-    rt().objs.get(id).is_some_and(|o| {
-        let (b, start, end) = (o.bias as u64, o.map_start as u64, o.map_end as u64);
-        lo <= hi
-            && b.checked_add(lo).is_some_and(|a| a >= start)
-            && b.checked_add(hi)
-                .and_then(|a| a.checked_add(8))
-                .is_some_and(|a| a <= end)
-    })
+    image_words(id).is_some_and(|(first, last)| first <= lo && lo <= hi && hi <= last)
+}
+
+/// The link-time addresses of the first and the last word of object `id`'s mapped span.
+fn image_words(id: usize) -> Option<(u64, u64)> {
+    let o = rt().objs.get(id)?;
+    let (b, start, end) = (o.bias as u64, o.map_start as u64, o.map_end as u64);
+    let first = start.checked_sub(b)?;
+    let last = end.checked_sub(8)?.checked_sub(b)?;
+    (first <= last).then_some((first, last))
+}
+
+/// `*w += bias` for every word `first + 8 * i` whose bit `i` of `bits` is set (one RELR
+/// group: a single address is bit 0 alone), lowest first.
+///
+/// # Safety
+/// Every such word is in the object's writable image.
+#[inline(always)]
+unsafe fn add_bias_group(first: u64, mut bits: u64, bias: u64) {
+    let p = first as *mut u64;
+    while bits != 0 {
+        let w = p.wrapping_add(bits.trailing_zeros() as usize);
+        // SAFETY: caller contract.
+        unsafe { w.write_unaligned(w.read_unaligned().wrapping_add(bias)) };
+        bits &= bits - 1;
+    }
 }
 
 /// Copy-on-write faults for the pages that relocation will write, taken in one
@@ -657,34 +663,25 @@ unsafe fn general(
     unsafe { apply(id, place, r.r_type, r.sym, action) }
 }
 
-/// DT_RELR: `*where += bias` for every encoded word. An even entry is an address (the next
-/// word starts after it); an odd entry is a bitmap of the 63 words that follow the current
-/// one. Decoded in place: this is the bulk of the relocations of glibc's own libraries.
+/// DT_RELR: `*where += bias` for every encoded word (rld-link's decoder: an even entry is
+/// an address, an odd one a bitmap of the 63 words after the previous entry), only the set
+/// bits (libc's bitmaps are about two thirds set). This is the bulk of the relocations of
+/// glibc's own libraries. False at the first entry outside object `id`'s mapped span, which
+/// is left unwritten (the entries before it are applied).
 ///
 /// # Safety
-/// Every encoded address, plus `bias`, is a word of the object's writable image.
-unsafe fn apply_relr(table: &[u8], bias: usize) {
-    let mut next = 0usize;
-    for e in table.chunks_exact(8) {
-        let e = u64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]) as usize;
-        if e & 1 == 0 {
-            let p = bias.wrapping_add(e) as *mut usize;
-            // SAFETY: caller contract.
-            unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias)) };
-            next = bias.wrapping_add(e) + 8;
-        } else {
-            // Only the set bits, lowest first (libc's bitmaps are about two thirds set).
-            let mut bits = e >> 1;
-            let first = next as *mut usize;
-            while bits != 0 {
-                let p = first.wrapping_add(bits.trailing_zeros() as usize);
-                // SAFETY: caller contract.
-                unsafe { p.write_unaligned(p.read_unaligned().wrapping_add(bias)) };
-                bits &= bits - 1;
-            }
-            next += 63 * 8;
-        }
-    }
+/// Object `id` is mapped and being relocated: its data segments are writable (its text too
+/// under DT_TEXTREL). A well-formed table names only such words; a malformed one may name a
+/// read-only word of the span, which faults as under glibc, but never memory outside it.
+unsafe fn apply_relr(id: usize, table: &[u8], bias: u64) -> bool {
+    let Some((lo, hi)) = image_words(id) else {
+        return table.is_empty();
+    };
+    rld_link::relr::for_each_group(table, lo, hi, |at, bits| {
+        // SAFETY: the group's words were checked to lie in lo..=hi, the object's mapped
+        // span (caller contract for their being writable).
+        unsafe { add_bias_group(bias.wrapping_add(at), bits, bias) }
+    })
 }
 
 /// Makes the non-writable segments writable (DT_TEXTREL) or restores them.
@@ -747,8 +744,11 @@ pub fn relocate(id: usize, now: bool, rel: &mut Relative<'_>) -> Result<(), Stri
         textrel_protect(id, true);
     }
     if let Some(t) = relr {
-        // SAFETY: RELR entries point at words of this object's writable image.
-        unsafe { apply_relr(t, bias) };
+        // SAFETY: the object being relocated, its data segments writable (TEXTREL handled
+        // just above).
+        if !unsafe { apply_relr(id, t, bias as u64) } {
+            return Err(object_error(id, "DT_RELR entry outside the object"));
+        }
         match rel {
             Relative::Record(w) => w.spoil(),
             Relative::Replay(_) => *rel = Relative::Table,
