@@ -93,6 +93,56 @@ pub struct LoadPlan {
     pub max_align: u64,
 }
 
+/// How one command's file bytes get into place once the reservation exists. The reservation
+/// maps the file over the object's whole span from the first command's offset, with the first
+/// command's protection (PROT_NONE past it when the plan has holes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The reservation already holds these pages as wanted.
+    Keep,
+    /// The reservation holds the right bytes but not the protection: `mprotect` the pages.
+    Protect,
+    /// Map the file range over the reservation (`MAP_FIXED`).
+    Map,
+}
+
+impl LoadPlan {
+    /// Each command in order, with how its file mapping is made.
+    ///
+    /// glibc maps every segment after the first afresh. When a segment's pages lie at the same
+    /// distance from their file offset as the reservation's (true of the R, RX and R segments
+    /// of every shared object here, and of libc's RW one too) and no earlier command changed
+    /// them, the reservation already holds exactly those bytes: changing the protection (or
+    /// nothing, when it is already right) leaves memory as a fresh mapping would. That is much
+    /// cheaper: an `mmap` over a mapping unmaps and maps, an `mprotect` only splits. Measured
+    /// here on a four-segment library: 54-57 us to map, relocate and unmap it vs 39-48 us.
+    pub fn steps(&self, page: u64) -> impl Iterator<Item = (LoadCmd, Step)> + '_ {
+        let delta = self
+            .cmds
+            .first()
+            .map_or(0, |f| f.mapoff.wrapping_sub(f.mapstart));
+        let first_prot = self.cmds.first().map_or(0, |f| f.prot);
+        // End of the highest page an earlier command mapped, protected or zero-filled.
+        let mut touched_end = 0u64;
+        self.cmds.iter().enumerate().map(move |(i, &c)| {
+            let step = if i == 0 || c.mapend <= c.mapstart {
+                Step::Keep
+            } else if c.mapoff.wrapping_sub(c.mapstart) == delta && c.mapstart >= touched_end {
+                if c.prot == first_prot && !self.has_holes {
+                    Step::Keep
+                } else {
+                    Step::Protect
+                }
+            } else {
+                Step::Map
+            };
+            let bss_end = c.bss(page).map_or(0, |b| b.zeroend);
+            touched_end = touched_end.max(c.mapend).max(bss_end);
+            (c, step)
+        })
+    }
+}
+
 /// Why an object cannot be mapped: glibc's messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlanError {
@@ -248,6 +298,76 @@ mod tests {
         assert_eq!(bss.zero, 0x1d7600);
         assert_eq!(bss.zeropage, 0x1d8000);
         assert_eq!(bss.zeroend, 0x1e5000);
+    }
+
+    fn steps_of(p: &LoadPlan) -> Vec<Step> {
+        p.steps(P).map(|(_, s)| s).collect()
+    }
+
+    #[test]
+    fn congruent_segments_reuse_the_reservation() {
+        // libdlc-shaped: R, RX, R congruent with the reservation, RW one page off.
+        let p = plan(
+            [
+                seg(0, 0, 0x470, 0x470, 4),
+                seg(0x1000, 0x1000, 0x12d, 0x12d, 5),
+                seg(0x2000, 0x2000, 0x9c, 0x9c, 4),
+                seg(0x3e18, 0x2e18, 0x1f8, 0x200, 6),
+            ],
+            P,
+        )
+        .unwrap();
+        use Step::*;
+        assert_eq!(steps_of(&p), [Keep, Protect, Keep, Map]);
+        // libc's RW segment is congruent too: protection only, its bss as before.
+        let libc = plan(
+            [
+                seg(0, 0, 0x25388, 0x25388, 4),
+                seg(0x26000, 0x26000, 0x1550fc, 0x1550fc, 5),
+                seg(0x17c000, 0x17c000, 0x52c31, 0x52c31, 4),
+                seg(0x1cf8d0, 0x1cf8d0, 0x4f98, 0x12680, 6),
+            ],
+            P,
+        )
+        .unwrap();
+        assert_eq!(steps_of(&libc), [Keep, Protect, Keep, Protect]);
+    }
+
+    #[test]
+    fn holes_and_touched_pages_are_mapped_or_protected_afresh() {
+        use Step::*;
+        // After a hole the reservation is PROT_NONE: even a same-protection segment is protected.
+        let holes = plan(
+            [
+                seg(0, 0, 0x100, 0x100, 4),
+                seg(0x3000, 0x3000, 0x10, 0x10, 4),
+            ],
+            P,
+        )
+        .unwrap();
+        assert!(holes.has_holes);
+        assert_eq!(steps_of(&holes), [Keep, Protect]);
+        // A segment sharing a page with an earlier one that was mapped elsewhere from the file
+        // (or zero-filled) gets its own fresh mapping, as glibc's order of mmaps leaves it.
+        let shared = plan(
+            [
+                seg(0, 0, 0x100, 0x100, 4),
+                seg(0x1800, 0x800, 0x10, 0x10, 6),
+                seg(0x1900, 0x1900, 0x10, 0x10, 5),
+            ],
+            P,
+        )
+        .unwrap();
+        assert_eq!(steps_of(&shared), [Keep, Map, Map]);
+        let after_bss = plan(
+            [
+                seg(0, 0, 0x100, 0x2000, 6),
+                seg(0x1000, 0x1000, 0x10, 0x10, 5),
+            ],
+            P,
+        )
+        .unwrap();
+        assert_eq!(steps_of(&after_bss), [Keep, Map]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Invariants: every mapping made here is owned by the new object for the life of the
 //! process (or until dlclose unmaps it); we only MAP_FIXED inside our own reservation.
 
-use rld_image::{LoadPlan, PROT_WRITE};
+use rld_image::{LoadPlan, PROT_WRITE, Step};
 
 use crate::sys::{self, BorrowedFd, Errno};
 
@@ -169,17 +169,22 @@ pub unsafe fn map_object(
                     .map_err(MapError::Mprotect)?;
             }
         }
-        for (i, c) in plan.cmds.iter().enumerate() {
-            if i > 0 && c.mapend > c.mapstart {
-                sys::mmap(
-                    bias + c.mapstart as usize,
-                    (c.mapend - c.mapstart) as usize,
-                    c.prot,
-                    sys::MAP_PRIVATE | sys::MAP_FIXED,
-                    Some(fd),
-                    c.mapoff,
-                )
-                .map_err(MapError::MapSegment)?;
+        for (c, step) in plan.steps(page as u64) {
+            let (start, len) = (bias + c.mapstart as usize, (c.mapend - c.mapstart) as usize);
+            match step {
+                Step::Keep => {}
+                Step::Protect => sys::mprotect(start, len, c.prot).map_err(MapError::Mprotect)?,
+                Step::Map => {
+                    sys::mmap(
+                        start,
+                        len,
+                        c.prot,
+                        sys::MAP_PRIVATE | sys::MAP_FIXED,
+                        Some(fd),
+                        c.mapoff,
+                    )
+                    .map_err(MapError::MapSegment)?;
+                }
             }
             if let Some(bss) = c.bss(page as u64) {
                 let zero = bias + bss.zero as usize;
