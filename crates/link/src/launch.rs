@@ -34,15 +34,20 @@ const END: u32 = u32::MAX;
 const UNDEF_WEAK: u32 = u32::MAX;
 const UNDEFINED: u32 = u32::MAX - 1;
 
-/// Whether `n` names a record: `DEV-INO` in hex for a program's start-up, `dl-HASH` for a
-/// dlopen (temporary files, `NAME.tmp.PID`, have a dot).
+/// Whether `n` names a record: `DEV-INO-BUILD` in hex for a program's start-up (`DEV-INO`
+/// from rld builds before the build was part of the name: still listed and trimmed),
+/// `dl-HASH` for a dlopen (temporary files, `NAME.tmp.PID`, have a dot).
 pub fn is_record_name(n: &[u8]) -> bool {
     let hex = |p: &[u8]| !p.is_empty() && p.iter().all(u8::is_ascii_hexdigit);
     if let Some(h) = n.strip_prefix(b"dl-") {
         return hex(h);
     }
     let mut parts = n.split(|&c| c == b'-');
-    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if hex(a) && hex(b))
+    let (Some(dev), Some(ino)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let build = parts.next();
+    hex(dev) && hex(ino) && build.is_none_or(hex) && parts.next().is_none()
 }
 
 /// The most bytes the records of a cache directory take unless RLD_LAUNCH_CACHE_SIZE says
@@ -591,14 +596,16 @@ mod tests {
 
     #[test]
     fn record_names() {
-        assert!(is_record_name(b"fe00-3c569"));
+        assert!(is_record_name(b"fe00-3c569-0a1b2c3d"));
+        assert!(is_record_name(b"fe00-3c569"), "an older build's record");
         assert!(is_record_name(b"dl-9af3"));
         for n in [
-            &b"fe00-3c569.tmp.1f"[..],
+            &b"fe00-3c569-0a1b2c3d.tmp.1f"[..],
             b"fe00",
             b"dl-",
             b"-1",
-            b"fe00-1-2",
+            b"fe00-1-",
+            b"fe00-1-2-3",
             b"x-1",
         ] {
             assert!(!is_record_name(n), "{:?}", core::str::from_utf8(n));

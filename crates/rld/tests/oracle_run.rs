@@ -2000,6 +2000,21 @@ fn m4_cxx_exception() {
     );
 }
 
+/// The kernel's view of every object's mappings (protections, file offsets, PROT_NONE holes,
+/// bss) is the same as under glibc's loader, for a PIE and a non-PIE program, 4 KiB- and
+/// 64 KiB-aligned libraries and a dlopen'ed one: rld reuses its reservation for segments whose
+/// file offsets line up with it (rld-image `LoadPlan::steps`) where glibc maps each afresh.
+#[test]
+fn m3_segment_mappings_match() {
+    let o = check(&[case("segmaps", &[]), case("segmaps_nopie", &[])]);
+    for r in &o {
+        expect_in(r, "values 6 6 6\n");
+        expect_in(r, "libsegs64k.so: 0x44000 bytes\n");
+        expect_in(r, "libsegsdl.so: 0x8000 bytes\n");
+        expect_status(r, "exit 0");
+    }
+}
+
 #[test]
 fn m3_relro_is_read_only() {
     let o = check(&[case("relro_write", &[]), case("relro_write", &["write"])]);
@@ -2632,11 +2647,26 @@ fn m4_ldd_unused() {
 // Launch cache
 // ---------------------------------------------------------------------------------------------
 
-/// The launch-cache record of program file `prog` in `dir` (named by device and inode).
+/// The launch-cache record of program file `prog` in `dir`: named by its device and inode
+/// and the first four bytes of the loader's GNU build id.
 fn record_path(dir: &Path, prog: &Path) -> PathBuf {
     use std::os::unix::fs::MetadataExt;
     let m = fs::metadata(prog).unwrap_or_else(|e| panic!("{}: {e}", prog.display()));
-    dir.join(format!("{:x}-{:x}", m.dev(), m.ino()))
+    dir.join(format!("{:x}-{:x}-{}", m.dev(), m.ino(), loader_build()))
+}
+
+/// The first four bytes of the loader's GNU build id in hex, as `readelf -n` prints them.
+fn loader_build() -> String {
+    let o = Command::new("readelf")
+        .args(["-n", &loader().to_string_lossy()])
+        .output()
+        .unwrap_or_else(|e| panic!("readelf: {e}"));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let id = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .unwrap_or_else(|| panic!("no build id in the loader: {text}"));
+    id.chars().take(8).collect()
 }
 
 fn inode(p: &Path) -> Option<u64> {

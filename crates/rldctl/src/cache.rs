@@ -21,7 +21,7 @@ fn is_record_name(n: &str) -> bool {
     rld_link::launch::is_record_name(n.as_bytes())
 }
 
-/// A record being written (`DEV-INO.tmp.PID`), or left behind by a killed writer.
+/// A record being written (`NAME.tmp.PID`), or left behind by a killed writer.
 fn is_temporary_name(n: &str) -> bool {
     n.split_once(".tmp.").is_some_and(|(rec, pid)| {
         is_record_name(rec) && !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_hexdigit())
@@ -130,7 +130,9 @@ mod tests {
         assert!(!is_record_name("fe00"));
         assert!(!is_record_name("fe00-"));
         assert!(!is_record_name("x-1"));
-        assert!(!is_record_name("1-2-3"));
+        assert!(is_record_name("fe00-3c569-0a1b2c3d"));
+        assert!(!is_record_name("fe00-3c569-"));
+        assert!(!is_record_name("1-2-3-4"));
         assert!(is_record_name("dl-ec06bb348d4c6d7f"));
         assert!(!is_record_name("dl-"));
         assert!(!is_record_name("dl-xyz"));
