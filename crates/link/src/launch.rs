@@ -34,8 +34,8 @@ const END: u32 = u32::MAX;
 const UNDEF_WEAK: u32 = u32::MAX;
 const UNDEFINED: u32 = u32::MAX - 1;
 
-/// Whether `n` names a record: `DEV-INO-BUILD` in hex for a program's start-up (`DEV-INO`
-/// from rld builds before the build was part of the name: still listed and trimmed),
+/// Whether `n` names a record: `DEV-INO-HASH` in hex for a program's start-up (`DEV-INO`
+/// from rld builds before the hash was part of the name: still listed and trimmed),
 /// `dl-HASH` for a dlopen (temporary files, `NAME.tmp.PID`, have a dot).
 pub fn is_record_name(n: &[u8]) -> bool {
     let hex = |p: &[u8]| !p.is_empty() && p.iter().all(u8::is_ascii_hexdigit);

@@ -337,7 +337,10 @@ impl Planner {
 
     /// `hint` from the entry counts of [`Planner::tables`].
     fn hint_for(rela: usize, plt: usize) -> usize {
-        (rela / 8 + plt).min(1 << 18)
+        // A small table is sized for all of its references: growing it step by step (a
+        // dlopen'ed plugin's few GLOB_DATs) cost more than the few slots it may leave unused.
+        let rela = if rela <= SMALL_RELA { rela } else { rela / 8 };
+        (rela + plt).min(1 << 18)
     }
 
     /// The symbolic relocations object `id` plans (an upper bound of its distinct references):
@@ -400,6 +403,9 @@ impl Planner {
         }
     }
 }
+
+/// Up to this many symbolic DT_RELA entries, `hint_for` counts each as a distinct reference.
+const SMALL_RELA: usize = 64;
 
 /// Objects with fewer symbolic references than this plan without the `seen` bytes.
 const SEEN_MIN_REFS: usize = 256;

@@ -1583,7 +1583,9 @@ fn run_real_table(test: &str, table: &[Real], min: usize) {
                 &again,
                 |s| s,
             ));
-            if !selftest() && (before.is_none() || inode(&rec) != before) {
+            // The newest record is still the first run's (not rewritten, no new one).
+            let after = inode(&record_path(&cache, prog));
+            if !selftest() && (before.is_none() || after != before) {
                 failures.push(format!(
                     "=== {} — mode {}: launch-cache record {} {}",
                     r.name,
@@ -2647,26 +2649,24 @@ fn m4_ldd_unused() {
 // Launch cache
 // ---------------------------------------------------------------------------------------------
 
-/// The launch-cache record of program file `prog` in `dir`: named by its device and inode
-/// and the first four bytes of the loader's GNU build id.
+/// The launch-cache record of program file `prog` in `dir`: the newest file named
+/// `DEV-INO-HASH` for its device and inode (the hash is of the record's fingerprint), or a
+/// path that does not exist if there is none.
 fn record_path(dir: &Path, prog: &Path) -> PathBuf {
     use std::os::unix::fs::MetadataExt;
     let m = fs::metadata(prog).unwrap_or_else(|e| panic!("{}: {e}", prog.display()));
-    dir.join(format!("{:x}-{:x}-{}", m.dev(), m.ino(), loader_build()))
-}
-
-/// The first four bytes of the loader's GNU build id in hex, as `readelf -n` prints them.
-fn loader_build() -> String {
-    let o = Command::new("readelf")
-        .args(["-n", &loader().to_string_lossy()])
-        .output()
-        .unwrap_or_else(|e| panic!("readelf: {e}"));
-    let text = String::from_utf8_lossy(&o.stdout);
-    let id = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Build ID: "))
-        .unwrap_or_else(|| panic!("no build id in the loader: {text}"));
-    id.chars().take(8).collect()
+    let prefix = format!("{:x}-{:x}-", m.dev(), m.ino());
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && !n.contains('.'))
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map_or_else(|| dir.join(format!("{prefix}none")), |e| e.path())
 }
 
 fn inode(p: &Path) -> Option<u64> {
@@ -2717,7 +2717,7 @@ fn check_replay(tag: &str, cases: &[Case]) {
                 &second,
                 |s| s,
             ));
-            if inode(&rec) != before {
+            if inode(&record_path(&dir, &p.lut.cwd.join(&c.prog))) != before {
                 failures.push(format!(
                     "=== {} — mode {}: the second run rewrote the record instead of replaying it",
                     c.label, p.mode
@@ -3051,6 +3051,57 @@ fn launch_cache_location_and_opt_out() {
         let records = fs::read_dir(d.join("small")).map_or(0, |r| r.count());
         assert_eq!(records, 1, "no record for a libc program's start-up");
     }
+}
+
+/// Launches of one program that differ (here by LD_BIND_NOW) keep a record each: alternating
+/// them replays both instead of rewriting one record at every start. Fails with records
+/// named by the program alone (each launch found the other's record and replaced it).
+#[test]
+fn launch_cache_keeps_a_record_per_configuration() {
+    if selftest() {
+        return;
+    }
+    let w = world();
+    let d = fresh_dir("lc-configs");
+    let cache = d.join("cache");
+    let run = |bind_now: bool| {
+        let mut e = base_env();
+        e.push(("RLD_LAUNCH_CACHE_MIN".into(), "0".into()));
+        e.push((
+            "RLD_LAUNCH_CACHE".into(),
+            cache.to_string_lossy().into_owned(),
+        ));
+        if bind_now {
+            e.push(("LD_BIND_NOW".into(), "1".into()));
+        }
+        let o = Cmd {
+            argv: vec![loader().to_string_lossy().into_owned(), "./lcache".into()],
+            cwd: w.out.clone(),
+            env: e,
+            stdin: vec![],
+        }
+        .run();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status == "exit 1" && out.contains("variant a: value 1 data 42 tls 7\n"),
+            "lcache: {} {out:?} {:?}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        record_path(&cache, &w.out.join("lcache"))
+    };
+    let lazy = run(false);
+    let now = run(true);
+    assert_ne!(lazy, now, "one record for both launches");
+    let before = (inode(&lazy), inode(&now));
+    assert!(before.0.is_some() && before.1.is_some(), "records missing");
+    run(false);
+    run(true);
+    assert_eq!(
+        (inode(&lazy), inode(&now)),
+        before,
+        "a launch rewrote a record instead of replaying it"
+    );
 }
 
 /// The launch cache directory stays within RLD_LAUNCH_CACHE_SIZE: after writing a record,

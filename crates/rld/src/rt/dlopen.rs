@@ -716,13 +716,20 @@ fn map_new(
     let Some(file) = o.file.as_mut() else {
         return Err(fail(0, &o.path, "cannot open shared object file"));
     };
-    let plan = super::map::load_plan(&o.header, page).map_err(|e| fail(0, &o.path, e.message()))?;
-    // rld-deps may already have mapped it (`prepare_image`) to read its dynamic section.
+    // rld-deps may already have mapped it (`prepare_image`) to read its dynamic section:
+    // then its plan was sound.
     let m = match file.take_image() {
-        Some(r) => r,
-        // SAFETY: a shared object (ET_DYN: rld-deps refuses executables) goes where the
-        // kernel chooses, which overlaps nothing live.
-        None => unsafe { super::map::map_object(&plan, file.fd(), false, page) },
+        Some(Ok(m)) => Ok(m),
+        taken => {
+            let plan = super::map::load_plan(&o.header, page)
+                .map_err(|e| fail(0, &o.path, e.message()))?;
+            match taken {
+                Some(r) => r,
+                // SAFETY: a shared object (ET_DYN: rld-deps refuses executables) goes where
+                // the kernel chooses, which overlaps nothing live.
+                None => unsafe { super::map::map_object(&plan, file.fd(), false, page) },
+            }
+        }
     }
     .map_err(|e| fail(e.errno().raw_os_error(), &o.path, e.message()))?;
     let phdr_addr = super::run::phdr_address(&o.header, m.bias);

@@ -1,8 +1,8 @@
 //! The launch cache in the loader: where records live, what their fingerprint covers, and
 //! reading and writing them (the record format is `rld_link::launch`).
 //!
-//! One record per program and rld build, named `DEV-INO-BUILD`: the program file's device
-//! and inode and the first four bytes of rld's GNU build id, all in hex, in
+//! One record per program and launch configuration, named `DEV-INO-HASH`: the program file's
+//! device and inode and a hash of the record's fingerprint, all in hex, in
 //! `$RLD_LAUNCH_CACHE` (`""`, `0` or `off`: no cache), else `$XDG_CACHE_HOME/rld`, else
 //! `$HOME/.cache/rld`. Start-up builds the dependency graph as always, then:
 //! - a record whose fingerprint matches (same files, unchanged, in the same graph, with the
@@ -149,16 +149,13 @@ pub fn open(dl: &Dl, facts: &Facts<'_>) -> Option<Source> {
     hex(&mut path, main[0]);
     path.push(b'-');
     hex(&mut path, main[1]);
-    // rld's build is in the name too: builds sharing the directory (an upgrade, an A/B of
-    // two builds) keep a record each instead of replacing each other's at every start, which
-    // cost each start ~0.4 ms here.
-    let rld = facts.objs.iter().find(|o| o.kind == Kind::Rtld);
-    let build = rld.and_then(build_id).map_or(0, |id| id[0]);
+    // And by a hash of the fingerprint (rld's build, the settings, every file): launches of
+    // one program that differ (two rld builds, LD_BIND_NOW or LD_LIBRARY_PATH in one shell
+    // and not in another) keep a record each instead of replacing each other's at every
+    // start, which cost each start ~0.4 ms here. Records of files since replaced are left
+    // to the size cap (`trim`), as dlopen records are.
     path.push(b'-');
-    for b in &build.to_le_bytes()[..4] {
-        path.push(b"0123456789abcdef"[usize::from(b >> 4)]);
-        path.push(b"0123456789abcdef"[usize::from(b & 15)]);
-    }
+    hex(&mut path, fingerprint_hash(&fingerprint));
     path.push(0);
     let file = read_record(&path, Some(facts.euid));
     Some(Source {
@@ -468,6 +465,14 @@ fn main_stamp(objs: &[Loaded], main: usize) -> Option<[u64; 5]> {
     }
 }
 
+/// A record's name part: a hash of its fingerprint (the record itself holds all of it and is
+/// checked word for word).
+fn fingerprint_hash(fingerprint: &[u64]) -> u64 {
+    fingerprint.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &w| {
+        (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
+    })
+}
+
 fn hex(out: &mut Vec<u8>, v: u64) {
     let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
     for i in (0..digits).rev() {
@@ -566,13 +571,10 @@ pub fn dl_source(
     }
     let fingerprint = dl_fingerprint(objs, ns, f)?;
     // Named by a hash of the fingerprint; the record itself holds all of it.
-    let h = fingerprint.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &w| {
-        (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
-    });
     let mut path = dl.dir.clone();
     let dir_len = path.len();
     path.extend_from_slice(b"/dl-");
-    hex(&mut path, h);
+    hex(&mut path, fingerprint_hash(&fingerprint));
     path.push(0);
     let label = f
         .order

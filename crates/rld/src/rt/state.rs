@@ -124,12 +124,15 @@ impl Runtime {
     }
 
     pub fn rebuild_ranges(&mut self) {
-        self.ranges = self
-            .chain
-            .iter()
-            .filter_map(|&i| self.objs.get(i).map(|o| (o.map_start, o.map_end, i)))
-            .filter(|r| r.1 > r.0)
-            .collect();
+        // Refilled in place: every dlopen and dlclose rebuilds it.
+        self.ranges.clear();
+        let objs = &self.objs;
+        self.ranges.extend(
+            self.chain
+                .iter()
+                .filter_map(|&i| objs.get(i).map(|o| (o.map_start, o.map_end, i)))
+                .filter(|r| r.1 > r.0),
+        );
         self.ranges.sort_unstable();
     }
 }
