@@ -2773,6 +2773,7 @@ fn launch_cache_replays_bindings() {
             // Its RELATIVE targets hold 0, not their addends: no RELR form may be recorded.
             case("bigreloc_lld", &[]),
             case("lcache", &[]),
+            case("prebind", &[]),
         ],
     );
 }
@@ -3102,6 +3103,62 @@ fn launch_cache_keeps_a_record_per_configuration() {
         before,
         "a launch rewrote a record instead of replaying it"
     );
+}
+
+/// With a launch record, a lazily bound program's PLT is bound at start-up (prebinding):
+/// pb_func's GOT slot points into libpb before its first call, on the run that writes the
+/// record and on the one that replays it. Without a cache, or under LD_BIND_NOT, it still
+/// points at its PLT stub (lazy binding, as under glibc). What prebinding must not change
+/// (IFUNC resolvers at the first call, weak functions defined later) is compared with glibc
+/// by `launch_cache_replays_bindings`.
+#[test]
+fn launch_cache_prebinds_lazy_plt() {
+    let w = world();
+    let d = fresh_dir("lc-prebind");
+    let cache = d.join("cache").to_string_lossy().into_owned();
+    let run = |loader: &Path, env: &[(&str, &str)]| -> String {
+        let mut e = base_env();
+        e.push(("PB_SHOW_GOT".into(), "1".into()));
+        e.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let o = Cmd {
+            argv: vec![loader.to_string_lossy().into_owned(), "./prebind".into()],
+            cwd: w.out.clone(),
+            env: e,
+            stdin: vec![],
+        }
+        .run();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status == "exit 0" && out.contains("pb_late found at its first call\n"),
+            "prebind: {} {out:?} {:?}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out.lines().next().unwrap_or_default().to_string()
+    };
+    let lazy = "pb_func slot before its first call: prebind";
+    assert_eq!(
+        run(Path::new(GLIBC_LD), &[]),
+        lazy,
+        "the fixture under glibc"
+    );
+    if selftest() {
+        return;
+    }
+    let cached = [
+        ("RLD_LAUNCH_CACHE", cache.as_str()),
+        ("RLD_LAUNCH_CACHE_MIN", "0"),
+    ];
+    let prebound = "pb_func slot before its first call: libpb.so";
+    assert_eq!(run(&loader(), &cached), prebound, "run writing the record");
+    assert_eq!(run(&loader(), &cached), prebound, "run replaying it");
+    assert_eq!(
+        run(&loader(), &[("RLD_LAUNCH_CACHE", "0")]),
+        lazy,
+        "no cache"
+    );
+    let bind_not = [cached[0], cached[1], ("LD_BIND_NOT", "1")];
+    assert_eq!(run(&loader(), &bind_not), lazy, "LD_BIND_NOT");
 }
 
 /// The launch cache directory stays within RLD_LAUNCH_CACHE_SIZE: after writing a record,

@@ -40,7 +40,7 @@ use crate::sys;
 use rld_search::fs::FileStat;
 
 /// Bump when what the fingerprint covers changes meaning.
-const FINGERPRINT_VERSION: u64 = 1;
+const FINGERPRINT_VERSION: u64 = 2;
 /// Records larger than this are not used (inkscape's is ~1.8 MB): each is checksummed whole
 /// before anything in it is trusted, so its size is start-up work.
 const MAX_RECORD: u64 = 64 << 20;
@@ -100,6 +100,8 @@ pub struct Facts<'x> {
     /// The effective uid from the aux vector (AT_EUID): no program code has run yet that
     /// could have changed it, so reading the record needs no `geteuid` call.
     pub euid: u32,
+    /// LD_BIND_NOT.
+    pub bind_not: bool,
 }
 
 /// Start-ups planning fewer symbolic relocations than this neither read nor write a record:
@@ -525,6 +527,8 @@ fn fingerprint(f: &Facts<'_>, main: &[u64; 5]) -> Option<Vec<u64>> {
     let mut w = Vec::with_capacity(8 + f.objs.len() * 10 + f.searchlist.len() + f.order.len());
     w.push(FINGERPRINT_VERSION);
     w.push(u64::from(f.dynamic_weak));
+    // (LD_BIND_NOT decides whether lazily bound objects are prebound: see `run`.)
+    w.push(u64::from(f.bind_not));
     w.push(f.objs.len() as u64);
     for (i, o) in f.objs.iter().enumerate() {
         let lazy = f.lazy.get(i).copied().unwrap_or(false);

@@ -617,10 +617,13 @@ unsafe fn general(
             }
         });
         // Lazy binding: JUMP_SLOTs the plan left out (and undefined ones, which glibc
-        // only reports if they are called) go through the PLT resolver.
+        // only reports if they are called) go through the PLT resolver. Of a prebound plan
+        // (`Planner::plan_prebound`), IFUNC definitions too: glibc runs their resolvers at
+        // the first call, not at start-up.
         if r.r_type == R_X86_64_JUMP_SLOT
             && lazy_undefined
-            && matches!(b, None | Some(Binding::Undefined))
+            && (matches!(b, None | Some(Binding::Undefined | Binding::UndefWeak))
+                || b.and_then(|b| facts(rt, b)).is_some_and(|f| f.ifunc))
         {
             // SAFETY: caller contract.
             unsafe { add_bias(place, bias) };
@@ -782,7 +785,9 @@ pub fn relocate(id: usize, now: bool, rel: &mut Relative<'_>) -> Result<(), Stri
             )?;
         }
     }
-    if left_lazy {
+    // As glibc's `elf_machine_runtime_setup` for every lazily bound object with a PLT, even
+    // when prebinding left none of its JUMP_SLOTs lazy.
+    if left_lazy || (lazy && !view_jmprel.is_empty()) {
         install_lazy_stub(id);
     }
     if textrel {
