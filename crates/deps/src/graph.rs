@@ -287,8 +287,14 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         {
             return;
         }
-        let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
-        let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
+        // Borrowed, not copied: every dlopen of a library with an RPATH comes here.
+        let trusted: Vec<&[u8]> = self
+            .s
+            .config
+            .system_dirs
+            .iter()
+            .map(|d| d.as_slice())
+            .collect();
         let Some(o) = self.objects.get(id) else {
             return;
         };
@@ -301,11 +307,12 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         if inhibited {
             return;
         }
-        let rpath = o.dynamic.rpath.clone();
-        let runpath = o.dynamic.runpath.clone();
         let ctx = self.dst_ctx(id, &trusted);
-        let rp = rpath.and_then(|r| SearchPath::decompose(&r, b":", &ctx));
-        let ru = runpath.and_then(|r| SearchPath::decompose(&r, b":", &ctx));
+        let decompose = |r: &Option<Vec<u8>>| {
+            r.as_deref()
+                .and_then(|r| SearchPath::decompose(r, b":", &ctx))
+        };
+        let (rp, ru) = (decompose(&o.dynamic.rpath), decompose(&o.dynamic.runpath));
         if let Some(o) = self.objects.get_mut(id) {
             o.rpath = rp;
             o.runpath = ru;

@@ -294,6 +294,11 @@ fn hand_over(st: &Startup, explicit: bool, prog_idx: usize, why: &str) -> ! {
     crate::out::exit(127)
 }
 
+/// Prebinding (see `run`) only for launches whose lazily bound objects have at most this
+/// many JUMP_SLOTs in all (at ~200 instructions each, ~12 us at most): `true` has 55, `cat`
+/// 68, `ls` 150; perl 280, git 329, python3 580 and curl 1,842 stay lazy.
+const PREBIND_MAX_SLOTS: usize = 200;
+
 /// Maps a library (or the explicit main program) from its open file.
 fn map_from_file(
     file: &mut crate::fs::File,
@@ -1075,9 +1080,24 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     // call through the PLT resolver (`Planner::plan_prebound`: the same definitions; the
     // unbound ones and IFUNCs stay lazy). Not under LD_BIND_NOT (every call resolves anew)
     // or LD_DYNAMIC_WEAK (a later strong definition would win the lazy lookup).
-    // Measured (spawn, 1,000 rounds, warm cache, binding from the record vs lazily): perl
-    // -e 1 -1.9%, ls -1.8%, cat -1.7%, python3 -c pass -0.9%.
-    let prebind = source.is_some() && !cfg.bind_not && !cfg.dynamic_weak;
+    // A replayed JUMP_SLOT costs ~200 instructions at start-up, a lazy fixup ~1,100 and an
+    // XSAVE/XRSTOR when called, so it pays where most of the PLT gets called: small programs.
+    // Measured (spawn A/B with fresh copies, 2,000 rounds, warm cache, ratio to glibc's
+    // loader without -> with): cat 1.006 -> 1.000, perl -e 1 0.987 -> 0.984, ls 0.978 ->
+    // 0.968; `cat`'s lazy fixups went from 26k to 2k instructions (the IFUNCs left). But
+    // python3 (580 JUMP_SLOTs, ~100 called by `-c pass`) spent 125k more instructions
+    // before its first constructor for 115k fewer later (time to the first constructor:
+    // 0.98 -> 1.03 of glibc's), hence the budget.
+    let prebind = source.is_some() && !cfg.bind_not && !cfg.dynamic_weak && {
+        // SAFETY: start-up; the reference is dropped at the end of this block.
+        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+        let slots: usize = planned
+            .iter()
+            .filter(|&&(_, lazy)| lazy)
+            .filter_map(|&(id, _)| rt.ns.obj(id).map(|o| o.jmprel.len() / 24))
+            .sum();
+        slots <= PREBIND_MAX_SLOTS
+    };
     // The plans' own lazy flags: prebound objects' plans hold their JUMP_SLOTs.
     let plan_flags: Vec<(ObjId, bool)> = planned
         .iter()
