@@ -17,17 +17,21 @@
 //! with objects `UNDEF_WEAK`/`UNDEFINED` for the two unbound kinds and the value as
 //! [`crate::plan::recorded_value`] gives it, in two words), an `END` id, per object with
 //! a recorded relative prefix (id, RELA entries it stands for, lowest and highest offset,
-//! word count, RELR words; see [`Relative`]), an `END` id, the STB_GNU_UNIQUE table (count;
-//! name length, name, object, symbol), and a checksum of everything before it.
+//! word count, RELR words; see [`Relative`]), an `END` id, per object with prebound
+//! JUMP_SLOTs (id, count, entries of (DT_JMPREL index, object, value in two words); see
+//! [`PreboundSlot`]), an `END` id, the STB_GNU_UNIQUE table (count; name length, name,
+//! object, symbol), and a checksum of everything before it.
 
 use alloc::vec::Vec;
 
 use crate::ObjId;
 use crate::lookup::Namespace;
-use crate::plan::{Binding, ObjPlan, recorded_value};
+use crate::plan::{Binding, ObjPlan, PreboundSlot, recorded_value};
 
 const MAGIC: [u8; 4] = *b"RLDL";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
+/// Bytes per prebound JUMP_SLOT: DT_JMPREL index, object, value (two words).
+const PREBOUND: usize = 16;
 /// Bytes per recorded binding: key, object, symbol, value (two words).
 const ENTRY: usize = 20;
 const END: u32 = u32::MAX;
@@ -113,6 +117,8 @@ pub struct Writer {
     buf: Vec<u8>,
     /// The relative-prefix sections, written after the plans.
     rel: Vec<u8>,
+    /// The prebound JUMP_SLOT sections, written after those.
+    pre: Vec<u8>,
     /// A binding could not be recorded faithfully (an undefined strong reference: the
     /// launch fails anyway, and must fail the same way next time): write nothing.
     spoiled: bool,
@@ -148,6 +154,7 @@ impl Writer {
         Writer {
             buf,
             rel: Vec::new(),
+            pre: Vec::new(),
             spoiled: false,
         }
     }
@@ -167,6 +174,19 @@ impl Writer {
         put(b, e.words.len() as u32);
         for w in &e.words {
             b.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+
+    /// Records object `id`'s prebound JUMP_SLOTs (call once per object at most).
+    pub fn add_prebound(&mut self, id: ObjId, slots: &[PreboundSlot]) {
+        let b = &mut self.pre;
+        b.reserve(8 + slots.len() * PREBOUND);
+        put(b, id);
+        put(b, slots.len() as u32);
+        for s in slots {
+            put(b, s.index);
+            put(b, s.obj);
+            b.extend_from_slice(&s.value.to_le_bytes());
         }
     }
 
@@ -213,6 +233,8 @@ impl Writer {
         put(&mut self.buf, END);
         self.buf.append(&mut self.rel);
         put(&mut self.buf, END);
+        self.buf.append(&mut self.pre);
+        put(&mut self.buf, END);
         put(&mut self.buf, unique.len() as u32);
         for (name, (o, s)) in unique {
             put(&mut self.buf, name.len() as u32);
@@ -258,6 +280,8 @@ pub struct Record<'b> {
     pub label: &'b [u8],
     plans: Vec<Option<PlanAt>>,
     relative: Vec<Option<Relative<'b>>>,
+    /// Per object, its prebound JUMP_SLOT entries (`PREBOUND` bytes each).
+    prebound: Vec<Option<&'b [u8]>>,
     unique: Vec<(&'b [u8], ObjId, u32)>,
 }
 
@@ -359,6 +383,18 @@ impl<'b> Record<'b> {
                 return None;
             }
         }
+        let mut prebound: Vec<Option<&'b [u8]>> = Vec::new();
+        loop {
+            let id = c.u32()?;
+            if id == END {
+                break;
+            }
+            let n = c.u32()? as usize;
+            let entries = c.take(n.checked_mul(PREBOUND)?)?;
+            if !place(&mut prebound, id as usize, entries, body.len()) {
+                return None;
+            }
+        }
         let nu = c.u32()? as usize;
         let mut unique = Vec::new();
         for _ in 0..nu {
@@ -374,7 +410,23 @@ impl<'b> Record<'b> {
             label,
             plans,
             relative,
+            prebound,
             unique,
+        })
+    }
+
+    /// Object `id`'s prebound JUMP_SLOTs (none if the record has none for it).
+    pub fn prebound(&self, id: ObjId) -> impl Iterator<Item = PreboundSlot> + 'b {
+        let entries: &'b [u8] = self
+            .prebound
+            .get(id as usize)
+            .copied()
+            .flatten()
+            .unwrap_or(&[]);
+        entries.chunks_exact(PREBOUND).map(|e| PreboundSlot {
+            index: word(e, 0),
+            obj: word(e, 1),
+            value: u64::from(word(e, 2)) | u64::from(word(e, 3)) << 32,
         })
     }
 
@@ -442,6 +494,10 @@ impl<'b> Record<'b> {
             .enumerate()
             .all(|(id, r)| r.is_none() || id < counts.len())
             && self.unique.iter().all(|&(_, o, s)| has(o, s))
+            && (0..self.prebound.len() as ObjId).all(|id| {
+                (self.prebound(id).next().is_none() || (id as usize) < counts.len())
+                    && self.prebound(id).all(|p| (p.obj as usize) < counts.len())
+            })
     }
 
     /// Fills `p` (emptied first) with object `id`'s recorded plan; false if there is none.
@@ -521,9 +577,17 @@ mod tests {
             relr.push(o);
         }
         w.add_relative(1, &relr.finish().unwrap());
+        let slot = PreboundSlot {
+            index: 3,
+            obj: 1,
+            value: 0x1_0000_0010,
+        };
+        w.add_prebound(0, &[slot]);
         let bytes = w.finish(&ns).unwrap();
         let r = Record::parse(&bytes).unwrap();
         assert!(r.matches(&fp));
+        assert_eq!(r.prebound(0).collect::<Vec<_>>(), [slot]);
+        assert_eq!(r.prebound(1).count(), 0);
         let rel = r.relative(1).unwrap();
         assert_eq!((rel.entries, rel.lo, rel.hi), (3, 0x1000, 0x1010));
         assert_eq!(rel.relr.len(), 16);
@@ -554,6 +618,28 @@ mod tests {
             let mut b = bytes.clone();
             b[i / 8] ^= 1 << (i % 8);
             assert!(Record::parse(&b).is_none(), "bit {i} flipped");
+        }
+    }
+
+    /// A prebound slot naming an object the namespace does not have fails the check.
+    #[test]
+    fn prebound_objects_out_of_range_fail_the_check() {
+        let objs = two_objects();
+        let ns = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
+        for (obj, ok) in [(1, true), (2, false)] {
+            let mut w = Writer::new(&[1], b"p");
+            w.add_plan(0, &sample_plan(), &ns);
+            w.add_prebound(
+                0,
+                &[PreboundSlot {
+                    index: 0,
+                    obj,
+                    value: 0,
+                }],
+            );
+            let bytes = w.finish(&ns).unwrap();
+            let r = Record::parse(&bytes).unwrap();
+            assert_eq!(r.check(&ns, &[(0, true)]), ok, "object {obj}");
         }
     }
 

@@ -368,29 +368,6 @@ impl Planner {
         lazy_plt: bool,
         p: &mut ObjPlan,
     ) {
-        self.plan_with(ns, id, lazy_plt, false, p);
-    }
-
-    /// Plans a lazily bound object with its JUMP_SLOTs, for a launch record that binds them
-    /// at start-up instead of at their first call ("prebinding"). Only what lazy binding
-    /// would bind to anyway is planned: a JUMP_SLOT whose lookup fails (undefined or weak
-    /// undefined) is left out of the plan, so it stays lazy, and is no error; a later
-    /// RTLD_GLOBAL dlopen may still define it before the first call. A definition found now
-    /// is what the first call would find: later objects only join the end of the scope.
-    /// (IFUNC definitions stay lazy too: the loader leaves those for their first call, when
-    /// glibc runs the resolver.) The plan's `lazy_plt` is false.
-    pub fn plan_prebound(&mut self, ns: &mut Namespace<'_>, id: ObjId, p: &mut ObjPlan) {
-        self.plan_with(ns, id, false, true, p);
-    }
-
-    fn plan_with(
-        &mut self,
-        ns: &mut Namespace<'_>,
-        id: ObjId,
-        lazy_plt: bool,
-        prebind: bool,
-        p: &mut ObjPlan,
-    ) {
         let Some(o) = ns.obj(id) else {
             p.reset(0);
             return;
@@ -415,7 +392,6 @@ impl Planner {
             seen_limit,
             first_error: &mut self.first_error,
             seen: &mut self.seen,
-            prebind,
         };
         plan_table(ns, &mut cx, rela, false, p);
         plan_table(ns, &mut cx, jmprel, lazy_plt, p);
@@ -442,8 +418,6 @@ struct TableCx<'c> {
     seen_limit: usize,
     seen: &'c mut Vec<u8>,
     first_error: &'c mut Option<(ObjId, u32)>,
-    /// JUMP_SLOTs are planned for prebinding: unbound ones stay out (see `plan_prebound`).
-    prebind: bool,
 }
 
 /// Plans one relocation table of object `cx.id` into `p`, in table order (JUMP_SLOTs left
@@ -491,14 +465,6 @@ fn plan_table(
             Ok(_) => ns.stats.dedup_hits += 1,
             Err(slot) => {
                 let b = resolve_one(ns, cx.id, sym, class);
-                if cx.prebind && r_type == R_X86_64_JUMP_SLOT && !matches!(b, Binding::Def { .. }) {
-                    // Left lazy (`plan_prebound`). Its `seen` bit goes too: only keys in the
-                    // plan are cleared for the next object.
-                    if let Some(b) = cx.seen.get_mut(s) {
-                        *b &= !bit;
-                    }
-                    continue;
-                }
                 if b == Binding::Undefined && cx.first_error.is_none() {
                     *cx.first_error = Some((cx.id, sym));
                 }
@@ -544,6 +510,52 @@ pub fn resolve_one(ns: &mut Namespace<'_>, id: ObjId, symidx: u32, class: TypeCl
         None if Namespace::is_weak_ref(&req) => Binding::UndefWeak,
         None => Binding::Undefined,
     }
+}
+
+/// A lazily bound JUMP_SLOT bound at start-up from a launch record ("prebinding"): entry
+/// `index` of the object's DT_JMPREL, bound to object `obj`, whose symbol has value `value`
+/// (the slot gets `obj`'s load bias plus it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreboundSlot {
+    pub index: u32,
+    pub obj: ObjId,
+    pub value: u64,
+}
+
+/// The JUMP_SLOTs of lazily bound object `id` that can be bound at start-up instead of at
+/// their first call: those whose lookup finds a plain definition now. That is what the first
+/// call would find: objects loaded later only join the end of the scope. Left out, so lazy:
+/// references nothing defines yet (undefined or weak: a later RTLD_GLOBAL dlopen may define
+/// them before the first call) and IFUNCs (glibc runs the resolver at the first call), as
+/// well as anything `recorded_value` cannot give a value for.
+pub fn prebind_slots(ns: &mut Namespace<'_>, id: ObjId) -> Vec<PreboundSlot> {
+    let Some(jmprel) = ns.obj(id).map(|o| o.jmprel) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(jmprel.len() / 24);
+    for (index, entry) in jmprel.chunks_exact(24).enumerate() {
+        let Some(info) = entry
+            .get(8..16)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+        else {
+            continue;
+        };
+        let (r_type, sym) = (info as u32, (info >> 32) as u32);
+        if r_type != R_X86_64_JUMP_SLOT {
+            continue;
+        }
+        let b = resolve_one(ns, id, sym, type_class(r_type));
+        let value = recorded_value(ns, b);
+        if let (Binding::Def { obj, .. }, true) = (b, value != VALUE_UNKNOWN) {
+            out.push(PreboundSlot {
+                index: index as u32,
+                obj,
+                value,
+            });
+        }
+    }
+    out
 }
 
 /// The glibc error for an undefined reference recorded in a plan.
@@ -667,30 +679,21 @@ mod tests {
     use crate::testutil::*;
     use crate::{Namespace, ObjKind};
 
-    /// Prebinding plans a lazy object's JUMP_SLOTs that bind now and leaves the others out
-    /// (no error): weak and strong references nothing defines yet stay lazy. Objects with
-    /// enough references use the planner's `seen` bytes: a left-out reference must not leave
-    /// its bit behind for the next object (whose symbol 1 would then never be planned).
+    /// Only JUMP_SLOTs bound to a plain definition now are prebound: references nothing
+    /// defines (strong or weak) stay lazy, and so does anything that is not a JUMP_SLOT.
     #[test]
-    fn prebinding_plans_only_what_binds() {
-        const JUMP_SLOT: u32 = R_X86_64_JUMP_SLOT;
+    fn prebinding_takes_only_plain_definitions() {
         let mut exe = Fake::new("exe", ObjKind::Executable);
         let gone = exe.undef("gone", STB_GLOBAL, VER_GLOBAL);
         let weak = exe.undef("weak", STB_WEAK, VER_GLOBAL);
         let f = exe.undef("f", STB_GLOBAL, VER_GLOBAL);
-        for _ in 0..SEEN_MIN_REFS {
-            exe.reloc(JUMP_SLOT, gone);
-        }
-        exe.reloc(JUMP_SLOT, weak);
-        exe.reloc(JUMP_SLOT, f);
+        exe.reloc(R_X86_64_JUMP_SLOT, gone);
+        exe.reloc(R_X86_64_JUMP_SLOT, weak);
+        exe.reloc(6, f); // GLOB_DAT
+        exe.reloc(R_X86_64_JUMP_SLOT, f);
         let mut lib = Fake::new("lib", ObjKind::Library);
         lib.func("f", 0x10);
-        let mut user = Fake::new("user", ObjKind::Library);
-        let f2 = user.undef("f", STB_GLOBAL, VER_GLOBAL);
-        for _ in 0..SEEN_MIN_REFS {
-            user.reloc(JUMP_SLOT, f2);
-        }
-        let built = [exe.build(), lib.build(), user.build()];
+        let built = [exe.build(), lib.build()];
         // Their relocations as DT_JMPREL, not DT_RELA.
         let views: Vec<_> = built
             .iter()
@@ -700,28 +703,16 @@ mod tests {
                 v
             })
             .collect();
-        let mut ns = Namespace::new(views, alloc::vec![0, 1, 2]);
-        let mut planner = Planner::default();
-        let mut p = ObjPlan::default();
-        planner.plan_prebound(&mut ns, 0, &mut p);
-        assert!(!p.lazy_plt);
-        assert_eq!(planner.first_error, None, "unbound JUMP_SLOTs are no error");
+        let mut ns = Namespace::new(views, alloc::vec![0, 1]);
         assert_eq!(
-            p.bindings,
-            [Binding::Def { obj: 1, sym: 1 }],
-            "only f is planned"
+            prebind_slots(&mut ns, 0),
+            [PreboundSlot {
+                index: 3,
+                obj: 1,
+                value: 0x10
+            }]
         );
-        let mut q = ObjPlan::default();
-        planner.plan_prebound(&mut ns, 2, &mut q);
-        assert_eq!(
-            q.bindings,
-            [Binding::Def { obj: 1, sym: 1 }],
-            "user's f is planned"
-        );
-        // Planned lazily, none of them is there.
-        let mut r = ObjPlan::default();
-        planner.plan_object(&mut ns, 0, true, &mut r);
-        assert!(r.lazy_plt && r.bindings.is_empty());
+        assert!(prebind_slots(&mut ns, 1).is_empty(), "no JUMP_SLOTs");
     }
 
     /// A recorded plan answers every lookup the same before and after its index is built,

@@ -30,6 +30,7 @@ use alloc::vec::Vec;
 use rld_deps::Kind;
 use rld_elf::memory::Memory;
 use rld_link::launch::{Record, Writer};
+use rld_link::plan::PreboundSlot;
 use rld_link::relr::RelrWriter;
 use rld_link::{Namespace, ObjId, ObjPlan};
 
@@ -346,6 +347,24 @@ impl<'s> Cache<'s> {
             && let Some(e) = w.finish()
         {
             writer.add_relative(id, &e);
+        }
+    }
+
+    /// Prebinding: lazily bound object `id`'s JUMP_SLOTs to bind at start-up instead of at
+    /// their first call through the PLT resolver, which takes an XSAVE and a lookup each
+    /// (`rld_link::plan::prebind_slots`: the definitions the first calls would find; slots
+    /// nothing defines yet and IFUNCs stay lazy). From the record when it is used (16 bytes
+    /// and a store per slot, no lookup); looked up and noted for the new record when one is
+    /// being made; none without a cache.
+    pub fn prebind(&mut self, ns: &mut Namespace<'_>, id: ObjId) -> Vec<PreboundSlot> {
+        match self {
+            Cache::Hit(r) => r.prebound(id).collect(),
+            Cache::Miss { writer, .. } => {
+                let slots = rld_link::plan::prebind_slots(ns, id);
+                writer.add_prebound(id, &slots);
+                slots
+            }
+            Cache::Off => Vec::new(),
         }
     }
 

@@ -439,6 +439,50 @@ fn image_words(id: usize) -> Option<(u64, u64)> {
     (first <= last).then_some((first, last))
 }
 
+/// Binds object `id`'s prebound JUMP_SLOTs (`launch::Cache::prebind`): each slot gets its
+/// defining object's load bias plus the recorded value, instead of waiting for the PLT
+/// resolver. An entry that does not name a JUMP_SLOT of the object's DT_JMPREL inside its
+/// mapped span, or names no object, is skipped: that slot stays lazy.
+pub fn apply_prebound(id: usize, slots: &[rld_link::plan::PreboundSlot]) {
+    if slots.is_empty() {
+        return;
+    }
+    let rt = rt();
+    let (Some(o), Some(v), Some((lo, hi))) =
+        (rt.objs.get(id), rt.ns.obj(id as ObjId), image_words(id))
+    else {
+        return;
+    };
+    let bias = o.bias as u64;
+    for s in slots {
+        let Some(def) = rt.objs.get(s.obj as usize) else {
+            continue;
+        };
+        let at = (s.index as usize).saturating_mul(24);
+        let Some(e) = v.jmprel.get(at..at + 24) else {
+            continue;
+        };
+        let word = |i: usize| {
+            e.get(i..i + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        let (offset, info) = (word(0), word(8));
+        if info as u32 != R_X86_64_JUMP_SLOT || offset < lo || offset > hi {
+            continue;
+        }
+        // SAFETY: a word of the object's mapped span that its DT_JMPREL names, in its
+        // writable segment (where every JUMP_SLOT is, just written by `relocate`); RELRO
+        // is not protected yet.
+        unsafe {
+            write64(
+                bias.wrapping_add(offset),
+                (def.bias as u64).wrapping_add(s.value),
+            )
+        };
+    }
+}
+
 /// `*w += bias` for every word `first + 8 * i` whose bit `i` of `bits` is set (one RELR
 /// group: a single address is bit 0 alone), lowest first.
 ///
@@ -617,13 +661,10 @@ unsafe fn general(
             }
         });
         // Lazy binding: JUMP_SLOTs the plan left out (and undefined ones, which glibc
-        // only reports if they are called) go through the PLT resolver. Of a prebound plan
-        // (`Planner::plan_prebound`), IFUNC definitions too: glibc runs their resolvers at
-        // the first call, not at start-up.
+        // only reports if they are called) go through the PLT resolver.
         if r.r_type == R_X86_64_JUMP_SLOT
             && lazy_undefined
-            && (matches!(b, None | Some(Binding::Undefined | Binding::UndefWeak))
-                || b.and_then(|b| facts(rt, b)).is_some_and(|f| f.ifunc))
+            && matches!(b, None | Some(Binding::Undefined))
         {
             // SAFETY: caller contract.
             unsafe { add_bias(place, bias) };
@@ -785,9 +826,7 @@ pub fn relocate(id: usize, now: bool, rel: &mut Relative<'_>) -> Result<(), Stri
             )?;
         }
     }
-    // As glibc's `elf_machine_runtime_setup` for every lazily bound object with a PLT, even
-    // when prebinding left none of its JUMP_SLOTs lazy.
-    if left_lazy || (lazy && !view_jmprel.is_empty()) {
+    if left_lazy {
         install_lazy_stub(id);
     }
     if textrel {

@@ -294,11 +294,6 @@ fn hand_over(st: &Startup, explicit: bool, prog_idx: usize, why: &str) -> ! {
     crate::out::exit(127)
 }
 
-/// Prebinding (see `run`) only for launches whose lazily bound objects have at most this
-/// many JUMP_SLOTs in all (at ~200 instructions each, ~12 us at most): `true` has 55, `cat`
-/// 68, `ls` 150; perl 280, git 329, python3 580 and curl 1,842 stay lazy.
-const PREBIND_MAX_SLOTS: usize = 200;
-
 /// Maps a library (or the explicit main program) from its open file.
 fn map_from_file(
     file: &mut crate::fs::File,
@@ -1075,39 +1070,18 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             .as_ref()
             .and_then(|dl| super::launch::open(dl, &facts))
     };
-    // With a launch record, lazily bound objects are prebound: their JUMP_SLOTs that bind to
-    // a definition now are planned, recorded and bound at start-up instead of at their first
-    // call through the PLT resolver (`Planner::plan_prebound`: the same definitions; the
-    // unbound ones and IFUNCs stay lazy). Not under LD_BIND_NOT (every call resolves anew)
-    // or LD_DYNAMIC_WEAK (a later strong definition would win the lazy lookup).
-    // A replayed JUMP_SLOT costs ~200 instructions at start-up, a lazy fixup ~1,100 and an
-    // XSAVE/XRSTOR when called, so it pays where most of the PLT gets called: small programs.
-    // Measured (spawn A/B with fresh copies, 2,000 rounds, warm cache, ratio to glibc's
-    // loader without -> with): cat 1.006 -> 1.000, perl -e 1 0.987 -> 0.984, ls 0.978 ->
-    // 0.968; `cat`'s lazy fixups went from 26k to 2k instructions (the IFUNCs left). But
-    // python3 (580 JUMP_SLOTs, ~100 called by `-c pass`) spent 125k more instructions
-    // before its first constructor for 115k fewer later (time to the first constructor:
-    // 0.98 -> 1.03 of glibc's), hence the budget.
-    let prebind = source.is_some() && !cfg.bind_not && !cfg.dynamic_weak && {
-        // SAFETY: start-up; the reference is dropped at the end of this block.
-        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
-        let slots: usize = planned
-            .iter()
-            .filter(|&&(_, lazy)| lazy)
-            .filter_map(|&(id, _)| rt.ns.obj(id).map(|o| o.jmprel.len() / 24))
-            .sum();
-        slots <= PREBIND_MAX_SLOTS
-    };
-    // The plans' own lazy flags: prebound objects' plans hold their JUMP_SLOTs.
-    let plan_flags: Vec<(ObjId, bool)> = planned
-        .iter()
-        .map(|&(id, lazy)| (id, lazy && !prebind))
-        .collect();
+    // With a launch record, lazily bound objects are prebound (see `Cache::prebind`). Not
+    // under LD_BIND_NOT (every call resolves anew) or LD_DYNAMIC_WEAK (a later strong
+    // definition would win the lazy lookup). python3 -c pass (580 JUMP_SLOTs, ~100 called):
+    // +27k instructions at start-up, -115k in lazy fixups (callgrind). An earlier version
+    // replayed prebound slots through the plans at ~200 instructions each (+125k at
+    // start-up: python3's time to its first constructor went from 0.98 to 1.03 of glibc's).
+    let prebind = source.is_some() && !cfg.bind_not && !cfg.dynamic_weak;
     let mut cache = match &source {
         Some(src) => {
             // SAFETY: as above.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
-            src.cache(&mut rt.ns, &plan_flags)
+            src.cache(&mut rt.ns, &planned)
         }
         None => super::launch::Cache::Off,
     };
@@ -1115,22 +1089,18 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         // SAFETY: start-up; the reference is dropped at the end of this block.
         let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
         // Sized once for the largest object: no series of ever larger tables.
-        let most = plan_flags.iter().fold(0, |m, &(id, lazy)| {
+        let most = planned.iter().fold(0, |m, &(id, lazy)| {
             m.max(rld_link::Planner::hint(&rt.ns, id, lazy))
         });
         scratch.reset(most);
     }
-    for (&(oid, lazy), &(_, plan_lazy)) in planned.iter().zip(&plan_flags) {
+    for &(oid, lazy) in &planned {
         let id = oid as usize;
         {
             // SAFETY: start-up; the reference is dropped before the relocation below.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
             if !cache.plan_into(oid, &mut scratch) {
-                if lazy && !plan_lazy {
-                    planner.plan_prebound(&mut rt.ns, oid, &mut scratch);
-                } else {
-                    planner.plan_object(&mut rt.ns, oid, lazy, &mut scratch);
-                }
+                planner.plan_object(&mut rt.ns, oid, lazy, &mut scratch);
                 cache.planned(oid, &scratch, &rt.ns);
             }
             if let Some(slot) = rt.plan.objs.get_mut(id) {
@@ -1142,6 +1112,13 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             die(&line)
         }
         cache.relocated(oid, rel);
+        if lazy && prebind {
+            // SAFETY: start-up; the object is relocated (its JUMP_SLOTs lazy) and no program
+            // code has run.
+            let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+            let slots = cache.prebind(&mut rt.ns, oid);
+            super::reloc::apply_prebound(id, &slots);
+        }
         {
             // SAFETY: as above; relocation (and the IFUNC resolvers it ran) is over.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
