@@ -420,6 +420,13 @@ struct TableCx<'c> {
     first_error: &'c mut Option<(ObjId, u32)>,
 }
 
+/// An Elf64_Rela entry's relocation type and symbol index (`r_info`: the type in the low
+/// half, the symbol in the high half).
+fn rela_info(entry: &[u8]) -> Option<(u32, u32)> {
+    let info = u64::from_le_bytes(entry.get(8..16)?.try_into().ok()?);
+    Some((info as u32, (info >> 32) as u32))
+}
+
 /// Plans one relocation table of object `cx.id` into `p`, in table order (JUMP_SLOTs left
 /// out when `lazy_plt`); records the first undefined strong reference in `cx.first_error`.
 fn plan_table(
@@ -430,15 +437,9 @@ fn plan_table(
     p: &mut ObjPlan,
 ) {
     for entry in table.chunks_exact(24) {
-        // r_info: type in the low half, symbol index in the high half.
-        let Some(info) = entry
-            .get(8..16)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_le_bytes)
-        else {
+        let Some((r_type, sym)) = rela_info(entry) else {
             continue;
         };
-        let (r_type, sym) = (info as u32, (info >> 32) as u32);
         if is_symbolless(r_type) || (lazy_plt && r_type == R_X86_64_JUMP_SLOT) {
             continue;
         }
@@ -534,14 +535,9 @@ pub fn prebind_slots(ns: &mut Namespace<'_>, id: ObjId) -> Vec<PreboundSlot> {
     };
     let mut out = Vec::with_capacity(jmprel.len() / 24);
     for (index, entry) in jmprel.chunks_exact(24).enumerate() {
-        let Some(info) = entry
-            .get(8..16)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_le_bytes)
-        else {
+        let Some((r_type, sym)) = rela_info(entry) else {
             continue;
         };
-        let (r_type, sym) = (info as u32, (info >> 32) as u32);
         if r_type != R_X86_64_JUMP_SLOT {
             continue;
         }
