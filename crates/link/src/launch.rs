@@ -50,8 +50,8 @@ pub fn is_record_name(n: &[u8]) -> bool {
     let (Some(dev), Some(ino)) = (parts.next(), parts.next()) else {
         return false;
     };
-    let build = parts.next();
-    hex(dev) && hex(ino) && build.is_none_or(hex) && parts.next().is_none()
+    let hash = parts.next();
+    hex(dev) && hex(ino) && hash.is_none_or(hex) && parts.next().is_none()
 }
 
 /// The most bytes the records of a cache directory take unless RLD_LAUNCH_CACHE_SIZE says
@@ -324,6 +324,15 @@ fn word(b: &[u8], i: usize) -> u32 {
         .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
 }
 
+/// A prebound JUMP_SLOT from its `PREBOUND` bytes (see `Writer::add_prebound`).
+fn prebound_slot(e: &[u8]) -> PreboundSlot {
+    PreboundSlot {
+        index: word(e, 0),
+        obj: word(e, 1),
+        value: u64::from(word(e, 2)) | u64::from(word(e, 3)) << 32,
+    }
+}
+
 impl<'b> Record<'b> {
     /// Parses `bytes`; None if it is not a whole, intact record of this format.
     pub fn parse(bytes: &'b [u8]) -> Option<Self> {
@@ -423,11 +432,7 @@ impl<'b> Record<'b> {
             .copied()
             .flatten()
             .unwrap_or(&[]);
-        entries.chunks_exact(PREBOUND).map(|e| PreboundSlot {
-            index: word(e, 0),
-            obj: word(e, 1),
-            value: u64::from(word(e, 2)) | u64::from(word(e, 3)) << 32,
-        })
+        entries.chunks_exact(PREBOUND).map(prebound_slot)
     }
 
     /// Object `id`'s recorded relative prefix, if there is one.
@@ -494,9 +499,11 @@ impl<'b> Record<'b> {
             .enumerate()
             .all(|(id, r)| r.is_none() || id < counts.len())
             && self.unique.iter().all(|&(_, o, s)| has(o, s))
-            && (0..self.prebound.len() as ObjId).all(|id| {
-                (self.prebound(id).next().is_none() || (id as usize) < counts.len())
-                    && self.prebound(id).all(|p| (p.obj as usize) < counts.len())
+            && self.prebound.iter().enumerate().all(|(id, e)| {
+                let e = e.unwrap_or(&[]);
+                (e.is_empty() || id < counts.len())
+                    && e.chunks_exact(PREBOUND)
+                        .all(|p| (prebound_slot(p).obj as usize) < counts.len())
             })
     }
 

@@ -2669,6 +2669,20 @@ fn record_path(dir: &Path, prog: &Path) -> PathBuf {
         .map_or_else(|| dir.join(format!("{prefix}none")), |e| e.path())
 }
 
+/// Fixture `prog` of the built world run as `LOADER ./PROG` in its directory, with the base
+/// environment and then `env`.
+fn run_fixture(loader: &Path, prog: &str, env: &[(&str, &str)]) -> Outcome {
+    let mut e = base_env();
+    e.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Cmd {
+        argv: vec![loader.to_string_lossy().into_owned(), format!("./{prog}")],
+        cwd: world().out.clone(),
+        env: e,
+        stdin: vec![],
+    }
+    .run()
+}
+
 fn inode(p: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
     fs::metadata(p).ok().map(|m| m.ino())
@@ -2965,16 +2979,9 @@ fn launch_cache_location_and_opt_out() {
     let d = fresh_dir("lc-where");
     let prog = w.out.join("lcache");
     let run = |env: &[(&str, String)]| {
-        let mut e = base_env();
-        e.push(("RLD_LAUNCH_CACHE_MIN".into(), "0".into()));
-        e.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        let o = Cmd {
-            argv: vec![loader().to_string_lossy().into_owned(), "./lcache".into()],
-            cwd: w.out.clone(),
-            env: e,
-            stdin: vec![],
-        }
-        .run();
+        let mut e = vec![("RLD_LAUNCH_CACHE_MIN", "0")];
+        e.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
+        let o = run_fixture(&loader(), "lcache", &e);
         assert_eq!(
             String::from_utf8_lossy(&o.stdout),
             "variant a: value 1 data 42 tls 7\n",
@@ -3038,15 +3045,8 @@ fn launch_cache_location_and_opt_out() {
     // Without RLD_LAUNCH_CACHE_MIN, a start-up of about a hundred relocations (any program
     // linked with libc plans more than libc's ~80) gets a record: planning them costs more
     // than reading one.
-    let mut e = base_env();
-    e.push(("RLD_LAUNCH_CACHE".into(), s(d.join("small"))));
-    let o = Cmd {
-        argv: vec![loader().to_string_lossy().into_owned(), "./lcache".into()],
-        cwd: w.out.clone(),
-        env: e,
-        stdin: vec![],
-    }
-    .run();
+    let small = s(d.join("small"));
+    let o = run_fixture(&loader(), "lcache", &[("RLD_LAUNCH_CACHE", &small)]);
     assert_eq!(o.status, "exit 1", "{}", String::from_utf8_lossy(&o.stderr));
     if !selftest() {
         let records = fs::read_dir(d.join("small")).map_or(0, |r| r.count());
@@ -3065,23 +3065,16 @@ fn launch_cache_keeps_a_record_per_configuration() {
     let w = world();
     let d = fresh_dir("lc-configs");
     let cache = d.join("cache");
+    let dir = cache.to_string_lossy().into_owned();
     let run = |bind_now: bool| {
-        let mut e = base_env();
-        e.push(("RLD_LAUNCH_CACHE_MIN".into(), "0".into()));
-        e.push((
-            "RLD_LAUNCH_CACHE".into(),
-            cache.to_string_lossy().into_owned(),
-        ));
+        let mut e = vec![
+            ("RLD_LAUNCH_CACHE_MIN", "0"),
+            ("RLD_LAUNCH_CACHE", dir.as_str()),
+        ];
         if bind_now {
-            e.push(("LD_BIND_NOW".into(), "1".into()));
+            e.push(("LD_BIND_NOW", "1"));
         }
-        let o = Cmd {
-            argv: vec![loader().to_string_lossy().into_owned(), "./lcache".into()],
-            cwd: w.out.clone(),
-            env: e,
-            stdin: vec![],
-        }
-        .run();
+        let o = run_fixture(&loader(), "lcache", &e);
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(
             o.status == "exit 1" && out.contains("variant a: value 1 data 42 tls 7\n"),
@@ -3113,20 +3106,12 @@ fn launch_cache_keeps_a_record_per_configuration() {
 /// by `launch_cache_replays_bindings`.
 #[test]
 fn launch_cache_prebinds_lazy_plt() {
-    let w = world();
     let d = fresh_dir("lc-prebind");
     let cache = d.join("cache").to_string_lossy().into_owned();
     let run = |loader: &Path, env: &[(&str, &str)]| -> String {
-        let mut e = base_env();
-        e.push(("PB_SHOW_GOT".into(), "1".into()));
-        e.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let o = Cmd {
-            argv: vec![loader.to_string_lossy().into_owned(), "./prebind".into()],
-            cwd: w.out.clone(),
-            env: e,
-            stdin: vec![],
-        }
-        .run();
+        let mut e = vec![("PB_SHOW_GOT", "1")];
+        e.extend_from_slice(env);
+        let o = run_fixture(loader, "prebind", &e);
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(
             o.status == "exit 0" && out.contains("pb_late found at its first call\n"),
@@ -3182,22 +3167,12 @@ fn launch_cache_stays_within_its_size() {
         "ifunc_pie",
     ];
     let run = |prog: &str, cache: &Path, size: Option<u64>| {
-        let mut e = base_env();
-        e.push(("RLD_LAUNCH_CACHE_MIN".into(), "0".into()));
-        e.push((
-            "RLD_LAUNCH_CACHE".into(),
-            cache.to_string_lossy().into_owned(),
-        ));
-        if let Some(n) = size {
-            e.push(("RLD_LAUNCH_CACHE_SIZE".into(), n.to_string()));
+        let (dir, size) = (cache.to_string_lossy(), size.map(|n| n.to_string()));
+        let mut e = vec![("RLD_LAUNCH_CACHE_MIN", "0"), ("RLD_LAUNCH_CACHE", &*dir)];
+        if let Some(n) = &size {
+            e.push(("RLD_LAUNCH_CACHE_SIZE", n));
         }
-        Cmd {
-            argv: vec![loader().to_string_lossy().into_owned(), format!("./{prog}")],
-            cwd: w.out.clone(),
-            env: e,
-            stdin: vec![],
-        }
-        .run()
+        run_fixture(&loader(), prog, &e)
     };
     let records = |cache: &Path| -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> = fs::read_dir(cache)

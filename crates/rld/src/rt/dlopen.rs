@@ -716,22 +716,12 @@ fn map_new(
     let Some(file) = o.file.as_mut() else {
         return Err(fail(0, &o.path, "cannot open shared object file"));
     };
-    // rld-deps may already have mapped it (`prepare_image`) to read its dynamic section:
-    // then its plan was sound.
-    let m = match file.take_image() {
-        Some(Ok(m)) => Ok(m),
-        taken => {
-            let plan = super::map::load_plan(&o.header, page)
-                .map_err(|e| fail(0, &o.path, e.message()))?;
-            match taken {
-                Some(r) => r,
-                // SAFETY: a shared object (ET_DYN: rld-deps refuses executables) goes where
-                // the kernel chooses, which overlaps nothing live.
-                None => unsafe { super::map::map_object(&plan, file.fd(), false, page) },
-            }
-        }
-    }
-    .map_err(|e| fail(e.errno().raw_os_error(), &o.path, e.message()))?;
+    // SAFETY: a shared object (ET_DYN: rld-deps refuses executables) goes where the kernel
+    // chooses, which overlaps nothing live.
+    let m = unsafe { super::map::map_file(file, &o.header, false, page) }.map_err(|e| {
+        let errno = e.errno().map_or(0, |e| e.raw_os_error());
+        fail(errno, &o.path, e.message())
+    })?;
     let phdr_addr = super::run::phdr_address(&o.header, m.bias);
     let entry = m.bias.wrapping_add(o.header.e_entry as usize);
     let mut l = super::run::describe(

@@ -60,6 +60,54 @@ impl MapError {
     }
 }
 
+/// Why an opened object could not be mapped: its load commands (glibc's message, no errno)
+/// or a system call.
+#[derive(Clone, Copy, Debug)]
+pub enum Unmappable {
+    Plan(rld_image::PlanError),
+    Map(MapError),
+}
+
+impl Unmappable {
+    pub fn message(&self) -> &'static str {
+        match self {
+            Unmappable::Plan(e) => e.message(),
+            Unmappable::Map(e) => e.message(),
+        }
+    }
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Unmappable::Plan(_) => None,
+            Unmappable::Map(e) => Some(e.errno()),
+        }
+    }
+}
+
+/// Maps the object of `hdr` from its open `file`, or takes the mapping rld-deps made while
+/// reading it (`File::prepare_image`: its plan was sound then, and is not made again).
+/// `fixed` is true for ET_EXEC.
+///
+/// # Safety
+/// As [`map_object`] for `fixed`.
+pub unsafe fn map_file(
+    file: &mut crate::fs::File,
+    hdr: &rld_search::verify::ElfHeader,
+    fixed: bool,
+    page: usize,
+) -> Result<Mapped, Unmappable> {
+    let taken = match file.take_image() {
+        Some(Ok(m)) => return Ok(m),
+        taken => taken,
+    };
+    let plan = load_plan(hdr, page).map_err(Unmappable::Plan)?;
+    match taken {
+        Some(r) => r,
+        // SAFETY: caller contract.
+        None => unsafe { map_object(&plan, file.fd(), fixed, page) },
+    }
+    .map_err(Unmappable::Map)
+}
+
 /// Maps `plan` from `fd`. `fixed` is true for ET_EXEC (link-time addresses are absolute).
 ///
 /// # Safety

@@ -454,21 +454,18 @@ pub fn apply_prebound(id: usize, slots: &[rld_link::plan::PreboundSlot]) {
         return;
     };
     let bias = o.bias as u64;
+    let entries = v.jmprel.len() / 24;
     for s in slots {
         let Some(def) = rt.objs.get(s.obj as usize) else {
             continue;
         };
-        let at = (s.index as usize).saturating_mul(24);
-        let Some(e) = v.jmprel.get(at..at + 24) else {
+        let k = s.index as usize;
+        if k >= entries {
             continue;
-        };
-        let word = |i: usize| {
-            e.get(i..i + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_le_bytes)
-        };
-        let (offset, info) = (word(0), word(8));
-        if info as u32 != R_X86_64_JUMP_SLOT || offset < lo || offset > hi {
+        }
+        // SAFETY: k < entries.
+        let r = unsafe { entry(v.jmprel, k) };
+        if r.r_type != R_X86_64_JUMP_SLOT || r.offset < lo || r.offset > hi {
             continue;
         }
         // SAFETY: a word of the object's mapped span that its DT_JMPREL names, in its
@@ -476,7 +473,7 @@ pub fn apply_prebound(id: usize, slots: &[rld_link::plan::PreboundSlot]) {
         // is not protected yet.
         unsafe {
             write64(
-                bias.wrapping_add(offset),
+                bias.wrapping_add(r.offset),
                 (def.bias as u64).wrapping_add(s.value),
             )
         };

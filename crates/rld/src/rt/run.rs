@@ -317,26 +317,11 @@ fn map_from_file(
         l.push('\n');
         die(&l)
     };
-    let mapped = match file.take_image() {
-        // Mapped while the graph read it: its plan was sound.
-        Some(Ok(m)) => Ok(m),
-        taken => {
-            let plan = match super::map::load_plan(hdr, page) {
-                Ok(p) => p,
-                Err(e) => fail(e.message(), None),
-            };
-            match taken {
-                Some(r) => r,
-                // SAFETY: ET_EXEC programs are linked away from where the kernel put rld and
-                // its heap (glibc makes the same assumption); everything else goes where the
-                // kernel chooses.
-                None => unsafe { super::map::map_object(&plan, file.fd(), hdr.e_type == 2, page) },
-            }
-        }
-    };
-    match mapped {
+    // SAFETY: ET_EXEC programs are linked away from where the kernel put rld and its heap
+    // (glibc makes the same assumption); everything else goes where the kernel chooses.
+    match unsafe { super::map::map_file(file, hdr, hdr.e_type == 2, page) } {
         Ok(m) => (m.bias, m.map_start, m.map_end),
-        Err(e) => fail(e.message(), Some(e.errno())),
+        Err(e) => fail(e.message(), e.errno()),
     }
 }
 
