@@ -356,15 +356,22 @@ impl<'s> Cache<'s> {
     /// nothing defines yet and IFUNCs stay lazy). From the record when it is used (16 bytes
     /// and a store per slot, no lookup); looked up and noted for the new record when one is
     /// being made; none without a cache.
-    pub fn prebind(&mut self, ns: &mut Namespace<'_>, id: ObjId) -> Vec<PreboundSlot> {
+    ///
+    /// A replay reads the slots straight from the record: collected first, python3's 494
+    /// made a 7 KB vector, the start-up heap's last two fresh pages.
+    pub fn prebind(
+        &mut self,
+        ns: &mut Namespace<'_>,
+        id: ObjId,
+    ) -> impl Iterator<Item = PreboundSlot> + '_ {
         match self {
-            Cache::Hit(r) => r.prebound(id).collect(),
+            Cache::Hit(r) => Slots::Recorded(r.prebound(id)),
             Cache::Miss { writer, .. } => {
                 let slots = rld_link::plan::prebind_slots(ns, id);
                 writer.add_prebound(id, &slots);
-                slots
+                Slots::Planned(slots.into_iter())
             }
-            Cache::Off => Vec::new(),
+            Cache::Off => Slots::Planned(Vec::new().into_iter()),
         }
     }
 
@@ -392,6 +399,22 @@ impl<'s> Cache<'s> {
         };
         if clean && let Some(bytes) = bytes {
             src.write(&bytes);
+        }
+    }
+}
+
+/// `Cache::prebind`'s slots: a record's, or those just looked up.
+enum Slots<R> {
+    Recorded(R),
+    Planned(alloc::vec::IntoIter<PreboundSlot>),
+}
+
+impl<R: Iterator<Item = PreboundSlot>> Iterator for Slots<R> {
+    type Item = PreboundSlot;
+    fn next(&mut self) -> Option<PreboundSlot> {
+        match self {
+            Slots::Recorded(r) => r.next(),
+            Slots::Planned(p) => p.next(),
         }
     }
 }

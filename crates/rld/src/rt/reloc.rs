@@ -443,8 +443,9 @@ fn image_words(id: usize) -> Option<(u64, u64)> {
 /// defining object's load bias plus the recorded value, instead of waiting for the PLT
 /// resolver. An entry that does not name a JUMP_SLOT of the object's DT_JMPREL inside its
 /// mapped span, or names no object, is skipped: that slot stays lazy.
-pub fn apply_prebound(id: usize, slots: &[rld_link::plan::PreboundSlot]) {
-    if slots.is_empty() {
+pub fn apply_prebound(id: usize, slots: impl IntoIterator<Item = rld_link::plan::PreboundSlot>) {
+    let mut slots = slots.into_iter().peekable();
+    if slots.peek().is_none() {
         return;
     }
     let rt = rt();

@@ -1101,8 +1101,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             // SAFETY: start-up; the object is relocated (its JUMP_SLOTs lazy) and no program
             // code has run.
             let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
-            let slots = cache.prebind(&mut rt.ns, oid);
-            super::reloc::apply_prebound(id, &slots);
+            super::reloc::apply_prebound(id, cache.prebind(&mut rt.ns, oid));
         }
         {
             // SAFETY: as above; relocation (and the IFUNC resolvers it ran) is over.
