@@ -242,7 +242,10 @@ unsafe fn do_range(
     let n_rel = skip_relative.min(first.len() / 24);
     // SAFETY: caller contract (the object is mapped writable where its relocations point).
     unsafe { relative_prefix(id, bias, first, n_rel, rel) };
-    let mut deferred: Vec<(u64, i64)> = Vec::new();
+    // IRELATIVE entries wait for the end of the range (their resolvers may read what the
+    // other entries write); a second pass finds them again instead of a list (libc's ~40
+    // grew a vector to 1 KB, the top of a small start-up's heap).
+    let mut any_irelative = false;
     // Per-binding resolved addresses (0: not computed, or not a plain address, or 0 itself:
     // those take the slow path each time). The runtime's buffer, reused object after object;
     // put back below (on an error it is dropped: the next object starts a new one).
@@ -267,7 +270,7 @@ unsafe fn do_range(
                     continue;
                 }
                 R_X86_64_IRELATIVE => {
-                    deferred.push((place, r.addend));
+                    any_irelative = true;
                     continue;
                 }
                 _ => {}
@@ -323,18 +326,30 @@ unsafe fn do_range(
         }
     }
     rt().addr_cache = addr_cache;
-    for (place, addend) in deferred {
-        let resolver = bias.wrapping_add(addend as u64);
-        // SAFETY: the object is relocated except for its IRELATIVEs; caller contract.
-        unsafe {
-            apply(
-                id,
-                place,
-                R_X86_64_IRELATIVE,
-                0,
-                Action::Irelative { resolver },
-            )?
-        };
+    if !any_irelative {
+        return Ok(());
+    }
+    for (t, table) in tables.iter().enumerate() {
+        let from = if t == 0 { n_rel } else { 0 };
+        for k in from..table.len() / 24 {
+            // SAFETY: k < table.len() / 24.
+            let r = unsafe { entry(table, k) };
+            if r.r_type != R_X86_64_IRELATIVE {
+                continue;
+            }
+            let place = bias.wrapping_add(r.offset);
+            let resolver = bias.wrapping_add(r.addend as u64);
+            // SAFETY: the object is relocated except for its IRELATIVEs; caller contract.
+            unsafe {
+                apply(
+                    id,
+                    place,
+                    R_X86_64_IRELATIVE,
+                    0,
+                    Action::Irelative { resolver },
+                )?
+            };
+        }
     }
     Ok(())
 }
