@@ -249,6 +249,17 @@ impl<'a> LdCache<'a> {
         }
     }
 
+    /// The string table from string `idx` on, unterminated: what [`libcmp`] needs (it stops
+    /// at the NUL), without first measuring the string as [`Self::str_idx`] does. The binary
+    /// search compares a dozen keys per lookup; measuring each first doubled its work.
+    fn str_tail(&self, idx: u32) -> Option<&'a [u8]> {
+        let (base, size) = self.strings();
+        if idx as usize >= size {
+            return None;
+        }
+        self.file.get(base.checked_add(idx as usize)?..)
+    }
+
     fn str_idx(&self, idx: u32) -> Option<&'a [u8]> {
         let (base, size) = self.strings();
         if idx as usize >= size {
@@ -319,7 +330,7 @@ impl<'a> LdCache<'a> {
         let platform = params.platform_bit;
         let nlibs = self.len() as i64;
         let (mut left, mut right) = (0i64, nlibs - 1);
-        let key_at = |i: i64| -> Option<&'a [u8]> { self.str_idx(self.raw(i as usize)?.1) };
+        let key_at = |i: i64| -> Option<&'a [u8]> { self.str_tail(self.raw(i as usize)?.1) };
         while left <= right {
             let mut middle = (left + right) / 2;
             let key = key_at(middle)?;
@@ -340,7 +351,7 @@ impl<'a> LdCache<'a> {
                         break;
                     };
                     if i > left {
-                        match self.str_idx(key) {
+                        match self.str_tail(key) {
                             Some(k) if libcmp(name, k) == Ordering::Equal => {}
                             _ => break,
                         }
