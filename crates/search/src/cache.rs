@@ -260,12 +260,9 @@ impl<'a> LdCache<'a> {
         self.file.get(base.checked_add(idx as usize)?..)
     }
 
+    /// String `idx` of the string table, up to its NUL (None if it has none).
     fn str_idx(&self, idx: u32) -> Option<&'a [u8]> {
-        let (base, size) = self.strings();
-        if idx as usize >= size {
-            return None;
-        }
-        cstr_at(self.file, base.checked_add(idx as usize)?)
+        cstr_at(self.str_tail(idx)?, 0)
     }
 
     fn raw(&self, i: usize) -> Option<(i32, u32, u32, u64)> {
