@@ -142,9 +142,30 @@ impl<H: FileHandle + ?Sized> FileHandle for BlockCache<'_, H> {
 struct Reader<'h, H: FileHandle + ?Sized> {
     h: &'h H,
     hdr: &'h ElfHeader,
+    /// The last view `h` lent, with the file offset it starts at: a view runs to the end of
+    /// its mapped piece, and the dynamic section, string table and version tables usually
+    /// share one, so most records and names are found here without asking `h` (libc's ~130
+    /// version records and names each cost a segment search before).
+    last: core::cell::Cell<Option<(u64, &'h [u8])>>,
 }
 
-impl<H: FileHandle + ?Sized> Reader<'_, H> {
+impl<'h, H: FileHandle + ?Sized> Reader<'h, H> {
+    /// `h.view_at(off)`, served from the last view when it covers `off`.
+    fn view(&self, off: u64) -> Option<&'h [u8]> {
+        if let Some((start, v)) = self.last.get()
+            && let Some(rest) = off
+                .checked_sub(start)
+                .and_then(|d| usize::try_from(d).ok())
+                .and_then(|d| v.get(d..))
+            && !rest.is_empty()
+        {
+            return Some(rest);
+        }
+        let v = self.h.view_at(off)?;
+        self.last.set(Some((off, v)));
+        Some(v)
+    }
+
     fn vaddr_to_off(&self, v: u64) -> Option<u64> {
         self.hdr
             .phdrs
@@ -155,7 +176,7 @@ impl<H: FileHandle + ?Sized> Reader<'_, H> {
 
     /// `len` bytes at `off`: lent from the mapping when the handle has one, else read.
     fn bytes(&self, off: u64, len: usize) -> Option<Cow<'_, [u8]>> {
-        if let Some(b) = self.h.view_at(off).and_then(|v| v.get(..len)) {
+        if let Some(b) = self.view(off).and_then(|v| v.get(..len)) {
             return Some(Cow::Borrowed(b));
         }
         let mut b = alloc::vec![0u8; len];
@@ -167,7 +188,7 @@ impl<H: FileHandle + ?Sized> Reader<'_, H> {
 
     /// A small fixed-size record (version entries) without a heap allocation.
     fn rec<const N: usize>(&self, off: u64) -> Option<[u8; N]> {
-        if let Some(v) = self.h.view_at(off) {
+        if let Some(v) = self.view(off) {
             return v.first_chunk::<N>().copied();
         }
         let mut b = [0u8; N];
@@ -179,14 +200,14 @@ impl<H: FileHandle + ?Sized> Reader<'_, H> {
 
     /// The string at `off` appended to `info`'s version names.
     fn name_into(&self, off: u64, info: &mut DynInfo) -> NameRef {
-        match self.h.view_at(off).and_then(in_place) {
+        match self.view(off).and_then(in_place) {
             Some(name) => info.add_name(name),
             None => info.add_name(&self.cstr_read(off)),
         }
     }
 
     fn cstr(&self, off: u64) -> Vec<u8> {
-        match self.h.view_at(off).and_then(in_place) {
+        match self.view(off).and_then(in_place) {
             Some(name) => name.to_vec(),
             None => self.cstr_read(off),
         }
@@ -251,7 +272,11 @@ pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp
         h,
         blocks: core::cell::RefCell::new(Vec::new()),
     };
-    let r = Reader { h: &cache, hdr };
+    let r = Reader {
+        h: &cache,
+        hdr,
+        last: core::cell::Cell::new(None),
+    };
     let mut info = DynInfo::default();
     if interp
         && let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
