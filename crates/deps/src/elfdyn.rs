@@ -261,13 +261,76 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u32_at(b, o) as u64 | ((u32_at(b, o + 4) as u64) << 32)
 }
 
+/// Which parts of an object's dynamic facts to read (see [`read_dyn_info_parts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parts {
+    /// PT_INTERP into `interp`.
+    pub interp: bool,
+    /// What the load graph needs: DT_NEEDED, DT_SONAME, DT_RPATH/DT_RUNPATH, DT_FLAGS_1,
+    /// filters.
+    pub graph: bool,
+    /// The version tables (`verneed`, `verdef`, `bad_verneed_version`): only the version
+    /// check reads them, and it is most of the work here (libc defines ~40 versions).
+    pub versions: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts {
+        interp: true,
+        graph: true,
+        versions: true,
+    };
+}
+
 /// Read the dynamic facts of an object from its file.
 pub fn read_dyn_info<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader) -> DynInfo {
-    read_dyn_info_with(h, hdr, true)
+    read_dyn_info_parts(h, hdr, Parts::ALL)
 }
 
 /// `read_dyn_info`, reading PT_INTERP into `interp` only when `interp` is set.
 pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp: bool) -> DynInfo {
+    read_dyn_info_parts(
+        h,
+        hdr,
+        Parts {
+            interp,
+            ..Parts::ALL
+        },
+    )
+}
+
+/// The `parts` of an object's dynamic facts; the others are left at their defaults
+/// (`has_dynamic` is always set).
+pub fn read_dyn_info_parts<H: FileHandle + ?Sized>(
+    h: &H,
+    hdr: &ElfHeader,
+    parts: Parts,
+) -> DynInfo {
+    read_dyn_info_over(h, hdr, parts, None)
+}
+
+/// The version tables of an object whose dynamic section entries (with their link-time
+/// values) are `dynamic`, not those in `h`: a loader that has adjusted the entries in
+/// place, as glibc's `l_info` users expect, reads its private copy.
+pub fn read_versions_over<H: FileHandle + ?Sized>(
+    h: &H,
+    hdr: &ElfHeader,
+    dynamic: &[u8],
+) -> DynInfo {
+    let parts = Parts {
+        interp: false,
+        graph: false,
+        versions: true,
+    };
+    read_dyn_info_over(h, hdr, parts, Some(dynamic))
+}
+
+fn read_dyn_info_over<H: FileHandle + ?Sized>(
+    h: &H,
+    hdr: &ElfHeader,
+    parts: Parts,
+    dynamic: Option<&[u8]>,
+) -> DynInfo {
     let cache = BlockCache {
         h,
         blocks: core::cell::RefCell::new(Vec::new()),
@@ -278,7 +341,7 @@ pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp
         last: core::cell::Cell::new(None),
     };
     let mut info = DynInfo::default();
-    if interp
+    if parts.interp
         && let Some(p) = hdr.phdrs.iter().find(|p| p.p_type == PT_INTERP)
         && let Some(s) = r.bytes(p.p_offset, p.p_filesz.min(4096) as usize)
     {
@@ -293,8 +356,12 @@ pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp
         return info;
     }
     info.has_dynamic = true;
-    let Some(dynb) = r.bytes(dynp.p_offset, dynp.p_filesz.min(1 << 20) as usize) else {
-        return info;
+    let dynb = match dynamic {
+        Some(d) => Cow::Borrowed(d),
+        None => match r.bytes(dynp.p_offset, dynp.p_filesz.min(1 << 20) as usize) {
+            Some(d) => d,
+            None => return info,
+        },
     };
     // The entries up to DT_NULL; of a tag that repeats, the last counts (as glibc's
     // `l_info`). One pass collects the single-valued tags, a second the DT_NEEDED names (in
@@ -332,23 +399,28 @@ pub fn read_dyn_info_with<H: FileHandle + ?Sized>(h: &H, hdr: &ElfHeader, interp
         Some(base) => r.name_into(base + off, info),
         None => NameRef::default(),
     };
+    if parts.graph {
+        for (tag, val) in entries() {
+            match tag {
+                DT_NEEDED => info.needed.push(s(val)),
+                DT_FILTER | DT_AUXILIARY => info.has_filter = true,
+                _ => {}
+            }
+        }
+        info.soname = last(DT_SONAME).map(s);
+        info.runpath = last(DT_RUNPATH).map(s);
+        info.rpath = if info.runpath.is_some() {
+            None
+        } else {
+            last(DT_RPATH).map(s)
+        };
+        info.flags_1 = last(DT_FLAGS_1).unwrap_or(0);
+    }
+    if !parts.versions {
+        return info;
+    }
     let versions = last(DT_VERDEFNUM).unwrap_or(0).min(1024) as usize;
     info.version_names.reserve(16 * (versions + 4));
-    for (tag, val) in entries() {
-        match tag {
-            DT_NEEDED => info.needed.push(s(val)),
-            DT_FILTER | DT_AUXILIARY => info.has_filter = true,
-            _ => {}
-        }
-    }
-    info.soname = last(DT_SONAME).map(s);
-    info.runpath = last(DT_RUNPATH).map(s);
-    info.rpath = if info.runpath.is_some() {
-        None
-    } else {
-        last(DT_RPATH).map(s)
-    };
-    info.flags_1 = last(DT_FLAGS_1).unwrap_or(0);
     if let Some(off) = last(DT_VERNEED).and_then(|v| r.vaddr_to_off(v)) {
         let mut needs = Vec::new();
         let mut ent = off;

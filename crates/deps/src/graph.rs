@@ -1,7 +1,7 @@
 //! The initial link-map list, built the way glibc 2.36's `dl_main` + `_dl_map_object_deps` do:
 //! main, ld.so, vDSO, preloads, then breadth-first DT_NEEDED; dedup by name, soname, then dev:ino.
 
-use crate::elfdyn::{DF_1_NODEFLIB, DF_1_PIE, DynInfo, read_dyn_info, read_dyn_info_with};
+use crate::elfdyn::{DF_1_NODEFLIB, DF_1_PIE, DynInfo, Parts, read_dyn_info_parts};
 use alloc::string::String;
 use alloc::vec::Vec;
 use rld_search::dst::{DstContext, Origin};
@@ -140,6 +140,11 @@ pub struct LoadConfig {
     /// The dynamic loader's own header and dynamic facts when the caller has them in memory
     /// (then `rtld_file` is not read).
     pub rtld_loaded: Option<(ElfHeader, DynInfo)>,
+    /// Check symbol versions when the graph is complete (glibc's `_dl_check_all_versions`).
+    /// Off: the objects' version tables are not read and the caller runs
+    /// `version::check_start` itself, when and if it needs to (the loader skips it when its
+    /// launch cache vouches for the same files).
+    pub check_versions: bool,
 }
 
 impl LoadConfig {
@@ -159,6 +164,7 @@ impl LoadConfig {
             exe_origin: None,
             main_loaded: None,
             rtld_loaded: None,
+            check_versions: true,
         }
     }
 }
@@ -587,7 +593,15 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         }
         // Only the program's PT_INTERP is used (it names ld.so); a library's would cost a
         // page fault in a page nothing else reads.
-        let dynamic = read_dyn_info_with(&found.file, &hdr, is_main);
+        let dynamic = read_dyn_info_parts(
+            &found.file,
+            &hdr,
+            Parts {
+                interp: is_main,
+                graph: true,
+                versions: self.cfg.check_versions,
+            },
+        );
         if dynamic.flags_1 & DF_1_PIE != 0 && !is_main {
             return lose("cannot dynamically load position-independent executable");
         }
@@ -772,7 +786,13 @@ pub fn build<F: Fs>(
             .unwrap_or_else(|| cfg.rtld_name.clone());
         match b.s.fs.open(&p) {
             Ok(h) => match verify(&h) {
-                Ok(Verified::Usable(hdr)) => (read_dyn_info(&h, &hdr), hdr, Some(h)),
+                Ok(Verified::Usable(hdr)) => {
+                    let parts = Parts {
+                        versions: cfg.check_versions,
+                        ..Parts::ALL
+                    };
+                    (read_dyn_info_parts(&h, &hdr, parts), hdr, Some(h))
+                }
                 _ => (DynInfo::default(), ElfHeader::default(), None),
             },
             Err(_) => (DynInfo::default(), ElfHeader::default(), None),
@@ -898,7 +918,9 @@ pub fn build<F: Fs>(
         diags: b.diags,
         main_is_static,
     };
-    crate::version::check_all(&mut g, trace, &cfg.program, searcher.trace)?;
+    if cfg.check_versions {
+        crate::version::check_all(&mut g, trace, &cfg.program, searcher.trace)?;
+    }
     Ok(g)
 }
 

@@ -1,6 +1,7 @@
 //! glibc's `_dl_check_all_versions` as run by `dl_main` (verbose): every required symbol version
 //! must be defined by the needed object; complaints are collected as diagnostics, not printed.
 
+use crate::elfdyn::DynInfo;
 use crate::graph::{Diag, Fatal, Kind, LoadGraph, ObjId};
 use alloc::format;
 use alloc::string::String;
@@ -15,67 +16,134 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn find_needed<H>(g: &LoadGraph<H>, requester: ObjId, file: &[u8]) -> Option<ObjId> {
-    let matches = |id: ObjId| {
-        g.objects
+/// What the start-up version check reads of the objects it checks: `id`s are the caller's
+/// (graph ids, or a loader's table indices).
+pub trait VersionObjects {
+    fn kind(&self, id: ObjId) -> Option<Kind>;
+    /// glibc's `l_name` (the program's is its name as given).
+    fn path(&self, id: ObjId) -> &[u8];
+    /// The object is known by `file` (its `l_name` or one of its `l_libname`s).
+    fn known_as(&self, id: ObjId, file: &[u8]) -> bool;
+    /// Its version facts (`verneed`, `verdef`, `bad_verneed_version`).
+    fn dynamic(&self, id: ObjId) -> Option<&DynInfo>;
+}
+
+impl<H> VersionObjects for LoadGraph<H> {
+    fn kind(&self, id: ObjId) -> Option<Kind> {
+        self.objects.get(id).map(|o| o.kind)
+    }
+    fn path(&self, id: ObjId) -> &[u8] {
+        self.objects.get(id).map_or(&[], |o| o.path.as_slice())
+    }
+    fn known_as(&self, id: ObjId, file: &[u8]) -> bool {
+        self.objects
             .get(id)
             .is_some_and(|o| o.path == file || o.names.iter().any(|n| n == file))
-    };
-    if let Some(&id) = g.chain.iter().find(|&&id| matches(id)) {
+    }
+    fn dynamic(&self, id: ObjId) -> Option<&DynInfo> {
+        self.objects.get(id).map(|o| &o.dynamic)
+    }
+}
+
+/// The lists the start-up check walks (ids as in [`VersionObjects`]).
+#[derive(Clone, Copy, Debug)]
+pub struct StartLists<'a> {
+    /// The link-map list, in order.
+    pub chain: &'a [ObjId],
+    /// The main program's search list.
+    pub searchlist: &'a [ObjId],
+    pub main: ObjId,
+}
+
+fn find_needed(
+    objs: &dyn VersionObjects,
+    lists: StartLists<'_>,
+    requester: ObjId,
+    file: &[u8],
+) -> Option<ObjId> {
+    if let Some(&id) = lists.chain.iter().find(|&&id| objs.known_as(id, file)) {
         return Some(id);
     }
-    if requester == g.main {
-        return g.searchlist.iter().copied().find(|&id| matches(id));
+    if requester == lists.main {
+        return lists
+            .searchlist
+            .iter()
+            .copied()
+            .find(|&id| objs.known_as(id, file));
     }
     None
 }
 
-/// Check every object in list order; push `Diag::Version` entries onto `g.diags`.
+/// Check every object of the load graph in list order; push `Diag::Version` entries onto
+/// `g.diags`.
 pub fn check_all<H>(
     g: &mut LoadGraph<H>,
     trace: bool,
     progname: &[u8],
     debug: Option<Trace>,
 ) -> Result<(), Fatal> {
+    let lists = StartLists {
+        chain: &g.chain,
+        searchlist: &g.searchlist,
+        main: g.main,
+    };
+    let diags = check_start(&*g, lists, trace, progname, debug)?;
+    g.diags.extend(diags);
+    Ok(())
+}
+
+/// glibc's `_dl_check_all_versions` as `dl_main` runs it (verbose): every object on the
+/// chain, in order; the complaints are returned as diagnostics. (One copy of the code for
+/// both callers, the load graph and the loader's late check: `dyn`.)
+pub fn check_start(
+    objs: &dyn VersionObjects,
+    lists: StartLists<'_>,
+    trace: bool,
+    progname: &[u8],
+    debug: Option<Trace>,
+) -> Result<Vec<Diag>, Fatal> {
     let mut diags: Vec<Diag> = Vec::new();
-    for &l in &g.chain {
-        let Some(o) = g.objects.get(l) else { continue };
-        if o.kind == Kind::Missing {
+    for &l in lists.chain {
+        let (Some(kind), Some(dynamic)) = (objs.kind(l), objs.dynamic(l)) else {
+            continue;
+        };
+        if kind == Kind::Missing {
             continue;
         }
-        let requester_name = dso_filename(&o.path, progname);
-        if let Some(v) = o.dynamic.bad_verneed_version {
+        let requester_name = dso_filename(objs.path(l), progname);
+        if let Some(v) = dynamic.bad_verneed_version {
             return Err(Fatal {
                 objname: requester_name.to_vec(),
                 errno: 0,
                 msg: format!("unsupported version {v} of Verneed record"),
             });
         }
-        let Some(needs) = &o.dynamic.verneed else {
+        let Some(needs) = &dynamic.verneed else {
             continue;
         };
         for need in needs {
-            let (need_file, need_name) = (o.dynamic.name(need.file), o.dynamic.name(need.name));
-            let Some(nid) = find_needed(g, l, need_file) else {
+            let (need_file, need_name) = (dynamic.name(need.file), dynamic.name(need.name));
+            let Some(nid) = find_needed(objs, lists, l, need_file) else {
                 continue;
             };
-            let Some(n) = g.objects.get(nid) else {
+            let (Some(nkind), Some(ndyn)) = (objs.kind(nid), objs.dynamic(nid)) else {
                 continue;
             };
-            if trace && n.kind == Kind::Missing {
+            if trace && nkind == Kind::Missing {
                 continue;
             }
+            let npath = dso_filename(objs.path(nid), progname);
             if let Some(t) = debug {
                 t(&TraceEvent::VersionCheck {
                     version: need_name,
-                    file: dso_filename(&n.path, progname),
+                    file: npath,
                     by: requester_name,
                 });
             }
             // The names are only formatted for a diagnostic: almost every need is satisfied.
-            let objname = || dso_filename(&n.path, progname).to_vec();
-            let Some(defs) = &n.dynamic.verdef else {
-                if n.kind != Kind::Vdso {
+            let objname = || npath.to_vec();
+            let Some(defs) = &ndyn.verdef else {
+                if nkind != Kind::Vdso {
                     let req = lossy(requester_name);
                     diags.push(Diag::Version {
                         objname: objname(),
@@ -91,7 +159,7 @@ pub fn check_all<H>(
                     bad_version = Some(d.version);
                     break;
                 }
-                if d.hash == need.hash && n.dynamic.name(d.name) == need_name {
+                if d.hash == need.hash && ndyn.name(d.name) == need_name {
                     ok = true;
                     break;
                 }
@@ -111,8 +179,7 @@ pub fn check_all<H>(
             }
         }
     }
-    g.diags.extend(diags);
-    Ok(())
+    Ok(diags)
 }
 
 /// glibc's `_dl_check_map_versions` (not verbose) for objects a dlopen added: the first

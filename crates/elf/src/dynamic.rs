@@ -62,6 +62,11 @@ impl<'a> Dynamic<'a> {
         self.entries
     }
 
+    /// The raw entries (without the DT_NULL) as bytes.
+    pub fn entry_bytes(&self) -> &'a [u8] {
+        object::pod::bytes_of_slice(self.entries)
+    }
+
     /// Number of entries before DT_NULL.
     pub fn len(&self) -> usize {
         self.entries.len()

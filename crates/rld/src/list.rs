@@ -107,7 +107,7 @@ fn list_config(cfg: &Config<'_>, st: &Startup, program: &[u8], mode: Mode) -> Lo
                 interp: Some(interp),
                 ..
             },
-        ) = crate::rt::run::kernel_program(st)
+        ) = crate::rt::run::kernel_program(st, rld_deps::elfdyn::Parts::ALL)
         {
             lc.rtld_name = interp;
         }

@@ -2967,6 +2967,63 @@ fn launch_cache_notices_changes() {
     );
 }
 
+/// With the launch cache on, rld checks symbol versions after consulting it and skips the
+/// check when a record vouches for the same files. A library replaced by one that lacks a
+/// required version must still fail as under glibc ("version `VERS_3' not found", exit 1),
+/// in both modes, and so must the same launch run again (nothing may have been recorded).
+#[test]
+fn launch_cache_checks_versions_of_changed_files() {
+    let w = world();
+    let d = fresh_dir("lc-versions");
+    let cache = d.join("cache");
+    let copy = |from: &Path, to: &Path| {
+        fs::copy(from, to)
+            .unwrap_or_else(|e| panic!("cp {} {}: {e}", from.display(), to.display()));
+    };
+    copy(&w.out.join("vers_v3"), &d.join("vers_v3"));
+    // The library it was linked with defines VERS_3; the one beside the fixtures does not.
+    copy(&w.out.join("v3/libv.so"), &d.join("libv.so"));
+    let exe = fs::read(d.join("vers_v3")).unwrap_or_default();
+    write_with_interp(&exe, &w.interp_g, &d.join("vers_v3-g")).unwrap_or_else(|e| panic!("{e}"));
+    write_with_interp(&exe, &w.interp_r, &d.join("vers_v3-r")).unwrap_or_else(|e| panic!("{e}"));
+    let mut failures = Vec::new();
+    let mut run = |step: &str, status: &str, expect: &str| {
+        for interp in [false, true] {
+            let p = cache_pair(&d, &cache, "vers_v3", interp);
+            let o = p.oracle.run();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                text.contains(expect) && o.status == status,
+                "glibc at step {step}: {} {text:?}",
+                o.status
+            );
+            let r = p.lut.run();
+            // The PT_INTERP copies differ only in the name the messages give them.
+            let same_name = |s: String| s.replace("./vers_v3-g", "./vers_v3-r");
+            failures.extend(compare_outcomes(step, &p, &o, &r, same_name));
+        }
+    };
+    let ok = "foo -> ";
+    let missing = "libv.so: version `VERS_3' not found (required by ";
+    run("first run (records)", "exit 0", ok);
+    run("second run (replays)", "exit 0", ok);
+    copy(&w.out.join("libv.so"), &d.join("libv.so"));
+    run("library without VERS_3", "exit 1", missing);
+    run("library without VERS_3, again", "exit 1", missing);
+    copy(&w.out.join("v3/libv.so"), &d.join("libv.so"));
+    run("library with VERS_3 again", "exit 0", ok);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Where records go by default ($XDG_CACHE_HOME/rld, else $HOME/.cache/rld, made private),
 /// and when there are none: RLD_LAUNCH_CACHE=0, and LD_DEBUG (whose output comes from the
 /// lookups a record would skip).

@@ -48,17 +48,27 @@ struct MemImage {
 }
 
 impl MemImage {
-    /// The dynamic facts of an image mapped at `bias` with program headers `phdrs`.
-    fn dyn_info(bias: usize, phdrs: &[Phdr], hdr: &ElfHeader) -> rld_deps::elfdyn::DynInfo {
-        let img = MemImage {
+    /// The dynamic facts (`parts` of them) of an image mapped at `bias` with program headers
+    /// `phdrs`.
+    fn dyn_info(
+        bias: usize,
+        phdrs: &[Phdr],
+        hdr: &ElfHeader,
+        parts: rld_deps::elfdyn::Parts,
+    ) -> rld_deps::elfdyn::DynInfo {
+        rld_deps::elfdyn::read_dyn_info_parts(&MemImage::new(bias, phdrs), hdr, parts)
+    }
+
+    /// The image mapped at `bias` with program headers `phdrs`.
+    fn new(bias: usize, phdrs: &[Phdr]) -> MemImage {
+        MemImage {
             bias,
             segs: phdrs
                 .iter()
                 .filter(|p| p.p_type == PT_LOAD)
                 .map(|p| (p.p_vaddr, p.p_vaddr + p.p_filesz))
                 .collect(),
-        };
-        rld_deps::elfdyn::read_dyn_info(&img, hdr)
+        }
     }
 }
 
@@ -131,6 +141,7 @@ pub(crate) fn self_image() -> (usize, Vec<Phdr>) {
 /// header made from the aux vector, and its dynamic section.
 pub(crate) fn kernel_program(
     st: &Startup,
+    parts: rld_deps::elfdyn::Parts,
 ) -> (usize, Vec<Phdr>, ElfHeader, rld_deps::elfdyn::DynInfo) {
     // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped.
     let phdrs = unsafe { objects::phdrs_at(st.aux.phdr, st.aux.phnum) };
@@ -140,7 +151,7 @@ pub(crate) fn kernel_program(
         .map_or(0, |p| st.aux.phdr.wrapping_sub(p.p_vaddr as usize));
     let e_type = if bias == 0 { 2 } else { 3 };
     let hdr = mem_header(e_type, st.aux.entry.wrapping_sub(bias) as u64, &phdrs);
-    let dynamic = MemImage::dyn_info(bias, &phdrs, &hdr);
+    let dynamic = MemImage::dyn_info(bias, &phdrs, &hdr, parts);
     (bias, phdrs, hdr, dynamic)
 }
 
@@ -666,13 +677,23 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     lc.preload_env = cfg.preload_env.map(<[u8]>::to_vec);
     lc.preload_arg = cfg.preload_arg.map(<[u8]>::to_vec);
     lc.inhibit_rpath = cfg.inhibit_rpath.map(<[u8]>::to_vec);
+    // With the launch cache on, symbol versions are checked after it is consulted, and not
+    // at all when a record vouches for the same files in the same graph (`late_versions`):
+    // reading the version tables and checking them was ~12% of python3's start-up
+    // instructions. Without it (LD_DEBUG among others), where glibc checks them.
+    let launch = super::launch::settings(cfg);
+    lc.check_versions = launch.is_none();
+    let parts = rld_deps::elfdyn::Parts {
+        versions: lc.check_versions,
+        ..rld_deps::elfdyn::Parts::ALL
+    };
     if st.aux.sysinfo_ehdr == 0 {
         lc.vdso = None;
     }
     // rld's own version definitions come from its mapped image, not from its file.
     {
         let hdr = mem_header(3, 0, &self_phdrs);
-        let dynamic = MemImage::dyn_info(self_base, &self_phdrs, &hdr);
+        let dynamic = MemImage::dyn_info(self_base, &self_phdrs, &hdr, parts);
         lc.rtld_loaded = Some((hdr, dynamic));
     }
     let mut kernel_main: Option<(usize, Vec<Phdr>)> = None;
@@ -687,7 +708,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             lc.rtld_name = argv0.to_vec();
         }
     } else {
-        let (bias, phdrs, hdr, dynamic) = kernel_program(st);
+        let (bias, phdrs, hdr, dynamic) = kernel_program(st, parts);
         if let Some(interp) = &dynamic.interp {
             lc.rtld_name = interp.clone();
             lc.rtld_file = Some(interp.clone());
@@ -759,6 +780,11 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     };
     let rtld = map_id(graph.rtld).unwrap_or(usize::MAX);
     let vdso = graph.vdso.and_then(map_id);
+    // The program's name in version diagnostics (its `l_name` is empty).
+    let main_path = match (lc.check_versions, graph.objects.get_mut(graph.main)) {
+        (false, Some(o)) => core::mem::take(&mut o.path),
+        _ => Vec::new(),
+    };
     let libc = chain.iter().copied().find(|&i| {
         objs.get(i)
             .is_some_and(|o| o.kind == Kind::Library && soname_is(o, b"libc.so.6"))
@@ -1031,7 +1057,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     let source = {
         // SAFETY: start-up; the reference is dropped at the end of this block.
         let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
-        rt.launch = super::launch::settings(cfg);
+        rt.launch = launch;
         let facts = super::launch::Facts {
             objs: &rt.objs,
             main: rt.main,
@@ -1070,6 +1096,18 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         }
         None => super::launch::Cache::Off,
     };
+    if !lc.check_versions && !matches!(cache, super::launch::Cache::Hit(_)) {
+        // SAFETY: start-up; the reference is dropped at the end of this statement.
+        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| {
+            die("rld: no runtime
+")
+        });
+        if !late_versions(rt, &main_path, progname) {
+            // A replay skips the check: only launches it had nothing to say about are recorded.
+            cache = super::launch::Cache::Off;
+        }
+    }
+    drop(main_path);
     {
         // SAFETY: start-up; the reference is dropped at the end of this block.
         let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
@@ -1272,6 +1310,98 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             super::services::_dl_fini as *const () as usize,
         )
     }
+}
+
+/// The start-up objects as the version check sees them, with their version tables read
+/// from their mapped images (see `late_versions`).
+struct LateVersions<'a> {
+    objs: &'a [Loaded],
+    main: usize,
+    main_path: &'a [u8],
+    dynamic: Vec<rld_deps::elfdyn::DynInfo>,
+}
+
+impl rld_deps::version::VersionObjects for LateVersions<'_> {
+    fn kind(&self, id: usize) -> Option<Kind> {
+        self.objs.get(id).map(|o| o.kind)
+    }
+    fn path(&self, id: usize) -> &[u8] {
+        match self.objs.get(id) {
+            _ if id == self.main => self.main_path,
+            Some(o) => o.name,
+            None => &[],
+        }
+    }
+    fn known_as(&self, id: usize, file: &[u8]) -> bool {
+        self.path(id) == file
+            || self.objs.get(id).is_some_and(|o| {
+                o.libnames
+                    .iter()
+                    .any(|n| n.strip_suffix(&[0]).unwrap_or(n) == file)
+            })
+    }
+    fn dynamic(&self, id: usize) -> Option<&rld_deps::elfdyn::DynInfo> {
+        self.dynamic.get(id)
+    }
+}
+
+/// glibc's start-up version check (`_dl_check_all_versions`), run after the load graph when
+/// the launch cache had no record for this launch: every complaint is printed, and a
+/// missing version ends the process with status 1 as in `version_check_doit`. The tables
+/// come from the mapped images, which relocation has not touched yet. Returns whether
+/// there was nothing to complain about.
+#[inline(never)]
+fn late_versions(rt: &Runtime, main_path: &[u8], progname: &[u8]) -> bool {
+    let dynamic = rt
+        .objs
+        .iter()
+        .map(|o| match o.kind {
+            // As in the load graph, which reads nothing of the vDSO.
+            Kind::Vdso | Kind::Missing => rld_deps::elfdyn::DynInfo::default(),
+            // The entries as linked: `.dynamic` itself holds run-time addresses by now
+            // (`glibc::fill_info`); `o.info` reads a copy made before.
+            _ => {
+                let img = MemImage::new(o.bias, &o.phdrs);
+                let hdr = mem_header(3, 0, &o.phdrs);
+                let entries = o.info.dynamic().entry_bytes();
+                rld_deps::elfdyn::read_versions_over(&img, &hdr, entries)
+            }
+        })
+        .collect();
+    let objs = LateVersions {
+        objs: &rt.objs,
+        main: rt.main,
+        main_path,
+        dynamic,
+    };
+    let lists = rld_deps::version::StartLists {
+        chain: &rt.chain,
+        searchlist: &rt.searchlist,
+        main: rt.main,
+    };
+    let diags = match rld_deps::version::check_start(&objs, lists, false, progname, None) {
+        Ok(d) => d,
+        Err(f) => {
+            let mut l = String::new();
+            let _ = rld_deps::write_fatal(&mut l, progname, &f);
+            die(&l)
+        }
+    };
+    if diags.is_empty() {
+        return true;
+    }
+    let mut l = String::new();
+    for d in &diags {
+        let _ = rld_deps::write_diag(&mut l, progname, d);
+    }
+    eprint!("{}", l);
+    if diags
+        .iter()
+        .any(|d| matches!(d, rld_deps::Diag::Version { .. }))
+    {
+        crate::out::exit(1);
+    }
+    false
 }
 
 fn call_array(bias: usize, a: u64, sz: u64, argc: usize, argv: usize, envp: usize) {
