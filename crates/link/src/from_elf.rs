@@ -4,7 +4,7 @@
 use rld_elf::dynamic::DynamicInfo;
 use rld_elf::memory::Memory;
 
-use crate::object::{GnuHash, HashTable, ObjKind, ObjView, SysvHash, build_versions};
+use crate::object::{GnuHash, HashTable, ObjKind, ObjView, SysvHash};
 
 /// Views of the dynamic symbol table, hash table, versions and RELA/JMPREL tables.
 /// Missing optional tables read as empty; a table that is present but unreadable is an error.
@@ -33,10 +33,9 @@ pub fn obj_view<'a, M: Memory<'a>>(
     } else {
         HashTable::None
     };
-    let verdef = info.verdef().map(|a| mem.bytes_from(a)).transpose()?;
-    let verneed = info.verneed().map(|a| mem.bytes_from(a)).transpose()?;
-    v.versions = build_versions(verdef, verneed, v.strtab);
-    if !v.versions.is_empty()
+    v.verdef = info.verdef().map(|a| mem.bytes_from(a)).transpose()?;
+    v.verneed = info.verneed().map(|a| mem.bytes_from(a)).transpose()?;
+    if (v.verdef.is_some() || v.verneed.is_some())
         && let Some(a) = info.versym()
     {
         v.versym = mem.bytes_from(a)?;

@@ -387,9 +387,16 @@ pub struct ObjView<'a> {
     pub symtab: &'a [u8],
     pub strtab: &'a [u8],
     pub hash: HashTable<'a>,
-    /// DT_VERSYM; must be empty when `versions` is empty (glibc's `l_versyms == NULL`).
+    /// DT_VERSYM; read only while `versions()` is not empty (glibc's `l_versyms == NULL`).
     pub versym: &'a [u8],
-    pub versions: Vec<Version<'a>>,
+    /// DT_VERDEF and DT_VERNEED, from which `versions()` is built.
+    pub verdef: Option<&'a [u8]>,
+    pub verneed: Option<&'a [u8]>,
+    /// `l_versions`, built on first use: most objects are never asked for a version at
+    /// start-up (a replayed launch looks up a handful of symbols), and building the table
+    /// for every object was ~5% of python3's start-up instructions. Every `ObjView` user
+    /// holds the loader's lock or owns the view, so the cell is never raced.
+    versions: core::cell::OnceCell<Vec<Version<'a>>>,
     /// DT_SYMBOLIC / DF_SYMBOLIC on a non-main object: it searches itself first.
     pub symbolic: bool,
     /// Marked for removal (dlclose in progress): never searched.
@@ -409,7 +416,9 @@ impl<'a> ObjView<'a> {
             strtab: &[],
             hash: HashTable::None,
             versym: &[],
-            versions: Vec::new(),
+            verdef: None,
+            verneed: None,
+            versions: core::cell::OnceCell::new(),
             symbolic: false,
             removed: false,
             rela: &[],
@@ -456,7 +465,7 @@ impl<'a> ObjView<'a> {
     /// Raw versym entry, None when the object has no version table (l_versyms NULL).
     #[inline]
     pub fn versym(&self, idx: u32) -> Option<u16> {
-        if self.versions.is_empty() {
+        if self.versym.is_empty() || self.versions().is_empty() {
             return None;
         }
         rd_u16(self.versym, (idx as usize).checked_mul(2)?)
@@ -465,7 +474,21 @@ impl<'a> ObjView<'a> {
     /// `l_versions[ndx]`; an index beyond the table reads as the empty entry.
     #[inline]
     pub fn version(&self, ndx: u16) -> Version<'a> {
-        self.versions.get(ndx as usize).copied().unwrap_or_default()
+        self.versions()
+            .get(ndx as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// glibc's `l_versions` (see `build_versions`), built on the first call.
+    pub fn versions(&self) -> &[Version<'a>] {
+        self.versions
+            .get_or_init(|| build_versions(self.verdef, self.verneed, self.strtab))
+    }
+
+    /// Sets `l_versions` (test views made without version sections).
+    pub fn set_versions(&mut self, v: Vec<Version<'a>>) {
+        self.versions = core::cell::OnceCell::from(v);
     }
 }
 

@@ -273,7 +273,7 @@ impl Built {
                     filename: fo.map(|f| cstr(&self.strtab, f)),
                 };
             }
-            v.versions = vs;
+            v.set_versions(vs);
             v.versym = &self.versym;
         }
         v.rela = &self.rela;
