@@ -91,11 +91,15 @@ def main():
         # naming it with RLD_LAUNCH_CACHE would skip the code that makes the default path.
         env = {k: v for k, v in os.environ.items() if k != "RLD_LAUNCH_CACHE"}
         env["XDG_CACHE_HOME"] = os.path.join(tmp, "cache")
+        # Debian's `valgrind` is a script that adds /usr/lib/debug to LD_LIBRARY_PATH, which
+        # sends every library search through a dozen missing directories first: code no
+        # ordinary launch runs. Its `valgrind.bin` is valgrind itself.
+        vg = shutil.which("valgrind.bin") or "valgrind"
         runs = []
         for i, cmd in enumerate(corpus(rld, tmp)):
             out = os.path.join(tmp, f"cg.{i}")
             subprocess.run(
-                ["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}"] + cmd,
+                [vg, "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}"] + cmd,
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             fns = set()
