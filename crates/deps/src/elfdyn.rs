@@ -366,27 +366,31 @@ fn read_dyn_info_over<H: FileHandle + ?Sized>(
     // The entries up to DT_NULL; of a tag that repeats, the last counts (as glibc's
     // `l_info`). One pass collects the single-valued tags, a second the DT_NEEDED names (in
     // order, once the string table is known).
-    let n = (0..dynb.len() / 16)
-        .find(|&i| u64_at(&dynb, i * 16) == DT_NULL)
-        .unwrap_or(dynb.len() / 16);
-    let entries = || (0..n).map(|i| (u64_at(&dynb, i * 16), u64_at(&dynb, i * 16 + 8)));
-    const TAGS: [u64; 8] = [
-        DT_STRTAB,
-        DT_SONAME,
-        DT_RPATH,
-        DT_RUNPATH,
-        DT_FLAGS_1,
-        DT_VERNEED,
-        DT_VERDEF,
-        DT_VERDEFNUM,
-    ];
-    let mut vals = [None; TAGS.len()];
+    let words = dynb
+        .chunks_exact(16)
+        .map(|e| (u64_at(e, 0), u64_at(e, 8)))
+        .take_while(|&(tag, _)| tag != DT_NULL);
+    let entries = || words.clone();
+    // Where each single-valued tag's last value goes (a match rather than a search of a tag
+    // list per entry: libc has ~35 entries).
+    let slot = |tag: u64| match tag {
+        DT_STRTAB => Some(0),
+        DT_SONAME => Some(1),
+        DT_RPATH => Some(2),
+        DT_RUNPATH => Some(3),
+        DT_FLAGS_1 => Some(4),
+        DT_VERNEED => Some(5),
+        DT_VERDEF => Some(6),
+        DT_VERDEFNUM => Some(7),
+        _ => None,
+    };
+    let mut vals = [None; 8];
     for (tag, val) in entries() {
-        if let Some(k) = TAGS.iter().position(|&t| t == tag) {
-            vals[k] = Some(val);
+        if let Some(v) = slot(tag).and_then(|k: usize| vals.get_mut(k)) {
+            *v = Some(val);
         }
     }
-    let last = |t: u64| TAGS.iter().position(|&x| x == t).and_then(|k| vals[k]);
+    let last = |t: u64| slot(t).and_then(|k| vals.get(k).copied().flatten());
     let strtab = last(DT_STRTAB).and_then(|v| r.vaddr_to_off(v));
     let s = |off: u64| -> Vec<u8> {
         match strtab {
