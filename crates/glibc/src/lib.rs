@@ -195,6 +195,20 @@ impl GlibcBuild {
     pub fn tunable_id(&self, name: &str) -> Option<usize> {
         self.tunables().iter().position(|t| t.name() == name)
     }
+
+    /// The indices of several tunables, in one pass over the table.
+    pub fn tunable_ids<const N: usize>(&self, names: [&str; N]) -> [Option<usize>; N] {
+        let mut ids = [None; N];
+        for (i, t) in self.tunables().iter().enumerate() {
+            let n = t.name();
+            if let Some(k) = names.iter().position(|&w| w == n)
+                && let Some(slot) = ids.get_mut(k)
+            {
+                *slot = Some(i);
+            }
+        }
+        ids
+    }
 }
 
 /// Index into `l_info[]` for a dynamic tag, as glibc's `elf_get_dynamic_info` files it on

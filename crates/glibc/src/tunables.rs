@@ -310,11 +310,11 @@ impl<'a> Tunables<'a> {
         while let Some(&idx) = live.get(pos) {
             pos += 1;
             let Some(&line) = env.get(idx) else { break };
-            let Some(eq) = line.iter().position(|&c| c == b'=') else {
-                continue;
-            };
-            let val = line.get(eq + 1..).unwrap_or(&[]);
-            if is_name(GLIBC_TUNABLES, line) {
+            // Only GLIBC_TUNABLES and the aliases matter: an entry is matched by its first
+            // byte before anything scans it (entries without '=' match no name).
+            let Some(&c0) = line.first() else { continue };
+            if c0 == GLIBC_TUNABLES[0] && is_name(GLIBC_TUNABLES, line) {
+                let val = line.get(GLIBC_TUNABLES.len() + 1..).unwrap_or(&[]);
                 let rewritten = t.parse_tunables(val, opts.secure);
                 if opts.secure {
                     let mut l = Vec::with_capacity(GLIBC_TUNABLES.len() + 1 + rewritten.len());
@@ -325,7 +325,7 @@ impl<'a> Tunables<'a> {
                 }
                 continue;
             }
-            if !line.first().is_some_and(|&c| first[c as usize]) {
+            if !first[c0 as usize] {
                 continue;
             }
             for &(id, alias) in &aliased {
@@ -352,7 +352,7 @@ impl<'a> Tunables<'a> {
                         continue;
                     }
                 }
-                t.initialize(id, val);
+                t.initialize(id, line.get(alias.len() + 1..).unwrap_or(&[]));
                 break;
             }
         }

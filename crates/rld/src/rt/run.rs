@@ -183,9 +183,26 @@ pub fn tunables_and_cpu(
         Err(_) => die("rld: too many tunables in this glibc build\n"),
     };
     let t: &'static mut rld_glibc::tunables::Tunables<'static> = Box::leak(Box::new(t));
-    let id = |n: &str| build0.and_then(|b| b.tunable_id(n));
-    let num = |n: &str| -> Option<u64> {
-        let (v, set) = t.get(id(n)?)?;
+    // The CPU tunables' ids, found in one pass over the build's table.
+    let [
+        hwcaps,
+        non_temporal,
+        rep_movsb,
+        rep_stosb,
+        data_cache,
+        shared_cache,
+    ] = build0.map_or([None; 6], |b| {
+        b.tunable_ids([
+            "glibc.cpu.hwcaps",
+            "glibc.cpu.x86_non_temporal_threshold",
+            "glibc.cpu.x86_rep_movsb_threshold",
+            "glibc.cpu.x86_rep_stosb_threshold",
+            "glibc.cpu.x86_data_cache_size",
+            "glibc.cpu.x86_shared_cache_size",
+        ])
+    });
+    let num = |id: Option<usize>| -> Option<u64> {
+        let (v, set) = t.get(id?)?;
         if !set {
             return None;
         }
@@ -196,17 +213,17 @@ pub fn tunables_and_cpu(
             rld_glibc::tunables::TunableValue::Str(_) => return None,
         })
     };
-    let hwcaps = id("glibc.cpu.hwcaps")
+    let hwcaps_val = hwcaps
         .and_then(|i| t.state(i))
         .filter(|s| s.initialized)
         .and_then(|s| s.strval);
     let ct = rld_cpu::Tunables {
-        hwcaps,
-        x86_non_temporal_threshold: num("glibc.cpu.x86_non_temporal_threshold"),
-        x86_rep_movsb_threshold: num("glibc.cpu.x86_rep_movsb_threshold"),
-        x86_rep_stosb_threshold: num("glibc.cpu.x86_rep_stosb_threshold"),
-        x86_data_cache_size: num("glibc.cpu.x86_data_cache_size"),
-        x86_shared_cache_size: num("glibc.cpu.x86_shared_cache_size"),
+        hwcaps: hwcaps_val,
+        x86_non_temporal_threshold: num(non_temporal),
+        x86_rep_movsb_threshold: num(rep_movsb),
+        x86_rep_stosb_threshold: num(rep_stosb),
+        x86_data_cache_size: num(data_cache),
+        x86_shared_cache_size: num(shared_cache),
     };
     let aux = rld_cpu::Auxv {
         platform: st.aux.platform,
@@ -219,34 +236,24 @@ pub fn tunables_and_cpu(
     // `dl_init_cacheinfo` (TUNABLE_SET_WITH_BOUNDS).
     let cb = info.cache_bounds;
     let max = u64::MAX as i64;
-    for (name, v, lo, hi) in [
-        ("glibc.cpu.x86_data_cache_size", cf.data_cache_size, 0, max),
+    for (id, v, lo, hi) in [
+        (data_cache, cf.data_cache_size, 0, max),
+        (shared_cache, cf.shared_cache_size, 0, max),
         (
-            "glibc.cpu.x86_shared_cache_size",
-            cf.shared_cache_size,
-            0,
-            max,
-        ),
-        (
-            "glibc.cpu.x86_non_temporal_threshold",
+            non_temporal,
             cf.non_temporal_threshold,
             cb.non_temporal_min as i64,
             cb.non_temporal_max as i64,
         ),
         (
-            "glibc.cpu.x86_rep_movsb_threshold",
+            rep_movsb,
             cf.rep_movsb_threshold,
             cb.rep_movsb_min as i64,
             max,
         ),
-        (
-            "glibc.cpu.x86_rep_stosb_threshold",
-            cf.rep_stosb_threshold,
-            1,
-            max,
-        ),
+        (rep_stosb, cf.rep_stosb_threshold, 1, max),
     ] {
-        if let Some(i) = id(name) {
+        if let Some(i) = id {
             t.set_with_bounds(i, v as i64, Some(lo), Some(hi));
         }
     }
