@@ -20,7 +20,8 @@
 //! word count, RELR words; see [`Relative`]), an `END` id, per object with prebound
 //! JUMP_SLOTs (id, count, entries of (DT_JMPREL index, object, value in two words); see
 //! [`PreboundSlot`]), an `END` id, the STB_GNU_UNIQUE table (count; name length, name,
-//! object, symbol), and a checksum of everything before it.
+//! object, symbol), the loader's own symbol lookups (count; object or `NOT_FOUND`, symbol;
+//! see [`Writer::set_symbols`]), and a checksum of everything before it.
 
 use alloc::vec::Vec;
 
@@ -29,7 +30,7 @@ use crate::lookup::Namespace;
 use crate::plan::{Binding, ObjPlan, PreboundSlot, recorded_value};
 
 const MAGIC: [u8; 4] = *b"RLDL";
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 /// Bytes per prebound JUMP_SLOT: DT_JMPREL index, object, value (two words).
 const PREBOUND: usize = 16;
 /// Bytes per recorded binding: key, object, symbol, value (two words).
@@ -37,6 +38,8 @@ const ENTRY: usize = 20;
 const END: u32 = u32::MAX;
 const UNDEF_WEAK: u32 = u32::MAX;
 const UNDEFINED: u32 = u32::MAX - 1;
+/// A loader lookup that found nothing.
+const NOT_FOUND: u32 = u32::MAX;
 
 /// Whether `n` names a record: `DEV-INO-HASH` in hex for a program's start-up (`DEV-INO`
 /// from rld builds before the hash was part of the name: still listed and trimmed),
@@ -119,6 +122,8 @@ pub struct Writer {
     rel: Vec<u8>,
     /// The prebound JUMP_SLOT sections, written after those.
     pre: Vec<u8>,
+    /// The loader's own lookups (`set_symbols`), written last.
+    syms: Vec<Option<(ObjId, u32)>>,
     /// A binding could not be recorded faithfully (an undefined strong reference: the
     /// launch fails anyway, and must fail the same way next time): write nothing.
     spoiled: bool,
@@ -155,6 +160,7 @@ impl Writer {
             buf,
             rel: Vec::new(),
             pre: Vec::new(),
+            syms: Vec::new(),
             spoiled: false,
         }
     }
@@ -214,6 +220,13 @@ impl Writer {
         }
     }
 
+    /// Records the results of the loader's own lookups at start-up (libc's allocator, its
+    /// private entry points: a fixed list the loader defines), as (object, symbol) or None,
+    /// so that a replay need not repeat them (they decide whose version tables are built).
+    pub fn set_symbols(&mut self, syms: &[Option<(ObjId, u32)>]) {
+        self.syms = syms.to_vec();
+    }
+
     /// The finished record with the namespace's STB_GNU_UNIQUE table, or None if the launch
     /// cannot be replayed from a record.
     pub fn finish(self, ns: &Namespace<'_>) -> Option<Vec<u8>> {
@@ -240,6 +253,12 @@ impl Writer {
             put(&mut self.buf, name.len() as u32);
             self.buf.extend_from_slice(name);
             self.buf.resize(self.buf.len().next_multiple_of(4), 0);
+            put(&mut self.buf, o);
+            put(&mut self.buf, s);
+        }
+        put(&mut self.buf, self.syms.len() as u32);
+        for e in &self.syms {
+            let (o, s) = e.unwrap_or((NOT_FOUND, 0));
             put(&mut self.buf, o);
             put(&mut self.buf, s);
         }
@@ -283,6 +302,8 @@ pub struct Record<'b> {
     /// Per object, its prebound JUMP_SLOT entries (`PREBOUND` bytes each).
     prebound: Vec<Option<&'b [u8]>>,
     unique: Vec<(&'b [u8], ObjId, u32)>,
+    /// The loader's lookups (see `Writer::set_symbols`), 8 bytes each.
+    symbols: &'b [u8],
 }
 
 /// Reads little-endian u32 words from a byte slice.
@@ -413,6 +434,8 @@ impl<'b> Record<'b> {
             let (o, s) = (c.u32()?, c.u32()?);
             unique.push((name, o, s));
         }
+        let ns = c.u32()? as usize;
+        let symbols = c.take(ns.checked_mul(8)?)?;
         Some(Record {
             bytes: body,
             fingerprint,
@@ -421,6 +444,15 @@ impl<'b> Record<'b> {
             relative,
             prebound,
             unique,
+            symbols,
+        })
+    }
+
+    /// The loader's lookups as recorded by `Writer::set_symbols`, in its order.
+    pub fn symbols(&self) -> impl Iterator<Item = Option<(ObjId, u32)>> + 'b {
+        self.symbols.chunks_exact(8).map(|e| match word(e, 0) {
+            NOT_FOUND => None,
+            o => Some((o, word(e, 1))),
         })
     }
 
@@ -499,6 +531,7 @@ impl<'b> Record<'b> {
             .enumerate()
             .all(|(id, r)| r.is_none() || id < counts.len())
             && self.unique.iter().all(|&(_, o, s)| has(o, s))
+            && self.symbols().all(|e| e.is_none_or(|(o, s)| has(o, s)))
             && self.prebound.iter().enumerate().all(|(id, e)| {
                 let e = e.unwrap_or(&[]);
                 (e.is_empty() || id < counts.len())
@@ -590,9 +623,14 @@ mod tests {
             value: 0x1_0000_0010,
         };
         w.add_prebound(0, &[slot]);
+        w.set_symbols(&[Some((1, 2)), None, Some((0, 1))]);
         let bytes = w.finish(&ns).unwrap();
         let r = Record::parse(&bytes).unwrap();
         assert!(r.matches(&fp));
+        assert_eq!(
+            r.symbols().collect::<Vec<_>>(),
+            [Some((1, 2)), None, Some((0, 1))]
+        );
         assert_eq!(r.prebound(0).collect::<Vec<_>>(), [slot]);
         assert_eq!(r.prebound(1).count(), 0);
         let rel = r.relative(1).unwrap();
@@ -625,6 +663,26 @@ mod tests {
             let mut b = bytes.clone();
             b[i / 8] ^= 1 << (i % 8);
             assert!(Record::parse(&b).is_none(), "bit {i} flipped");
+        }
+    }
+
+    /// A recorded loader lookup naming a symbol the namespace does not have fails the check.
+    #[test]
+    fn recorded_lookups_out_of_range_fail_the_check() {
+        let objs = two_objects();
+        let ns = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
+        for (e, ok) in [
+            (None, true),
+            (Some((1, 1)), true),
+            (Some((2, 1)), false),
+            (Some((1, 999)), false),
+        ] {
+            let mut w = Writer::new(&[1], b"p");
+            w.add_plan(0, &sample_plan(), &ns);
+            w.set_symbols(&[e]);
+            let bytes = w.finish(&ns).unwrap();
+            let r = Record::parse(&bytes).unwrap();
+            assert_eq!(r.check(&ns, &[(0, true)]), ok, "{e:?}");
         }
     }
 

@@ -33,7 +33,7 @@ pub fn glibc_hwcaps_names(
     prepend: Option<&[u8]>,
     mask: Option<&[u8]>,
 ) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(X86_64_HWCAPS.len());
     if let Some(p) = prepend {
         out.extend(split_list(p).map(|s| s.to_vec()));
     }
@@ -56,7 +56,8 @@ pub fn glibc_hwcaps_names(
 /// `dl_hwcap & hwcap_mask` in bit order (x86-64: "x86_64", then "avx512_1"); `platform` is
 /// `dl_platform`. Each element ends with '/', the last is "".
 pub fn legacy_subdirs(hwcap_names: &[&[u8]], platform: Option<&[u8]>) -> Vec<Vec<u8>> {
-    let mut comps: Vec<&[u8]> = hwcap_names.to_vec();
+    let mut comps: Vec<&[u8]> = Vec::with_capacity(hwcap_names.len() + 2);
+    comps.extend_from_slice(hwcap_names);
     if let Some(p) = platform {
         comps.push(p);
     }
@@ -66,7 +67,12 @@ pub fn legacy_subdirs(hwcap_names: &[&[u8]], platform: Option<&[u8]>) -> Vec<Vec
     let mut out = Vec::with_capacity(total);
     for k in 0..total {
         let m = total - 1 - k;
-        let mut s = Vec::new();
+        // Sized first: one allocation per prefix (start-up builds these for every launch).
+        let len = (0..cnt)
+            .filter(|&idx| m & (1 << idx) != 0)
+            .map(|idx| comps[idx].len() + 1)
+            .sum();
+        let mut s = Vec::with_capacity(len);
         for idx in (0..cnt).rev() {
             if m & (1 << idx) != 0 {
                 s.extend_from_slice(comps[idx]);
@@ -89,15 +95,15 @@ pub struct Subdirs {
 
 impl Subdirs {
     pub fn new(glibc_hwcaps: &[Vec<u8>], legacy: Vec<Vec<u8>>) -> Self {
-        let mut prefixes: Vec<Vec<u8>> = glibc_hwcaps
-            .iter()
-            .map(|n| {
-                let mut p = b"glibc-hwcaps/".to_vec();
-                p.extend_from_slice(n);
-                p.push(b'/');
-                p
-            })
-            .collect();
+        const DIR: &[u8] = b"glibc-hwcaps/";
+        let mut prefixes: Vec<Vec<u8>> = Vec::with_capacity(glibc_hwcaps.len() + legacy.len());
+        prefixes.extend(glibc_hwcaps.iter().map(|n| {
+            let mut p = Vec::with_capacity(DIR.len() + n.len() + 1);
+            p.extend_from_slice(DIR);
+            p.extend_from_slice(n);
+            p.push(b'/');
+            p
+        }));
         let n_glibc_hwcaps = prefixes.len();
         prefixes.extend(legacy);
         Subdirs {

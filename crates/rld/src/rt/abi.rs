@@ -15,6 +15,25 @@ pub struct Raw {
     pub size: usize,
 }
 
+/// A run of 8-byte words inside a `Raw` (see `Raw::words`): `n` words at `base`, in bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Words {
+    base: *mut u8,
+    n: usize,
+}
+
+impl Words {
+    /// Word `i` = `v` (ignored past the end).
+    #[inline]
+    pub fn set(&self, i: usize, v: u64) {
+        if i < self.n {
+            // SAFETY: `Raw::words` made `n` words at `base` lie inside the Raw's block
+            // (type invariant); unaligned store.
+            unsafe { (self.base.add(8 * i) as *mut u64).write_unaligned(v) };
+        }
+    }
+}
+
 impl Raw {
     /// # Safety
     /// `[base, base+size)` is writable memory owned by rld that outlives every use.
@@ -57,6 +76,20 @@ impl Raw {
             offset: f.offset + off,
             size: elem,
         })
+    }
+
+    /// The words of a pointer-array field (`l_info[]`), for many writes with one bounds
+    /// check (a link map takes ~35 `l_info` entries; `put` checks and dispatches each).
+    pub fn words(&self, f: Field) -> Words {
+        let n = if self.fits(f.offset, f.size) {
+            f.size / 8
+        } else {
+            0
+        };
+        Words {
+            base: self.base.wrapping_add(f.offset),
+            n,
+        }
     }
 
     /// Writes `v` with the field's width (1, 2, 4 or 8 bytes, little endian).

@@ -290,30 +290,29 @@ fn fill_info(b: &GlibcBuild, o: &Loaded, l: &Raw) {
     if o.dyn_addr == 0 {
         return;
     }
-    let f = &b.link_map;
-    let info_slot = |i: usize| slot(f.l_info, i);
+    let info = l.words(b.link_map.l_info);
     let mut idx_of_tag = [usize::MAX; rld_glibc::L_INFO_LEN];
     for (i, e) in o.info.dynamic().iter().enumerate() {
+        let p = (o.dyn_addr + 16 * i) as u64;
         if let Some(k) = rld_glibc::l_info_index(e.tag as u64)
             && k < rld_glibc::L_INFO_LEN
         {
-            l.put(info_slot(k), (o.dyn_addr + 16 * i) as u64);
+            info.set(k, p);
             idx_of_tag[k] = i;
         }
         if e.tag == DT_FLAGS {
-            let p = (o.dyn_addr + 16 * i) as u64;
             if e.val & DF_SYMBOLIC != 0 {
-                l.put(info_slot(DT_SYMBOLIC), p);
+                info.set(DT_SYMBOLIC, p);
             }
             if e.val & DF_TEXTREL != 0 {
-                l.put(info_slot(DT_TEXTREL), p);
+                info.set(DT_TEXTREL, p);
             }
             if e.val & DF_BIND_NOW != 0 {
-                l.put(info_slot(DT_BIND_NOW), p);
+                info.set(DT_BIND_NOW, p);
             }
         }
         if e.tag == DT_FLAGS_1 && e.val & DF_1_NOW != 0 {
-            l.put(info_slot(DT_BIND_NOW), (o.dyn_addr + 16 * i) as u64);
+            info.set(DT_BIND_NOW, p);
         }
     }
     if o.dyn_readonly || o.bias == 0 {

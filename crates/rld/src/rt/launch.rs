@@ -323,6 +323,21 @@ fn make_directory(dir: &[u8], default: bool) {
 }
 
 impl<'s> Cache<'s> {
+    /// The loader's own start-up lookups as a record holds them (`Writer::set_symbols`), if
+    /// this launch replays one that has exactly `n`.
+    pub fn symbols(&self, n: usize) -> Option<Vec<Option<(ObjId, u32)>>> {
+        let Cache::Hit(r) = self else { return None };
+        let v: Vec<_> = r.symbols().collect();
+        (v.len() == n).then_some(v)
+    }
+
+    /// Records the loader's own start-up lookups (when this launch writes a record).
+    pub fn set_symbols(&mut self, syms: &[Option<(ObjId, u32)>]) {
+        if let Cache::Miss { writer, .. } = self {
+            writer.set_symbols(syms);
+        }
+    }
+
     /// Fills `p` with object `id`'s recorded bindings; false when they must be planned.
     pub fn plan_into(&self, id: ObjId, p: &mut ObjPlan) -> bool {
         match self {

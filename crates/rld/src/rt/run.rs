@@ -604,6 +604,19 @@ pub(super) fn lookup_in_object(
     name: &[u8],
     version: Option<&[u8]>,
 ) -> usize {
+    match find_in_object(rt, id, name, version) {
+        Some((o, s)) => symbol_address(rt, o, s),
+        None => 0,
+    }
+}
+
+/// `lookup_in_object`'s symbol: (object, symbol index).
+fn find_in_object(
+    rt: &mut Runtime,
+    id: usize,
+    name: &[u8],
+    version: Option<&[u8]>,
+) -> Option<(ObjId, u32)> {
     let ver = version.map(|v| rld_link::object::Version {
         hash: rld_link::hash::sysv_hash(v),
         hidden: false,
@@ -620,13 +633,13 @@ pub(super) fn lookup_in_object(
         return_newest: false,
     };
     let ids = [id as ObjId];
-    let Some(f) = rt.ns.lookup_in(&req, &[&ids]) else {
-        return 0;
-    };
-    symbol_address(rt, f.obj, f.sym)
+    let f = rt.ns.lookup_in(&req, &[&ids])?;
+    Some((f.obj, f.sym))
 }
 
-fn lookup_global(rt: &mut Runtime, name: &[u8]) -> usize {
+/// The definition of `name` the global scope gives an unversioned reference (newest
+/// version), as glibc's loader looks up libc's allocator.
+fn find_global(rt: &mut Runtime, name: &[u8]) -> Option<(ObjId, u32)> {
     let req = rld_link::lookup::Request {
         name: rld_link::hash::NameHash::new(name),
         version: None,
@@ -637,10 +650,46 @@ fn lookup_global(rt: &mut Runtime, name: &[u8]) -> usize {
         return_newest: true,
     };
     let g: Vec<ObjId> = rt.ns.global().to_vec();
-    let Some(f) = rt.ns.lookup_in(&req, &[&g]) else {
-        return 0;
-    };
-    symbol_address(rt, f.obj, f.sym)
+    let f = rt.ns.lookup_in(&req, &[&g])?;
+    Some((f.obj, f.sym))
+}
+
+/// The loader's own lookups at start-up, in the order `startup_symbols` returns them: libc's
+/// allocator from the global scope (as glibc's loader does: an interposed malloc is the
+/// loader's too), then libc's private entry points by version.
+const STARTUP_SYMBOLS: [(&[u8], Option<&[u8]>); 7] = [
+    (b"malloc", None),
+    (b"calloc", None),
+    (b"realloc", None),
+    (b"free", None),
+    (b"_dl_signal_error", Some(b"GLIBC_PRIVATE")),
+    (b"_dl_catch_error", Some(b"GLIBC_PRIVATE")),
+    (b"__libc_early_init", Some(b"GLIBC_PRIVATE")),
+];
+
+/// `STARTUP_SYMBOLS` as (object, symbol): from the launch record when it has them (the same
+/// files give the same answers; the lookups would build libc's version table, and `true`
+/// does nothing else with it), else looked up, and recorded when this launch writes a record.
+fn startup_symbols(
+    rt: &mut Runtime,
+    cache: &mut super::launch::Cache<'_>,
+) -> [Option<(ObjId, u32)>; STARTUP_SYMBOLS.len()] {
+    let mut out = [None; STARTUP_SYMBOLS.len()];
+    if let Some(v) = cache.symbols(out.len()) {
+        for (o, r) in out.iter_mut().zip(v) {
+            *o = r;
+        }
+        return out;
+    }
+    for (o, &(name, version)) in out.iter_mut().zip(&STARTUP_SYMBOLS) {
+        *o = match (version, rt.libc) {
+            (None, _) => find_global(rt, name),
+            (Some(v), Some(l)) => find_in_object(rt, l, name, Some(v)),
+            (Some(_), None) => None,
+        };
+    }
+    cache.set_symbols(&out);
+    out
 }
 
 fn symbol_address(rt: &Runtime, obj: ObjId, sym: u32) -> usize {
@@ -1171,9 +1220,13 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         }
     }
     super::debug::startup_relocated();
+    let mut startup_syms = [None; STARTUP_SYMBOLS.len()];
     {
         // SAFETY: start-up; relocation is over and no program code has run.
         let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+        if build.is_some() {
+            startup_syms = startup_symbols(rt, &mut cache);
+        }
         cache.finish(&rt.ns, planner.first_error.is_none());
     }
     drop(source);
@@ -1190,19 +1243,22 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         // TLS images now hold relocated data.
         // SAFETY: after relocation, tp from setup_main_thread.
         unsafe { super::tls::init_static_blocks(tp, &tls_modules) };
-        // libc's allocator and error protocol (looked up like glibc: global scope, so an
-        // interposed malloc is used by the loader too).
-        let mut fns = LibcFns {
-            malloc: lookup_global(rt, b"malloc"),
-            calloc: lookup_global(rt, b"calloc"),
-            realloc: lookup_global(rt, b"realloc"),
-            free: lookup_global(rt, b"free"),
-            ..LibcFns::default()
+        // libc's allocator and error protocol (see `startup_symbols`).
+        let addr = |k: usize| {
+            startup_syms
+                .get(k)
+                .copied()
+                .flatten()
+                .map_or(0, |(o, s)| symbol_address(rt, o, s))
         };
-        if let Some(l) = rt.libc {
-            fns.signal_error = lookup_in_object(rt, l, b"_dl_signal_error", Some(b"GLIBC_PRIVATE"));
-            fns.catch_error = lookup_in_object(rt, l, b"_dl_catch_error", Some(b"GLIBC_PRIVATE"));
-        }
+        let fns = LibcFns {
+            malloc: addr(0),
+            calloc: addr(1),
+            realloc: addr(2),
+            free: addr(3),
+            signal_error: addr(4),
+            catch_error: addr(5),
+        };
         rt.libc_fns = fns;
         super::services::install_glro_functions(b, fns.catch_error);
     }
@@ -1241,10 +1297,11 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     let argc = st.args.len();
     let argv = st.argv_ptr as usize;
     let envp = st.envp_ptr as usize;
-    let early = match rt.libc {
-        Some(l) => lookup_in_object(rt, l, b"__libc_early_init", Some(b"GLIBC_PRIVATE")),
-        None => 0,
-    };
+    let early = startup_syms
+        .get(6)
+        .copied()
+        .flatten()
+        .map_or(0, |(o, s)| symbol_address(rt, o, s));
     let main_entry = rt.objs.get(rt.main).map_or(0, |o| o.entry);
     // (object, DT_INIT, DT_INIT_ARRAY, DT_INIT_ARRAYSZ, load bias), dependencies first.
     type Init = (usize, Option<u64>, Option<u64>, Option<u64>, usize);
