@@ -160,7 +160,7 @@ pub fn open(dl: &Dl, facts: &Facts<'_>) -> Option<Source> {
     path.push(b'-');
     hex(&mut path, fingerprint_hash(&fingerprint));
     path.push(0);
-    let file = read_record(&path, Some(facts.euid));
+    let file = read_record(&path, Some(facts.euid), MAP_START_RECORD_MIN);
     Some(Source {
         path,
         dir_len,
@@ -174,6 +174,14 @@ pub fn open(dl: &Dl, facts: &Facts<'_>) -> Option<Source> {
 }
 
 impl Source {
+    /// Done with a start-up's record: a mapped one stays (an unmap would be one more system
+    /// call before the program starts; the mapping is private and read-only).
+    pub fn keep(mut self) {
+        if let Some(RecordBytes::Mapped(m)) = self.file.take() {
+            core::mem::forget(m);
+        }
+    }
+
     /// Replays the record if it was made for this launch and fits `ns`; else prepares a new
     /// one. `planned`: the objects start-up relocates, with their lazy-PLT flag.
     pub fn cache(&self, ns: &mut Namespace<'_>, planned: &[(ObjId, bool)]) -> Cache<'_> {
@@ -462,6 +470,12 @@ fn directory(cfg: &Config<'_>) -> Option<(Vec<u8>, bool)> {
 /// library.
 const MAP_RECORD_MIN: usize = 64 << 10;
 
+/// The same for a start-up's own record, which stays mapped for the life of the process
+/// (`Source::keep`: no munmap). Read, python3's 12 KiB record took three fresh heap pages
+/// (the top of its start-up heap); mapped, it is page-cache pages, which one fault maps
+/// together (fault-around). Below this, a record shares heap pages with other data.
+const MAP_START_RECORD_MIN: usize = 8 << 10;
+
 /// A record file's bytes: read into the heap, or mapped (see `MAP_RECORD_MIN`).
 enum RecordBytes {
     Read(Vec<u8>),
@@ -481,7 +495,7 @@ impl core::ops::Deref for RecordBytes {
 /// The record at `path` (NUL-terminated) if it is the user's own (`euid`, known at start-up;
 /// asked for later: the program may have changed it), nobody else can write it, and it is
 /// not absurdly large.
-fn read_record(path: &[u8], euid: Option<u32>) -> Option<RecordBytes> {
+fn read_record(path: &[u8], euid: Option<u32>, map_min: usize) -> Option<RecordBytes> {
     let f = crate::fs::File::open(core::ffi::CStr::from_bytes_with_nul(path).ok()?).ok()?;
     let st = f.stat().ok()?;
     if st.uid != euid.unwrap_or_else(sys::geteuid)
@@ -492,7 +506,7 @@ fn read_record(path: &[u8], euid: Option<u32>) -> Option<RecordBytes> {
         return None;
     }
     let len = st.size as usize;
-    if len >= MAP_RECORD_MIN {
+    if len >= map_min {
         return f.map(len).ok().map(RecordBytes::Mapped);
     }
     let mut buf = alloc::vec![0u8; len];
@@ -643,7 +657,7 @@ pub fn dl_source(
         .and_then(|&(i, _)| objs.get(i as usize))
         .map_or(&b""[..], |o| o.name);
     Some(Source {
-        file: read_record(&path, None),
+        file: read_record(&path, None, MAP_RECORD_MIN),
         path,
         dir_len,
         fingerprint,
