@@ -140,6 +140,10 @@ pub struct LoadConfig {
     /// The dynamic loader's own header and dynamic facts when the caller has them in memory
     /// (then `rtld_file` is not read).
     pub rtld_loaded: Option<(ElfHeader, DynInfo)>,
+    /// The main program's `$ORIGIN` when `exe_origin` is None, computed only if a dynamic
+    /// string token needs it (glibc's `_dl_get_origin`, readlink of /proc/self/exe: a system
+    /// call most programs never need; their `l_origin` stays NULL, as under glibc).
+    pub exe_origin_lazy: Option<fn() -> Option<Vec<u8>>>,
     /// Check symbol versions when the graph is complete (glibc's `_dl_check_all_versions`).
     /// Off: the objects' version tables are not read and the caller runs
     /// `version::check_start` itself, when and if it needs to (the loader skips it when its
@@ -164,6 +168,7 @@ impl LoadConfig {
             exe_origin: None,
             main_loaded: None,
             rtld_loaded: None,
+            exe_origin_lazy: None,
             check_versions: true,
         }
     }
@@ -279,6 +284,20 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         }
     }
 
+    /// Computes the main program's origin now if it is still unknown and may be computed
+    /// on demand (`LoadConfig::exe_origin_lazy`): a dynamic string token of `id` needs it.
+    fn ensure_origin(&mut self, id: ObjId) {
+        let Some(f) = self.cfg.exe_origin_lazy else {
+            return;
+        };
+        if let Some(o) = self.objects.get_mut(id)
+            && o.kind == Kind::Main
+            && o.origin.is_none()
+        {
+            o.origin = f();
+        }
+    }
+
     /// glibc's `decompose_rpath` for one object (done lazily in glibc; results are the same).
     fn decompose_paths(&mut self, id: ObjId) {
         match self.objects.get_mut(id) {
@@ -286,12 +305,17 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
             _ => return,
         }
         // Most objects have neither (nothing to copy the trusted directories for).
-        if self
-            .objects
-            .get(id)
-            .is_none_or(|o| o.dynamic.rpath.is_none() && o.dynamic.runpath.is_none())
-        {
+        let Some(o) = self.objects.get(id) else {
             return;
+        };
+        if o.dynamic.rpath.is_none() && o.dynamic.runpath.is_none() {
+            return;
+        }
+        if [&o.dynamic.rpath, &o.dynamic.runpath].iter().any(|r| {
+            r.as_deref()
+                .is_some_and(|r| rld_search::dst::dst_count(r) != 0)
+        }) {
+            self.ensure_origin(id);
         }
         // Borrowed, not copied: every dlopen of a library with an RPATH comes here.
         let trusted: Vec<&[u8]> = self
@@ -370,6 +394,11 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
         }
         let main = self.chain.first().copied();
         let requester = loader.or(main);
+        if let Some(l) = loader
+            && rld_search::dst::dst_count(name) != 0
+        {
+            self.ensure_origin(l);
+        }
         // RPATH chain: requester and its loaders, then the main program, unless the requester has RUNPATH.
         let mut rpaths: Vec<(usize, SearchPath)> = Vec::new();
         let mut runpath: Option<(usize, SearchPath)> = None;
@@ -659,6 +688,7 @@ impl<'s, 'f, F: Fs> Builder<'s, 'f, F> {
                         msg: String::from("DST not allowed in SUID/SGID programs"),
                     });
                 }
+                self.ensure_origin(l);
                 let trusted_owned: Vec<Vec<u8>> = self.s.config.system_dirs.clone();
                 let trusted: Vec<&[u8]> = trusted_owned.iter().map(|d| d.as_slice()).collect();
                 let e = rld_search::dst::substitute(&raw, &self.dst_ctx(l, &trusted));

@@ -1177,3 +1177,55 @@ fn open_in_keeps_the_table_between_opens() {
     assert_eq!(objects.len(), n + 2);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The kernel-mapped program's origin is computed on demand (`LoadConfig::exe_origin_lazy`):
+/// once for a program whose RPATH names $ORIGIN, never for one that does not (whose origin
+/// then stays unknown, as glibc leaves `l_origin` NULL).
+#[test]
+fn kernel_mapped_program_origin_is_computed_only_when_a_token_needs_it() {
+    use crate::elfdyn::read_dyn_info;
+    use rld_search::fs::Fs;
+    use rld_search::verify::{Verified, verify};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static DIR: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    fn origin() -> Option<Vec<u8>> {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        Some(DIR.lock().unwrap().clone())
+    }
+    let d = tmpdir("lazy-origin");
+    let a = lib(&d.join("lib"), "libo.so", "libo.so", F, &[]);
+    let mut l = needs(&[&a]);
+    l.push("-Wl,-rpath,$ORIGIN/lib".to_string());
+    let with = exe(&d, "p_with", MAIN, &refs(&l));
+    let without = exe(&d, "p_without", MAIN, &[]);
+    *DIR.lock().unwrap() = d.as_os_str().as_bytes().to_vec();
+    let fs = HostFs;
+    for (prog, calls) in [(&without, 0), (&with, 1)] {
+        let h = fs.open(prog.as_os_str().as_bytes()).unwrap();
+        let Ok(Verified::Usable(hdr)) = verify(&h) else {
+            panic!("{} is not usable", prog.display())
+        };
+        let dynamic = read_dyn_info(&h, &hdr);
+        let mut lc = LoadConfig::list(b"prog");
+        lc.mode = Mode::Normal;
+        lc.main_loaded = Some((hdr, dynamic));
+        lc.exe_origin_lazy = Some(origin);
+        let before = CALLS.load(Ordering::SeqCst);
+        let mut s = Searcher::new(&fs, host_config());
+        let g = crate::graph::build(&mut s, &lc).unwrap();
+        assert_eq!(
+            CALLS.load(Ordering::SeqCst) - before,
+            calls,
+            "{}",
+            prog.display()
+        );
+        let main = g.objects.get(g.main).unwrap();
+        assert_eq!(main.origin.is_some(), calls == 1, "{}", prog.display());
+        if calls == 1 {
+            let found = g.objects.iter().any(|o| o.path.ends_with(b"/lib/libo.so"));
+            assert!(found, "libo.so found through $ORIGIN/lib");
+        }
+    }
+}

@@ -1912,6 +1912,14 @@ fn m4_dlopen_tlsdesc_dynamic() {
     );
 }
 
+/// dlopen of "$ORIGIN/..." from a program without any $ORIGIN of its own: in PT_INTERP mode
+/// rld reads the program's origin only then (glibc's `_dl_get_origin`), not at start-up.
+#[test]
+fn m4_dlopen_origin_of_the_program() {
+    let o = check(&[case("dlorigin", &[])]);
+    expect_in(&o[0], "dla_value=123\n");
+}
+
 #[test]
 fn m4_dlopen_basic() {
     let o = check(&[case("dlbasic", &[])]);

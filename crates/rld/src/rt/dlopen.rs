@@ -410,6 +410,8 @@ fn open_locked(
     let lc = graph.lc.get_or_insert_with(|| {
         let mut lc = LoadConfig::list(b"");
         lc.mode = Mode::Normal;
+        // A kernel-mapped program's origin, if a dlopen from it names $ORIGIN.
+        lc.exe_origin_lazy = Some(super::run::exe_origin);
         lc
     });
     let opened = match rld_deps::open_in(searcher, lc, &mut graph.objects, chain, caller_id, &name)

@@ -205,6 +205,9 @@ pub fn fill_link_maps_of(
             f.l_origin,
             match o.origin {
                 Some(s) => s.as_ptr() as u64,
+                // The kernel-mapped program's origin is computed on demand (glibc's
+                // `_dl_get_origin`): NULL until then, as glibc leaves it.
+                None if o.kind == Kind::Main => 0,
                 None => u64::MAX,
             },
         );

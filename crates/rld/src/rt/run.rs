@@ -774,7 +774,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             lc.rtld_file = Some(interp.clone());
         }
         lc.main_loaded = Some((hdr, dynamic));
-        lc.exe_origin = exe_origin();
+        // Read from /proc/self/exe only if a dynamic string token needs it: most programs
+        // never do, and their `l_origin` stays NULL, as under glibc.
+        lc.exe_origin_lazy = Some(exe_origin);
         let prog_for_origin = st.aux.execfn.unwrap_or(program_arg);
         crate::list::apply_library_path(&mut searcher, cfg, prog_for_origin);
         kernel_main = Some((bias, phdrs));
