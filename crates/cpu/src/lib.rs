@@ -16,6 +16,16 @@ pub use init::{HWCAP_X86_64, HWCAP_X86_AVX512_1, isa_level};
 pub use layout::{CPU_FEATURES_SIZE, CpuFeatures, FeatureLeaf, Kind};
 pub use source::{CpuidSource, Leaf, Memo, NativeCpuid, Recorded};
 
+/// The glibc tunables behind [`Tunables`], in its field order.
+pub const TUNABLE_NAMES: [&str; 6] = [
+    "glibc.cpu.hwcaps",
+    "glibc.cpu.x86_non_temporal_threshold",
+    "glibc.cpu.x86_rep_movsb_threshold",
+    "glibc.cpu.x86_rep_stosb_threshold",
+    "glibc.cpu.x86_data_cache_size",
+    "glibc.cpu.x86_shared_cache_size",
+];
+
 /// `glibc.cpu.*` tunables as the tunables framework parsed them (`None` = not set).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tunables<'a> {

@@ -86,14 +86,7 @@ fn strtoul(s: &str) -> u64 {
     }
 }
 
-const KNOWN: &[&str] = &[
-    "glibc.cpu.hwcaps",
-    "glibc.cpu.x86_non_temporal_threshold",
-    "glibc.cpu.x86_rep_movsb_threshold",
-    "glibc.cpu.x86_rep_stosb_threshold",
-    "glibc.cpu.x86_data_cache_size",
-    "glibc.cpu.x86_shared_cache_size",
-];
+const KNOWN: &[&str] = &rld_cpu::TUNABLE_NAMES;
 
 /// Reproduce what ld.so sees: recognized values are NUL-terminated in place inside
 /// the environment block, which continues with the later env strings and AT_EXECFN.

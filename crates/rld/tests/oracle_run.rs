@@ -2839,6 +2839,23 @@ fn cache_pair(dir: &Path, cache: &Path, prog: &str, interp: bool) -> Pair {
     }
 }
 
+/// `cp from to`, or the test fails.
+fn copy_file(from: &Path, to: &Path) {
+    fs::copy(from, to).unwrap_or_else(|e| panic!("cp {} {}: {e}", from.display(), to.display()));
+}
+
+/// Fixture `prog` copied into `d`, with the PT_INTERP copies `prog-g` (glibc's loader) and
+/// `prog-r` (the tested loader) beside it, as `cache_pair` runs them.
+fn program_in(d: &Path, prog: &str) {
+    let w = world();
+    copy_file(&w.out.join(prog), &d.join(prog));
+    let exe = fs::read(d.join(prog)).unwrap_or_default();
+    for (interp, tag) in [(&w.interp_g, "g"), (&w.interp_r, "r")] {
+        write_with_interp(&exe, interp, &d.join(format!("{prog}-{tag}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 /// A record is used only for the files it was made with: a library changed in place, replaced
 /// by another file, or merely touched; a corrupt record; a record others could have written.
 /// In each case the program must behave as under glibc (variant B moves every symbol of the
@@ -2848,15 +2865,9 @@ fn launch_cache_notices_changes() {
     let w = world();
     let d = fresh_dir("lc-changes");
     let cache = d.join("cache");
-    let copy = |from: &Path, to: &Path| {
-        fs::copy(from, to)
-            .unwrap_or_else(|e| panic!("cp {} {}: {e}", from.display(), to.display()));
-    };
-    copy(&w.out.join("lcache"), &d.join("lcache"));
-    copy(&w.out.join("liblc.so"), &d.join("liblc.so"));
-    let exe = fs::read(d.join("lcache")).unwrap_or_default();
-    write_with_interp(&exe, &w.interp_g, &d.join("lcache-g")).unwrap_or_else(|e| panic!("{e}"));
-    write_with_interp(&exe, &w.interp_r, &d.join("lcache-r")).unwrap_or_else(|e| panic!("{e}"));
+    copy_file(&w.out.join("liblc.so"), &d.join("liblc.so"));
+    program_in(&d, "lcache");
+    let copy = copy_file;
     let lib = d.join("liblc.so");
     let variant_a = w.out.join("liblc.so");
     let variant_b = w.out.join("lc_b/liblc.so");
@@ -2984,16 +2995,10 @@ fn launch_cache_checks_versions_of_changed_files() {
     let w = world();
     let d = fresh_dir("lc-versions");
     let cache = d.join("cache");
-    let copy = |from: &Path, to: &Path| {
-        fs::copy(from, to)
-            .unwrap_or_else(|e| panic!("cp {} {}: {e}", from.display(), to.display()));
-    };
-    copy(&w.out.join("vers_v3"), &d.join("vers_v3"));
+    let copy = copy_file;
+    program_in(&d, "vers_v3");
     // The library it was linked with defines VERS_3; the one beside the fixtures does not.
     copy(&w.out.join("v3/libv.so"), &d.join("libv.so"));
-    let exe = fs::read(d.join("vers_v3")).unwrap_or_default();
-    write_with_interp(&exe, &w.interp_g, &d.join("vers_v3-g")).unwrap_or_else(|e| panic!("{e}"));
-    write_with_interp(&exe, &w.interp_r, &d.join("vers_v3-r")).unwrap_or_else(|e| panic!("{e}"));
     let mut failures = Vec::new();
     let mut run = |step: &str, status: &str, expect: &str| {
         for interp in [false, true] {

@@ -192,16 +192,7 @@ pub fn tunables_and_cpu(
         rep_stosb,
         data_cache,
         shared_cache,
-    ] = build0.map_or([None; 6], |b| {
-        b.tunable_ids([
-            "glibc.cpu.hwcaps",
-            "glibc.cpu.x86_non_temporal_threshold",
-            "glibc.cpu.x86_rep_movsb_threshold",
-            "glibc.cpu.x86_rep_stosb_threshold",
-            "glibc.cpu.x86_data_cache_size",
-            "glibc.cpu.x86_shared_cache_size",
-        ])
-    });
+    ] = build0.map_or([None; 6], |b| b.tunable_ids(rld_cpu::TUNABLE_NAMES));
     let num = |id: Option<usize>| -> Option<u64> {
         let (v, set) = t.get(id?)?;
         if !set {
