@@ -1232,6 +1232,16 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
 
     // SAFETY: start-up; no program code runs until the constructors below.
     let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
+    // `STARTUP_SYMBOLS`' addresses, in its order.
+    let [
+        malloc,
+        calloc,
+        realloc,
+        free,
+        signal_error,
+        catch_error,
+        early,
+    ] = startup_syms.map(|e| e.map_or(0, |(o, s)| symbol_address(rt, o, s)));
     let b = build;
     if let Some(b) = b {
         for i in [rt.rtld, rt.vdso.unwrap_or(usize::MAX)] {
@@ -1243,20 +1253,13 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         // SAFETY: after relocation, tp from setup_main_thread.
         unsafe { super::tls::init_static_blocks(tp, &tls_modules) };
         // libc's allocator and error protocol (see `startup_symbols`).
-        let addr = |k: usize| {
-            startup_syms
-                .get(k)
-                .copied()
-                .flatten()
-                .map_or(0, |(o, s)| symbol_address(rt, o, s))
-        };
         let fns = LibcFns {
-            malloc: addr(0),
-            calloc: addr(1),
-            realloc: addr(2),
-            free: addr(3),
-            signal_error: addr(4),
-            catch_error: addr(5),
+            malloc,
+            calloc,
+            realloc,
+            free,
+            signal_error,
+            catch_error,
         };
         rt.libc_fns = fns;
         super::services::install_glro_functions(b, fns.catch_error);
@@ -1296,11 +1299,6 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     let argc = st.args.len();
     let argv = st.argv_ptr as usize;
     let envp = st.envp_ptr as usize;
-    let early = startup_syms
-        .get(6)
-        .copied()
-        .flatten()
-        .map_or(0, |(o, s)| symbol_address(rt, o, s));
     let main_entry = rt.objs.get(rt.main).map_or(0, |o| o.entry);
     // (object, DT_INIT, DT_INIT_ARRAY, DT_INIT_ARRAYSZ, load bias), dependencies first.
     type Init = (usize, Option<u64>, Option<u64>, Option<u64>, usize);
