@@ -287,18 +287,6 @@ pub fn read_dyn_info<H: FileHandle>(h: &H, hdr: &ElfHeader) -> DynInfo {
     read_dyn_info_parts(h, hdr, Parts::ALL)
 }
 
-/// `read_dyn_info`, reading PT_INTERP into `interp` only when `interp` is set.
-pub fn read_dyn_info_with<H: FileHandle>(h: &H, hdr: &ElfHeader, interp: bool) -> DynInfo {
-    read_dyn_info_parts(
-        h,
-        hdr,
-        Parts {
-            interp,
-            ..Parts::ALL
-        },
-    )
-}
-
 /// The `parts` of an object's dynamic facts; the others are left at their defaults
 /// (`has_dynamic` is always set).
 pub fn read_dyn_info_parts<H: FileHandle>(h: &H, hdr: &ElfHeader, parts: Parts) -> DynInfo {

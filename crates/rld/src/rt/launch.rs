@@ -332,11 +332,15 @@ fn make_directory(dir: &[u8], default: bool) {
 
 impl<'s> Cache<'s> {
     /// The loader's own start-up lookups as a record holds them (`Writer::set_symbols`), if
-    /// this launch replays one that has exactly `n`.
-    pub fn symbols(&self, n: usize) -> Option<Vec<Option<(ObjId, u32)>>> {
+    /// this launch replays one that has exactly `N`.
+    pub fn symbols<const N: usize>(&self) -> Option<[Option<(ObjId, u32)>; N]> {
         let Cache::Hit(r) = self else { return None };
-        let v: Vec<_> = r.symbols().collect();
-        (v.len() == n).then_some(v)
+        let mut out = [None; N];
+        let mut it = r.symbols();
+        for o in &mut out {
+            *o = it.next()?;
+        }
+        it.next().is_none().then_some(out)
     }
 
     /// Records the loader's own start-up lookups (when this launch writes a record).

@@ -669,13 +669,10 @@ fn startup_symbols(
     rt: &mut Runtime,
     cache: &mut super::launch::Cache<'_>,
 ) -> [Option<(ObjId, u32)>; STARTUP_SYMBOLS.len()] {
-    let mut out = [None; STARTUP_SYMBOLS.len()];
-    if let Some(v) = cache.symbols(out.len()) {
-        for (o, r) in out.iter_mut().zip(v) {
-            *o = r;
-        }
-        return out;
+    if let Some(recorded) = cache.symbols() {
+        return recorded;
     }
+    let mut out = [None; STARTUP_SYMBOLS.len()];
     for (o, &(name, version)) in out.iter_mut().zip(&STARTUP_SYMBOLS) {
         *o = match (version, rt.libc) {
             (None, _) => find_global(rt, name),
@@ -783,21 +780,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     // dlopen searches with the same settings (LD_LIBRARY_PATH, cache, hwcaps) later: the
     // start-up searcher is done, its configuration moves there (a copy was ~40 allocations).
     super::dlopen::set_search_config(searcher.config);
-    if !graph.diags.is_empty() {
-        let mut l = String::new();
-        for d in &graph.diags {
-            let _ = rld_deps::write_diag(&mut l, progname, d);
-        }
-        eprint!("{}", l);
-        // glibc's `version_check_doit`: every version error is reported, then exit 1.
-        if graph
-            .diags
-            .iter()
-            .any(|d| matches!(d, rld_deps::Diag::Version { .. }))
-        {
-            crate::out::exit(1);
-        }
-    }
+    report_diags(&graph.diags, progname);
     if graph.main_is_static && explicit {
         // Nothing to link: let the kernel run it.
         hand_over_static(st, prog_idx, program_arg);
@@ -1151,10 +1134,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     };
     if !lc.check_versions && !matches!(cache, super::launch::Cache::Hit(_)) {
         // SAFETY: start-up; the reference is dropped at the end of this statement.
-        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| {
-            die("rld: no runtime
-")
-        });
+        let rt = unsafe { state::get_unlocked() }.unwrap_or_else(|| die("rld: no runtime\n"));
         if !late_versions(rt, &main_path, progname) {
             // A replay skips the check: only launches it had nothing to say about are recorded.
             cache = super::launch::Cache::Off;
@@ -1387,11 +1367,10 @@ impl rld_deps::version::VersionObjects for LateVersions<'_> {
         self.objs.get(id).map(|o| o.kind)
     }
     fn path(&self, id: usize) -> &[u8] {
-        match self.objs.get(id) {
-            _ if id == self.main => self.main_path,
-            Some(o) => o.name,
-            None => &[],
+        if id == self.main {
+            return self.main_path;
         }
+        self.objs.get(id).map_or(&[], |o| o.name)
     }
     fn known_as(&self, id: usize, file: &[u8]) -> bool {
         self.path(id) == file
@@ -1448,11 +1427,19 @@ fn late_versions(rt: &Runtime, main_path: &[u8], progname: &[u8]) -> bool {
             die(&l)
         }
     };
+    report_diags(&diags, progname);
+    diags.is_empty()
+}
+
+/// Prints the load graph's or the version check's diagnostics; after a version complaint
+/// the process ends with status 1 (glibc's `version_check_doit`: every one is reported
+/// first).
+fn report_diags(diags: &[rld_deps::Diag], progname: &[u8]) {
     if diags.is_empty() {
-        return true;
+        return;
     }
     let mut l = String::new();
-    for d in &diags {
+    for d in diags {
         let _ = rld_deps::write_diag(&mut l, progname, d);
     }
     eprint!("{}", l);
@@ -1462,7 +1449,6 @@ fn late_versions(rt: &Runtime, main_path: &[u8], progname: &[u8]) -> bool {
     {
         crate::out::exit(1);
     }
-    false
 }
 
 fn call_array(bias: usize, a: u64, sz: u64, argc: usize, argv: usize, envp: usize) {
