@@ -8,6 +8,7 @@ command -v gdb >/dev/null || need+=(gdb)
 command -v patchelf >/dev/null || need+=(patchelf)
 command -v readelf >/dev/null || need+=(binutils)
 command -v valgrind >/dev/null || need+=(valgrind)
+command -v strace >/dev/null || need+=(strace)
 [ -e /usr/lib/debug/.build-id ] && dpkg -s libc6-dbg >/dev/null 2>&1 || need+=(libc6-dbg)
 # The heavy real programs of the oracle and benchmark corpus (issue 4).
 [ -x /usr/lib/llvm-14/bin/clang ] || need+=(clang-14)

@@ -12,8 +12,10 @@
 //! into the fingerprint is the loader's business.
 //!
 //! Format, little-endian: `"RLDL"`, format, the fingerprint (length in u64 words, words), a
-//! label (length, bytes padded to 4: the program's name, for people listing records),
-//! per object planned (id, lazy flag, entry count, entries of (key, object, symbol, value)
+//! label (length, bytes padded to 4: the program's name, for people listing records), the
+//! loader's search memo (length, bytes padded to 4: opaque here, see [`search_memo`]),
+//! padding to 8 and a checksum of everything before it (the memo is read before the rest of
+//! the record is needed), per object planned (id, lazy flag, entry count, entries of (key, object, symbol, value)
 //! with objects `UNDEF_WEAK`/`UNDEFINED` for the two unbound kinds and the value as
 //! [`crate::plan::recorded_value`] gives it, in two words), an `END` id, per object with
 //! a recorded relative prefix (id, RELA entries it stands for, lowest and highest offset,
@@ -30,7 +32,7 @@ use crate::lookup::Namespace;
 use crate::plan::{Binding, ObjPlan, PreboundSlot, recorded_value};
 
 const MAGIC: [u8; 4] = *b"RLDL";
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 /// Bytes per prebound JUMP_SLOT: DT_JMPREL index, object, value (two words).
 const PREBOUND: usize = 16;
 /// Bytes per recorded binding: key, object, symbol, value (two words).
@@ -144,8 +146,10 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 impl Writer {
-    pub fn new(fingerprint: &[u64], label: &[u8]) -> Self {
-        let mut buf = Vec::with_capacity(20 + fingerprint.len() * 8 + label.len());
+    /// A record for a launch with this fingerprint and label, keeping `memo` (the loader's
+    /// search memo, empty for none) where [`search_memo`] finds it.
+    pub fn new(fingerprint: &[u64], label: &[u8], memo: &[u8]) -> Self {
+        let mut buf = Vec::with_capacity(40 + fingerprint.len() * 8 + label.len() + memo.len());
         buf.extend_from_slice(&MAGIC);
         put(&mut buf, FORMAT);
         put(&mut buf, fingerprint.len() as u32);
@@ -153,9 +157,14 @@ impl Writer {
         for w in fingerprint {
             buf.extend_from_slice(&w.to_le_bytes());
         }
-        put(&mut buf, label.len() as u32);
-        buf.extend_from_slice(label);
-        buf.resize(buf.len().next_multiple_of(4), 0);
+        for s in [label, memo] {
+            put(&mut buf, s.len() as u32);
+            buf.extend_from_slice(s);
+            buf.resize(buf.len().next_multiple_of(4), 0);
+        }
+        buf.resize(buf.len().next_multiple_of(8), 0);
+        let sum = checksum(&buf);
+        buf.extend_from_slice(&sum.to_le_bytes());
         Writer {
             buf,
             rel: Vec::new(),
@@ -325,6 +334,31 @@ impl<'b> Cursor<'b> {
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from(self.u32()?) | u64::from(self.u32()?) << 32)
     }
+    /// Length-prefixed bytes padded to 4.
+    fn padded(&mut self) -> Option<&'b [u8]> {
+        let n = self.u32()? as usize;
+        let s = self.take(n)?;
+        self.take(n.next_multiple_of(4) - n)?;
+        Some(s)
+    }
+}
+
+/// The search memo a record keeps (see [`Writer::new`]), checked by the checksum of the
+/// record's head only: the loader reads it before the dependency graph is built, long before
+/// it needs (and checks) the rest. None for anything but an intact head of this format.
+pub fn search_memo(bytes: &[u8]) -> Option<&[u8]> {
+    let mut c = Cursor { bytes, at: 0 };
+    if c.take(4)? != MAGIC || c.u32()? != FORMAT {
+        return None;
+    }
+    let fp_words = c.u32()? as usize;
+    c.u32()?;
+    c.take(fp_words.checked_mul(8)?)?;
+    c.padded()?;
+    let memo = c.padded()?;
+    c.take(c.at.next_multiple_of(8) - c.at)?;
+    let head = bytes.get(..c.at)?;
+    (c.take(8)? == checksum(head).to_le_bytes()).then_some(memo)
 }
 
 /// Puts `v` at `table[i]`, growing the table; false if `i` already had one or is absurd for
@@ -372,9 +406,9 @@ impl<'b> Record<'b> {
         let fp_words = c.u32()? as usize;
         c.u32()?;
         let fingerprint = c.take(fp_words.checked_mul(8)?)?;
-        let label_len = c.u32()? as usize;
-        let label = c.take(label_len)?;
-        c.take(label_len.next_multiple_of(4) - label_len)?;
+        let label = c.padded()?;
+        c.padded()?;
+        c.take(c.at.next_multiple_of(8) - c.at + 8)?;
         let mut plans: Vec<Option<PlanAt>> = Vec::new();
         loop {
             let id = c.u32()?;
@@ -609,7 +643,7 @@ mod tests {
         let mut ns = Namespace::new(views, alloc::vec![0, 1]);
         ns.restore_unique(b"uniq", (1, 1));
         let fp = [7u64, 8, 9];
-        let mut w = Writer::new(&fp, b"prog");
+        let mut w = Writer::new(&fp, b"prog", b"memo bytes");
         let p = sample_plan();
         w.add_plan(0, &p, &ns);
         let mut relr = crate::relr::RelrWriter::default();
@@ -638,6 +672,7 @@ mod tests {
         assert_eq!(rel.relr.len(), 16);
         assert_eq!(r.relative(0), None);
         assert_eq!(r.label, b"prog");
+        assert_eq!(search_memo(&bytes), Some(&b"memo bytes"[..]));
         assert_eq!(r.size(), (1, 2));
         assert!(!r.matches(&[7, 8]));
         assert!(!r.matches(&[7, 8, 10]));
@@ -664,6 +699,18 @@ mod tests {
             b[i / 8] ^= 1 << (i % 8);
             assert!(Record::parse(&b).is_none(), "bit {i} flipped");
         }
+        // The memo is checked by the head's own checksum: a flip in the head (fingerprint,
+        // label, memo or that checksum) hides it, one in the rest of the record does not.
+        // Magic, format, fingerprint length and a zero; the fingerprint; the label "prog";
+        // the memo (10 bytes, padded to 12); no padding to 8 needed; the checksum.
+        let head = 16 + fp.len() * 8 + (4 + 4) + (4 + 12) + 8;
+        assert_eq!(search_memo(&bytes[..head]), Some(&b"memo bytes"[..]));
+        assert_eq!(search_memo(&bytes[..head - 1]), None);
+        for i in 0..bytes.len() * 8 {
+            let mut b = bytes.clone();
+            b[i / 8] ^= 1 << (i % 8);
+            assert_eq!(search_memo(&b).is_some(), i / 8 >= head, "bit {i} flipped");
+        }
     }
 
     /// A recorded loader lookup naming a symbol the namespace does not have fails the check.
@@ -677,7 +724,7 @@ mod tests {
             (Some((2, 1)), false),
             (Some((1, 999)), false),
         ] {
-            let mut w = Writer::new(&[1], b"p");
+            let mut w = Writer::new(&[1], b"p", b"");
             w.add_plan(0, &sample_plan(), &ns);
             w.set_symbols(&[e]);
             let bytes = w.finish(&ns).unwrap();
@@ -692,7 +739,7 @@ mod tests {
         let objs = two_objects();
         let ns = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
         for (obj, ok) in [(1, true), (2, false)] {
-            let mut w = Writer::new(&[1], b"p");
+            let mut w = Writer::new(&[1], b"p", b"");
             w.add_plan(0, &sample_plan(), &ns);
             w.add_prebound(
                 0,
@@ -719,7 +766,7 @@ mod tests {
         ] {
             let mut p = ObjPlan::with_capacity(1);
             p.insert(k, b);
-            let mut w = Writer::new(&[1], b"x");
+            let mut w = Writer::new(&[1], b"x", b"");
             w.add_plan(0, &p, &ns);
             let bytes = w.finish(&ns).unwrap();
             let r = Record::parse(&bytes).unwrap();
@@ -781,7 +828,7 @@ mod tests {
         let ns = Namespace::new(objs.iter().map(|o| o.view()).collect(), alloc::vec![0, 1]);
         let mut p = ObjPlan::with_capacity(1);
         p.insert(crate::plan::key(1, 0), Binding::Undefined);
-        let mut w = Writer::new(&[1], b"x");
+        let mut w = Writer::new(&[1], b"x", b"");
         w.add_plan(0, &p, &ns);
         assert!(w.finish(&ns).is_none());
     }

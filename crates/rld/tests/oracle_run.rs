@@ -3037,6 +3037,136 @@ fn launch_cache_checks_versions_of_changed_files() {
     );
 }
 
+/// A record's search memo answers `/etc/ld.so.cache` lookups only for the cache file it was
+/// made with. `lcache` without its RUNPATH finds liblc.so through the cache alone; in a
+/// mount namespace of its own, cache A (variant A's directory) or cache B (variant B's) is
+/// bound over /etc/ld.so.cache. A replay with the same cache must not open the cache at all
+/// (strace), and a replay after the cache changed must find what glibc finds (a memo used
+/// regardless would load variant A).
+#[test]
+fn launch_cache_search_memo_follows_ld_so_cache() {
+    if selftest() {
+        return;
+    }
+    let w = world();
+    let d = fresh_dir("lc-memo");
+    let cache = d.join("records");
+    let prog = d.join("lcache");
+    copy_file(&w.out.join("lcache"), &prog);
+    let status = |c: &mut Command, what: &str| {
+        let o = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            o.status.success(),
+            "{what}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    status(
+        Command::new("patchelf").arg("--remove-rpath").arg(&prog),
+        "patchelf --remove-rpath",
+    );
+    let exe = fs::read(&prog).unwrap_or_default();
+    for (interp, tag) in [(&w.interp_g, "g"), (&w.interp_r, "r")] {
+        write_with_interp(&exe, interp, &d.join(format!("lcache-{tag}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    for (v, lib) in [
+        ("a", w.out.join("liblc.so")),
+        ("b", w.out.join("lc_b/liblc.so")),
+    ] {
+        let dir = d.join(v);
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        copy_file(&lib, &dir.join("liblc.so"));
+        status(
+            Command::new("ldconfig")
+                .arg("-X")
+                .arg("-C")
+                .arg(d.join(format!("cache-{v}")))
+                .arg(&dir),
+            "ldconfig",
+        );
+    }
+    // Runs `argv` with cache file `which` bound over /etc/ld.so.cache, under strace when
+    // `trace` names its output file.
+    let in_ns = |which: &str, trace: Option<&Path>, argv: Vec<String>| {
+        let mut v: Vec<String> = [
+            "/usr/bin/unshare",
+            "-m",
+            "/bin/sh",
+            "-c",
+            "/usr/bin/mount --bind \"$0\" /etc/ld.so.cache && exec \"$@\"",
+        ]
+        .map(String::from)
+        .into();
+        v.push(
+            d.join(format!("cache-{which}"))
+                .to_string_lossy()
+                .into_owned(),
+        );
+        if let Some(t) = trace {
+            v.extend(
+                ["/usr/bin/strace", "-f", "-qq", "-e", "trace=openat", "-o"].map(String::from),
+            );
+            v.push(t.to_string_lossy().into_owned());
+        }
+        v.extend(argv);
+        v
+    };
+    let mut failures = Vec::new();
+    let mut run = |step: &str, which: &str, expect: &str, opens_cache: Option<bool>| {
+        for interp in [false, true] {
+            let mut p = cache_pair(&d, &cache, "lcache", interp);
+            let trace = d.join("trace");
+            let _ = fs::remove_file(&trace);
+            p.oracle.argv = in_ns(which, None, p.oracle.argv.clone());
+            p.lut.argv = in_ns(
+                which,
+                opens_cache.map(|_| trace.as_path()),
+                p.lut.argv.clone(),
+            );
+            let o = p.oracle.run();
+            assert!(
+                String::from_utf8_lossy(&o.stdout).starts_with(expect),
+                "glibc at step {step} ({}): {} {}{}",
+                p.mode,
+                o.status,
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let r = p.lut.run();
+            let same_name = |s: String| s.replace("./lcache-g", "./lcache-r");
+            failures.extend(compare_outcomes(step, &p, &o, &r, same_name));
+            if let Some(expected) = opens_cache {
+                let t = fs::read_to_string(&trace).unwrap_or_default();
+                let opened = t.lines().any(|l| l.contains("\"/etc/ld.so.cache\""));
+                if opened != expected {
+                    failures.push(format!(
+                        "{step} ({}): /etc/ld.so.cache opened: {opened}, expected {expected}\n{t}",
+                        p.mode
+                    ));
+                }
+            }
+        }
+    };
+    run(
+        "cache A, first run (records)",
+        "a",
+        "variant a:",
+        Some(true),
+    );
+    run("cache A, replay (memo)", "a", "variant a:", Some(false));
+    run("cache B", "b", "variant b:", Some(true));
+    run("cache B, replay", "b", "variant b:", Some(false));
+    run("cache A again", "a", "variant a:", None);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Where records go by default ($XDG_CACHE_HOME/rld, else $HOME/.cache/rld, made private),
 /// and when there are none: RLD_LAUNCH_CACHE=0, and LD_DEBUG (whose output comes from the
 /// lookups a record would skip).

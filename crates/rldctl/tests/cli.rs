@@ -57,7 +57,7 @@ fn cache_lists_and_clears_records() {
     let mut plan = ObjPlan::with_capacity(2);
     plan.insert(4, Binding::Def { obj: 1, sym: 3 });
     plan.insert(8, Binding::UndefWeak);
-    let mut w = Writer::new(&[1, 2, 3], b"/usr/bin/example");
+    let mut w = Writer::new(&[1, 2, 3], b"/usr/bin/example", b"");
     let ns = Namespace::new(Vec::new(), Vec::new());
     w.add_plan(0, &plan, &ns);
     std::fs::write(dir.join("fe00-1234"), w.finish(&ns).unwrap()).unwrap();

@@ -110,6 +110,13 @@ pub trait Fs {
     fn access(&self, path: &[u8], mode: Access) -> bool;
     /// Read a whole regular file (ld.so.cache, ld.so.preload).
     fn read_whole(&self, path: &[u8]) -> Result<Self::Bytes, Errno>;
+    /// `read_whole` and the identity of what was read. This default stats the path first:
+    /// should the file be replaced in between, the identity is the old file's, so whatever
+    /// is remembered under it is never taken for the new file's.
+    fn read_whole_stamped(&self, path: &[u8]) -> Result<(Self::Bytes, FileStat), Errno> {
+        let st = self.stat(path)?;
+        Ok((self.read_whole(path)?, st))
+    }
     /// `getcwd(2)`, used to make `$ORIGIN` of relative names absolute.
     fn getcwd(&self) -> Result<Vec<u8>, Errno>;
 }

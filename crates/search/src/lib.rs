@@ -9,6 +9,7 @@ pub mod cache;
 pub mod dst;
 pub mod fs;
 pub mod hwcaps;
+pub mod memo;
 pub mod search;
 pub mod secure;
 pub mod verify;

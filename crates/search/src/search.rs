@@ -5,6 +5,7 @@ use crate::cache::{CacheParams, LdCache};
 use crate::dst::{self, DstContext};
 use crate::fs::{Errno, FileHandle, Fs, S_ISUID, errno};
 use crate::hwcaps::Subdirs;
+use crate::memo::{self, Memo};
 use crate::verify::{ElfHeader, Verified, verify};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -296,6 +297,11 @@ pub struct Searcher<'f, F: Fs> {
     /// directory alone so lookups need no owned key.
     status: BTreeMap<Vec<u8>, Vec<Option<DirStatus>>>,
     cache: Option<Option<F::Bytes>>,
+    /// A previous launch's cache answers (`set_memo`), and whether they hold for this
+    /// launch's cache file (None: not checked yet).
+    memo: Option<(Memo, Option<bool>)>,
+    /// This launch's cache answers (`take_memo`).
+    memo_log: memo::Log,
     /// errno as glibc would see it after the last failed operation.
     errno: Errno,
     other_class: bool,
@@ -312,6 +318,8 @@ impl<'f, F: Fs> Searcher<'f, F> {
             config,
             status: BTreeMap::new(),
             cache: None,
+            memo: None,
+            memo_log: memo::Log::default(),
             errno: 0,
             other_class: false,
             trace: None,
@@ -526,15 +534,74 @@ impl<'f, F: Fs> Searcher<'f, F> {
         Ok(None)
     }
 
+    /// Answers `ld.so.cache` lookups from a previous launch's memo where it holds (see
+    /// `memo`). Not with LD_DEBUG tracing, whose output shows the lookups.
+    pub fn set_memo(&mut self, m: Memo) {
+        if self.trace.is_none() {
+            self.memo = Some((m, None));
+        }
+    }
+
+    /// This launch's cache answers, encoded for the next launch (None if there are none, or
+    /// none that can be remembered).
+    pub fn take_memo(&mut self) -> Option<Vec<u8>> {
+        core::mem::take(&mut self.memo_log).encode(memo::params_hash(&self.config))
+    }
+
+    /// Ends the search: the settings stay (dlopen searches with them). The cache file stays
+    /// mapped if it was: an unmap costs more than the mapping's share of the exit (5-6 us
+    /// against ~2 here).
+    pub fn into_config(mut self) -> SearchConfig {
+        if let Some(Some(m)) = self.cache.take() {
+            core::mem::forget(m);
+        }
+        self.config
+    }
+
+    /// The memo's answer for `name`, if it has one for this launch's cache file.
+    fn memo_lookup(&mut self, name: &[u8]) -> Option<Option<Vec<u8>>> {
+        let (m, valid) = self.memo.as_mut()?;
+        if valid.is_none() {
+            let params = memo::params_hash(&self.config);
+            let now = self
+                .fs
+                .stat(&self.config.cache_path)
+                .ok()
+                .map(|s| memo::stamp(&s));
+            *valid = Some(now.is_some_and(|s| m.valid_for(&s, params)));
+            if *valid == Some(true) {
+                self.memo_log.source(now);
+            }
+        }
+        if *valid != Some(true) {
+            return None;
+        }
+        let answer = m.get(name)?.map(<[u8]>::to_vec);
+        self.memo_log.answer(name, answer.as_deref());
+        Some(answer)
+    }
+
     fn cache_lookup(&mut self, name: &[u8]) -> Option<Vec<u8>> {
         if self.trace.is_some() {
             let path = self.config.cache_path.clone();
             self.emit(&TraceEvent::SearchCache { path: &path });
         }
+        if let Some(answer) = self.memo_lookup(name) {
+            return answer;
+        }
         if self.cache.is_none() {
             let path = self.config.cache_path.clone();
-            self.cache = Some(self.fs.read_whole(&path).ok());
+            let read = self.fs.read_whole_stamped(&path).ok();
+            self.memo_log
+                .source(read.as_ref().map(|(_, s)| memo::stamp(s)));
+            self.cache = Some(read.map(|(b, _)| b));
         }
+        let answer = self.cache_lookup_mapped(name);
+        self.memo_log.answer(name, answer.as_deref());
+        answer
+    }
+
+    fn cache_lookup_mapped(&self, name: &[u8]) -> Option<Vec<u8>> {
         let bytes = self.cache.as_ref()?.as_ref()?;
         let cache = LdCache::parse(bytes)?;
         let prio: Vec<&[u8]> = self

@@ -356,6 +356,90 @@ fn search_order_rpath_libpath_runpath_cache_default() {
     );
 }
 
+/// A memo answers cache lookups (here with an answer the cache would not give, to see that
+/// it is used) only while the cache file and the settings are those it was made with; each
+/// launch's lookups, answered either way, make the next memo.
+#[test]
+fn search_memo_stands_in_for_an_unchanged_cache() {
+    use crate::memo::{self, Log, Memo};
+    let d = tmpdir("memo");
+    let cache = d.join("ld.so.cache");
+    std::fs::copy("/etc/ld.so.cache", &cache).unwrap();
+    let fs = HostFs;
+    let mut cfg = host_config();
+    cfg.cache_path = cache.as_os_str().as_bytes().to_vec();
+    let req = Request {
+        name: b"libc.so.6",
+        rpaths: &[],
+        runpath: None,
+        nodeflib: false,
+        secure_open: false,
+        paths_ready: true,
+        dst: None,
+        owner_names: &[],
+    };
+    let libc = b"/lib/x86_64-linux-gnu/libc.so.6".to_vec();
+    let libm = b"/lib/x86_64-linux-gnu/libm.so.6".to_vec();
+
+    // A launch without a memo remembers what the cache said.
+    let mut s = Searcher::new(&fs, cfg.clone());
+    assert_eq!(s.search(&req).unwrap().path, libc);
+    let first = Memo::decode(&s.take_memo().unwrap()).unwrap();
+    assert_eq!(first.get(b"libc.so.6"), Some(Some(&libc[..])));
+    assert_eq!(first.get(b"libm.so.6"), None);
+
+    let stamp = memo::stamp(
+        &std::fs::metadata(&cache)
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                crate::FileStat {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                    mode: m.mode(),
+                    size: m.size(),
+                    uid: m.uid(),
+                    mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+                    ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+                }
+            })
+            .unwrap(),
+    );
+    assert!(first.valid_for(&stamp, memo::params_hash(&cfg)));
+    let fake = |params: u64| {
+        let mut log = Log::default();
+        log.source(Some(stamp));
+        log.answer(b"libc.so.6", Some(&libm));
+        Memo::decode(&log.encode(params).unwrap()).unwrap()
+    };
+    let search_with = |cfg: &SearchConfig, m: Memo| {
+        let mut s = Searcher::new(&fs, cfg.clone());
+        s.set_memo(m);
+        let f = s.search(&req).unwrap();
+        (f.path, f.via.rule, s.take_memo())
+    };
+    // Same cache file, same settings: the memo answers.
+    let (path, rule, next) = search_with(&cfg, fake(memo::params_hash(&cfg)));
+    assert_eq!((path, rule), (libm.clone(), Rule::Cache));
+    let next = Memo::decode(&next.unwrap()).unwrap();
+    assert_eq!(
+        next.get(b"libc.so.6"),
+        Some(Some(&libm[..])),
+        "kept for the next launch"
+    );
+    // Other settings: the cache answers.
+    let mut other = cfg.clone();
+    other.isa_1 ^= 1;
+    assert_eq!(search_with(&other, fake(memo::params_hash(&cfg))).0, libc);
+    // The cache file rewritten: the cache answers, and the next memo is the cache's.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::copy("/etc/ld.so.cache", &cache).unwrap();
+    let (path, _, next) = search_with(&cfg, fake(memo::params_hash(&cfg)));
+    assert_eq!(path, libc);
+    let next = Memo::decode(&next.unwrap()).unwrap();
+    assert_eq!(next.get(b"libc.so.6"), Some(Some(&libc[..])));
+    assert!(!next.valid_for(&stamp, memo::params_hash(&cfg)));
+}
+
 #[test]
 fn hwcaps_subdir_and_wrong_class_and_invalid_file() {
     let d = tmpdir("hw");

@@ -2,9 +2,12 @@
 //! reading and writing them (the record format is `rld_link::launch`).
 //!
 //! One record per program and launch configuration, named `DEV-INO-HASH`: the program file's
-//! device and inode and a hash of the record's fingerprint, all in hex, in
-//! `$RLD_LAUNCH_CACHE` (`""`, `0` or `off`: no cache), else `$XDG_CACHE_HOME/rld`, else
-//! `$HOME/.cache/rld`. Start-up builds the dependency graph as always, then:
+//! device and inode and a hash of the launch settings that shape the dependency graph and
+//! the bindings (`settings_hash`), all in hex, in `$RLD_LAUNCH_CACHE` (`""`, `0` or `off`:
+//! no cache), else `$XDG_CACHE_HOME/rld`, else `$HOME/.cache/rld`. The name is known before
+//! the graph is built, so the record is read first (`find`) and the graph's library search
+//! answers `/etc/ld.so.cache` lookups from the record's search memo where the cache file is
+//! unchanged (`rld_search::memo`). Start-up builds the dependency graph as always, then:
 //! - a record whose fingerprint matches (same files, unchanged, in the same graph, with the
 //!   same settings, for this very rld build) supplies every object's bindings, and no symbol
 //!   is looked up;
@@ -39,9 +42,10 @@ use super::reloc::Relative;
 use crate::cli::Config;
 use crate::sys;
 use rld_search::fs::FileStat;
+use rld_search::verify::Phdr;
 
 /// Bump when what the fingerprint covers changes meaning.
-const FINGERPRINT_VERSION: u64 = 2;
+const FINGERPRINT_VERSION: u64 = 3;
 /// Records larger than this are not used (inkscape's is ~1.8 MB): each is checksummed whole
 /// before anything in it is trusted, so its size is start-up work.
 const MAX_RECORD: u64 = 64 << 20;
@@ -62,6 +66,12 @@ pub struct Source {
     /// A dlopen's record: the unique table's keys and the number of diagnostics before its
     /// planning (the record holds the entries added; none is written after a diagnostic).
     dlopen: Option<(Vec<Vec<u8>>, usize)>,
+    /// The program file's stamp the record is named by.
+    program: [u64; 5],
+    /// The fewest symbolic relocations a start-up needs for a record.
+    min_refs: usize,
+    /// This launch's search memo, for a new record.
+    memo: Vec<u8>,
 }
 
 /// The cache's settings for this process (kept in the runtime for dlopen; None when the
@@ -103,6 +113,8 @@ pub struct Facts<'x> {
     pub euid: u32,
     /// LD_BIND_NOT.
     pub bind_not: bool,
+    /// This launch's search memo (`Searcher::take_memo`), for a new record.
+    pub memo: Option<Vec<u8>>,
 }
 
 /// Start-ups planning fewer symbolic relocations than this neither read nor write a record:
@@ -138,42 +150,132 @@ pub fn settings(cfg: &Config<'_>) -> Option<Dl> {
     })
 }
 
-/// The record file for this start-up, read if present; None for a start-up too small for
-/// one (`MIN_START_REFS`) or one whose objects cannot all be identified.
-pub fn open(dl: &Dl, facts: &Facts<'_>) -> Option<Source> {
-    if facts.refs < dl.min.unwrap_or(MIN_START_REFS) {
-        return None;
+/// What names the records of a program: the launch settings that change its dependency
+/// graph or its bindings, and the rld build (whose own identity the fingerprint also holds).
+/// Launches that differ in them keep a record each (two rld builds, LD_BIND_NOW or
+/// LD_LIBRARY_PATH in one shell and not in another) instead of replacing each other's at
+/// every start, which cost each start ~0.4 ms here. Launches that differ in anything else
+/// (a library updated) share the name: the record is checked word for word against the
+/// fingerprint, and replaced when it does not match.
+#[inline(never)]
+pub fn settings_hash(cfg: &Config<'_>, rld_build: Option<[u64; 3]>) -> u64 {
+    let mut w: Vec<u64> = Vec::with_capacity(32);
+    w.push(FINGERPRINT_VERSION);
+    w.extend(rld_build.unwrap_or_default());
+    let flags = [
+        cfg.inhibit_cache,
+        cfg.bind_now,
+        cfg.bind_not,
+        cfg.dynamic_weak,
+        cfg.library_path_source == Some(crate::cli::LibraryPathSource::Option),
+    ];
+    w.push(flags.iter().fold(0, |f, &b| f << 1 | u64::from(b)));
+    for v in [
+        cfg.library_path,
+        cfg.glibc_hwcaps_prepend,
+        cfg.glibc_hwcaps_mask,
+        cfg.inhibit_rpath,
+        cfg.preload_env,
+        cfg.preload_arg,
+        cfg.tunables,
+    ] {
+        match v {
+            // Unset and empty differ (LD_LIBRARY_PATH= is an empty list, not none).
+            None => w.push(u64::MAX),
+            Some(b) => {
+                w.push(b.len() as u64);
+                w.extend(b.chunks(8).map(|c| {
+                    let mut x = [0u8; 8];
+                    x[..c.len()].copy_from_slice(c);
+                    u64::from_le_bytes(x)
+                }));
+            }
+        }
     }
+    fingerprint_hash(&w)
+}
+
+/// The record file of program `program` (its stamp) launched with settings hashing to
+/// `settings`, read if present: start-up reads it before the dependency graph is built.
+#[inline(never)]
+pub fn find(dl: &Dl, program: [u64; 5], settings: u64, euid: u32) -> Source {
     let mut path = dl.dir.clone();
     let dir_len = path.len();
-    let main = main_stamp(facts.objs, facts.main)?;
-    let fingerprint = fingerprint(facts, &main)?;
     path.push(b'/');
-    hex(&mut path, main[0]);
+    hex(&mut path, program[0]);
     path.push(b'-');
-    hex(&mut path, main[1]);
-    // And by a hash of the fingerprint (rld's build, the settings, every file): launches of
-    // one program that differ (two rld builds, LD_BIND_NOW or LD_LIBRARY_PATH in one shell
-    // and not in another) keep a record each instead of replacing each other's at every
-    // start, which cost each start ~0.4 ms here. Records of files since replaced are left
-    // to the size cap (`trim`), as dlopen records are.
+    hex(&mut path, program[1]);
     path.push(b'-');
-    hex(&mut path, fingerprint_hash(&fingerprint));
+    hex(&mut path, settings);
     path.push(0);
-    let file = read_record(&path, Some(facts.euid), MAP_START_RECORD_MIN);
-    Some(Source {
+    let file = read_record(&path, Some(euid), MAP_START_RECORD_MIN);
+    Source {
         path,
         dir_len,
         file,
-        fingerprint,
-        label: facts.label.to_vec(),
+        fingerprint: Vec::new(),
+        label: Vec::new(),
         default: dl.default,
         cap: dl.cap,
         dlopen: None,
-    })
+        program,
+        min_refs: dl.min.unwrap_or(MIN_START_REFS),
+        memo: Vec::new(),
+    }
+}
+
+/// The stamp of the program file the kernel mapped (PT_INTERP): /proc/self/exe's. A program
+/// rld maps itself has its stamp from the file it opened.
+#[inline(never)]
+pub fn kernel_program_stamp() -> Option<[u64; 5]> {
+    sys::stat(c"/proc/self/exe").ok().map(|s| stamp_of(&s))
+}
+
+/// The stamp of the program file at `path` (rld was invoked as a command), if the path
+/// names it: a bare name is searched for like a library, so its file is known only after
+/// the graph is built.
+#[inline(never)]
+pub fn program_stamp(path: &[u8]) -> Option<[u64; 5]> {
+    use rld_search::fs::Fs;
+    if !path.contains(&b'/') {
+        return None;
+    }
+    crate::fs::LoaderFs.stat(path).ok().map(|s| stamp(&s))
+}
+
+/// The record file for this start-up when it could not be named before the graph was
+/// built (`find`): named by the program file the graph opened.
+#[inline(never)]
+pub fn open(dl: &Dl, facts: &Facts<'_>, settings: u64) -> Option<Source> {
+    let o = facts.objs.get(facts.main).filter(|o| o.stamp[1] != 0)?;
+    find(dl, o.stamp, settings, facts.euid).bind(facts)
 }
 
 impl Source {
+    /// The search memo of the record read, if it has an intact one.
+    #[inline(never)]
+    pub fn search_memo(&self) -> Option<rld_search::memo::Memo> {
+        let bytes = rld_link::launch::search_memo(self.file.as_deref()?)?;
+        rld_search::memo::Memo::decode(bytes)
+    }
+
+    /// The start-up's fingerprint, once the graph is built; None for a start-up too small
+    /// for a record (`MIN_START_REFS`) or one whose objects cannot all be identified.
+    #[inline(never)]
+    pub fn bind(mut self, facts: &Facts<'_>) -> Option<Source> {
+        if facts.refs < self.min_refs {
+            return None;
+        }
+        let main = match facts.objs.get(facts.main) {
+            Some(o) if o.stamp[1] != 0 => o.stamp,
+            _ => self.program,
+        };
+        self.fingerprint = fingerprint(facts, &main)?;
+        self.label = facts.label.to_vec();
+        self.memo = facts.memo.clone().unwrap_or_default();
+        Some(self)
+    }
+
     /// Done with a start-up's record: a mapped one stays (an unmap would be one more system
     /// call before the program starts; the mapping is private and read-only).
     pub fn keep(mut self) {
@@ -196,7 +298,7 @@ impl Source {
         }
         Cache::Miss {
             src: self,
-            writer: Writer::new(&self.fingerprint, &self.label),
+            writer: Writer::new(&self.fingerprint, &self.label, &self.memo),
         }
     }
 
@@ -531,19 +633,21 @@ pub fn stamp(s: &FileStat) -> [u64; 5] {
     [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]
 }
 
+fn stamp_of(s: &sys::FileStat) -> [u64; 5] {
+    [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]
+}
+
 /// The program file's stamp: from its entry when rld opened it, else (the kernel mapped it)
 /// from /proc/self/exe.
 fn main_stamp(objs: &[Loaded], main: usize) -> Option<[u64; 5]> {
     match objs.get(main) {
         Some(o) if o.stamp[1] != 0 => Some(o.stamp),
-        _ => sys::stat(c"/proc/self/exe")
-            .ok()
-            .map(|s| [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]),
+        _ => kernel_program_stamp(),
     }
 }
 
-/// A record's name part: a hash of its fingerprint (the record itself holds all of it and is
-/// checked word for word).
+/// A record's name part: a hash of its settings (`settings_hash`) or, for a dlopen, of its
+/// fingerprint (the record itself holds all of it and is checked word for word).
 fn fingerprint_hash(fingerprint: &[u64]) -> u64 {
     fingerprint.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &w| {
         (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
@@ -560,10 +664,16 @@ fn hex(out: &mut Vec<u8>, v: u64) {
 /// The object's GNU build id as up to three words (rld itself and the vDSO are identified
 /// by it: neither comes from a file the graph opened).
 fn build_id(o: &Loaded) -> Option<[u64; 3]> {
+    build_id_of(&o.ro, &o.phdrs)
+}
+
+/// The GNU build id in the notes of an image (`ro`, with program headers `phdrs`).
+#[inline(never)]
+pub fn build_id_of<'a>(ro: &impl Memory<'a>, phdrs: &[Phdr]) -> Option<[u64; 3]> {
     const PT_NOTE: u32 = 4;
     const NT_GNU_BUILD_ID: u32 = 3;
-    for ph in o.phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
-        let notes = o.ro.bytes_at(ph.p_vaddr, ph.p_filesz).ok()?;
+    for ph in phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
+        let notes = ro.bytes_at(ph.p_vaddr, ph.p_filesz).ok()?;
         let mut at = 0usize;
         while let Some(h) = notes.get(at..at + 12) {
             let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
@@ -672,6 +782,9 @@ pub fn dl_source(
             ns.unique_entries().map(|(k, _)| k.to_vec()).collect(),
             ns.diags.len(),
         )),
+        program: [0; 5],
+        min_refs: 0,
+        memo: Vec::new(),
     })
 }
 

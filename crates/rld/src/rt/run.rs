@@ -769,6 +769,34 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
         crate::list::apply_library_path(&mut searcher, cfg, prog_for_origin);
         kernel_main = Some((bias, phdrs));
     }
+    // The launch record is named by the program file and the settings, so it is read before
+    // the graph is built: its search memo answers the graph's `/etc/ld.so.cache` lookups.
+    let settings = launch.as_ref().map(|_| {
+        // rld's first segment (headers and notes) stays mapped read-only.
+        let ro_end = self_phdrs
+            .iter()
+            .find(|p| p.p_type == 1)
+            .map_or(0, |p| (p.p_vaddr + p.p_filesz) as usize);
+        // SAFETY: see above.
+        let ro = unsafe { objects::ro_image(self_base, self_base + ro_end, 0) };
+        super::launch::settings_hash(cfg, super::launch::build_id_of(&ro, &self_phdrs))
+    });
+    let early = launch.as_ref().zip(settings).and_then(|(dl, settings)| {
+        let program = if explicit {
+            super::launch::program_stamp(program_arg)
+        } else {
+            super::launch::kernel_program_stamp()
+        };
+        Some(super::launch::find(
+            dl,
+            program?,
+            settings,
+            st.aux.euid as u32,
+        ))
+    });
+    if let Some(memo) = early.as_ref().and_then(|s| s.search_memo()) {
+        searcher.set_memo(memo);
+    }
     let mut graph = match rld_deps::build(&mut searcher, &lc) {
         Ok(g) => g,
         Err(f) => {
@@ -777,9 +805,10 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             die(&l)
         }
     };
+    let search_memo = searcher.take_memo();
     // dlopen searches with the same settings (LD_LIBRARY_PATH, cache, hwcaps) later: the
     // start-up searcher is done, its configuration moves there (a copy was ~40 allocations).
-    super::dlopen::set_search_config(searcher.config);
+    super::dlopen::set_search_config(searcher.into_config());
     report_diags(&graph.diags, progname);
     if graph.main_is_static && explicit {
         // Nothing to link: let the kernel run it.
@@ -1112,10 +1141,16 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
                 .sum(),
             euid: st.aux.euid as u32,
             bind_not: cfg.bind_not,
+            memo: search_memo,
         };
-        rt.launch
-            .as_ref()
-            .and_then(|dl| super::launch::open(dl, &facts))
+        match early {
+            Some(src) => src.bind(&facts),
+            None => rt
+                .launch
+                .as_ref()
+                .zip(settings)
+                .and_then(|(dl, settings)| super::launch::open(dl, &facts, settings)),
+        }
     };
     // With a launch record, lazily bound objects are prebound (see `Cache::prebind`). Not
     // under LD_BIND_NOT (every call resolves anew) or LD_DYNAMIC_WEAK (a later strong
