@@ -38,6 +38,8 @@ pub struct ObjPlan {
     /// The table is not built (a recorded plan: the loader consults it in its own order
     /// nearly always, see `ensure_index`); lookups scan `keys` until it is.
     unindexed: bool,
+    /// Keys scanned by `lookup` while unindexed (its rent-or-buy budget).
+    scanned: usize,
     /// Per binding, when the plan came from a launch record: the defining symbol's
     /// `st_value` for a plain definition (the loader adds the object's base without reading
     /// the symbol), or [`VALUE_UNKNOWN`]. Empty for a plan made by looking symbols up.
@@ -174,6 +176,29 @@ impl ObjPlan {
         self.get_key(key(sym, class))
     }
 
+    /// The binding of (`sym`, `class`) for lookups out of the plan's order: a recorded plan
+    /// is scanned until the scans have cost about one pass over its keys plus a couple of
+    /// thousand steps, and only then indexed (rent-or-buy: a table costs a pass, its inserts
+    /// and its memory). libc's 17 TLS relocations and few out-of-order references scan its
+    /// ~130 keys; the table they used to build took a fresh kilobyte at the top of `true`'s
+    /// start-up heap, its ninth page.
+    pub fn lookup(&mut self, sym: u32, class: TypeClass) -> Option<Binding> {
+        let i = self.lookup_index(sym, class)?;
+        self.bindings.get(i).copied()
+    }
+
+    /// `lookup`, as a position in `bindings` (see `get_index`).
+    pub fn lookup_index(&mut self, sym: u32, class: TypeClass) -> Option<usize> {
+        let key = key(sym, class);
+        if self.unindexed && self.scanned <= self.keys.len() + 2048 {
+            let pos = self.keys.iter().position(|&k| k == key);
+            self.scanned += pos.map_or(self.keys.len(), |p| p + 1);
+            return pos;
+        }
+        self.ensure_index();
+        self.probe(key).ok()
+    }
+
     /// Position of the binding of (`sym`, `class`) in `bindings` (stable for the plan's life,
     /// so callers can cache per-binding results by it).
     #[inline]
@@ -206,6 +231,7 @@ impl ObjPlan {
         }
         self.slots = 0;
         self.unindexed = true;
+        self.scanned = 0;
     }
 
     /// Grows the table if one more key would make it more than three quarters full (a
@@ -725,11 +751,23 @@ mod tests {
         let before: Vec<_> = (0..700u32)
             .map(|s| (p.get(s, 0), p.get_index(s, 0)))
             .collect();
-        p.ensure_index();
+        // `lookup` scans within its budget (one pass over the 200 keys and 2048), then indexes:
+        // the same answers either way.
+        let scanned: Vec<_> = (0..700u32).map(|s| p.lookup(s, 0)).collect();
+        assert_eq!(scanned, before.iter().map(|b| b.0).collect::<Vec<_>>());
+        assert!(
+            !p.unindexed,
+            "indexed once the scans cost more than the table"
+        );
         let after: Vec<_> = (0..700u32)
             .map(|s| (p.get(s, 0), p.get_index(s, 0)))
             .collect();
         assert_eq!(before, after);
+        let mut few = ObjPlan::default();
+        few.extend_recorded(entries.iter().copied());
+        assert_eq!(few.lookup(4, 0), Some(Binding::Def { obj: 1, sym: 1 }));
+        assert_eq!(few.lookup(5, 0), None);
+        assert!(few.unindexed, "a few lookups build no table");
         assert_eq!(p.get(4, 0), Some(Binding::Def { obj: 1, sym: 1 }));
         assert_eq!(p.get_index(4, 0), Some(1));
         p.insert(key(5000, 0), Binding::UndefWeak);

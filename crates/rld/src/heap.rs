@@ -219,6 +219,22 @@ impl State {
         Some((start as *mut u8, zero))
     }
 
+    /// `size` bytes (a multiple of 16) aligned to `align` (at least 16) cut from the bump
+    /// region of the current chunk, and whether they are still zero-filled; None if the
+    /// chunk has no room. No class: the block can never be freed.
+    fn alloc_exact(&mut self, size: usize, align: usize) -> Option<(*mut u8, bool)> {
+        let start = self.top.checked_next_multiple_of(align)?;
+        if self.end == 0 || start.checked_add(size)? > self.end {
+            return None;
+        }
+        let zero = start >= self.high;
+        self.top = start + size;
+        self.high = self.high.max(self.top);
+        // The block before it can no longer grow in place.
+        self.last = 0;
+        Some((start as *mut u8, zero))
+    }
+
     #[inline(always)]
     fn free_small(&mut self, ptr: *mut u8, index: usize) {
         if ptr as usize == self.last && self.last + class_size(index) == self.top {
@@ -302,6 +318,25 @@ impl State {
         self.high = self.high.max(self.top);
         true
     }
+}
+
+/// Zero-filled memory for the life of the process, cut at its exact size from the heap's
+/// bump region rather than rounded up to a size class: the main thread's static TLS block
+/// (libc's 4,224 bytes took a 5,120-byte block, the start-up heap's last page). Falls back to
+/// a class block when the current chunk has no room; null if memory runs out. The block must
+/// never be given to `dealloc`.
+pub fn alloc_permanent(layout: Layout) -> *mut u8 {
+    let size = layout.size().max(1).next_multiple_of(16);
+    let align = layout.align().max(16);
+    if let Some((p, zero)) = HEAP.with(|s| s.alloc_exact(size, align)) {
+        if !zero {
+            // SAFETY: the block is ours and `size` bytes long.
+            unsafe { core::ptr::write_bytes(p, 0, size) };
+        }
+        return p;
+    }
+    // SAFETY: a non-zero size.
+    unsafe { HEAP.alloc_zeroed(layout) }
 }
 
 /// Whether code other than rld's may run, and so other threads may exist: set by

@@ -13,17 +13,22 @@ pub const PT_DYNAMIC: u32 = 2;
 pub const PT_INTERP: u32 = 3;
 const FILEBUF_SIZE: usize = 832;
 
-/// One program header (ELF64).
-#[derive(Clone, Copy, Debug, Default)]
+/// One program header: `Elf64_Phdr` field for field, so that the loader can use the
+/// program headers of a mapped image where they are instead of copying them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Phdr {
     pub p_type: u32,
     pub p_flags: u32,
     pub p_offset: u64,
     pub p_vaddr: u64,
+    pub p_paddr: u64,
     pub p_filesz: u64,
     pub p_memsz: u64,
     pub p_align: u64,
 }
+
+const _: () = assert!(core::mem::size_of::<Phdr>() == 56 && core::mem::align_of::<Phdr>() == 8);
 
 /// The verified header facts later stages need.
 #[derive(Clone, Debug, Default)]
@@ -120,6 +125,7 @@ pub fn verify<H: FileHandle + ?Sized>(file: &H) -> Result<Verified, VerifyError>
                 p_flags: u32le(&ph_bytes, o + 4),
                 p_offset: u64le(&ph_bytes, o + 8),
                 p_vaddr: u64le(&ph_bytes, o + 16),
+                p_paddr: u64le(&ph_bytes, o + 24),
                 p_filesz: u64le(&ph_bytes, o + 32),
                 p_memsz: u64le(&ph_bytes, o + 40),
                 p_align: u64le(&ph_bytes, o + 48),

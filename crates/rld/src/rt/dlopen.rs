@@ -732,7 +732,7 @@ fn map_new(
         &o.names,
         m.bias,
         // The search's table needs no program headers of a loaded object.
-        core::mem::take(&mut o.header.phdrs),
+        alloc::borrow::Cow::Owned(core::mem::take(&mut o.header.phdrs)),
         phdr_addr,
         entry,
         page,
@@ -1367,6 +1367,16 @@ fn free_object_memory(b: &rld_glibc::GlibcBuild, o: &Loaded) {
         // is dropped with `o` below.
         let s: &'static [u8] = unsafe { core::slice::from_raw_parts(e.as_ptr().cast(), n) };
         free_bytes(s);
+    }
+    // Program headers outside the image are a copy (`objects::image_phdrs`).
+    let at = o.phdrs.as_ptr() as usize;
+    if !o.phdrs.is_empty() && !(o.map_start..o.map_end).contains(&at) {
+        // SAFETY: the `Box<[Phdr]>` `image_phdrs` leaked for this object only.
+        drop(unsafe {
+            Box::from_raw(
+                o.phdrs as *const [rld_search::verify::Phdr] as *mut [rld_search::verify::Phdr],
+            )
+        });
     }
     // `name` is a prefix of `name_c`'s allocation (`objects::leak_name`).
     free_bytes(o.name_c);

@@ -54,7 +54,8 @@ pub struct Loaded {
     pub map_end: usize,
     pub text_end: usize,
     pub contiguous: bool,
-    pub phdrs: Vec<Phdr>,
+    /// The program headers: the mapped image's own where possible (`image_phdrs`).
+    pub phdrs: &'static [Phdr],
     /// Runtime address of the program headers (`l_phdr`).
     pub phdr_addr: usize,
     pub entry: usize,
@@ -117,30 +118,49 @@ pub fn leak_cstr(s: &[u8]) -> &'static [u8] {
     leak(v)
 }
 
-/// Reads the program headers at `addr` (a mapped image).
+/// The program headers at `addr` (a mapped image), where they are; a copy if `addr` is not
+/// aligned for them.
 ///
 /// # Safety
-/// `[addr, addr + 56 * n)` is readable memory that stays mapped.
-pub unsafe fn phdrs_at(addr: usize, n: usize) -> Vec<Phdr> {
-    (0..n)
-        .map(|i| {
-            let p = (addr + i * 56) as *const u8;
-            // SAFETY: caller contract; unaligned reads of plain integers.
-            unsafe {
-                let r32 = |o: usize| (p.add(o) as *const u32).read_unaligned();
-                let r64 = |o: usize| (p.add(o) as *const u64).read_unaligned();
-                Phdr {
-                    p_type: r32(0),
-                    p_flags: r32(4),
-                    p_offset: r64(8),
-                    p_vaddr: r64(16),
-                    p_filesz: r64(32),
-                    p_memsz: r64(40),
-                    p_align: r64(48),
-                }
-            }
-        })
-        .collect()
+/// `[addr, addr + 56 * n)` is readable memory that stays mapped and is never written.
+pub unsafe fn phdrs_at(addr: usize, n: usize) -> &'static [Phdr] {
+    if addr.is_multiple_of(core::mem::align_of::<Phdr>()) {
+        // SAFETY: caller contract; Phdr is Elf64_Phdr (repr(C), 56 bytes, any bits valid)
+        // and `addr` is aligned for it.
+        return unsafe { core::slice::from_raw_parts(addr as *const Phdr, n) };
+    }
+    let mut v: Vec<Phdr> = Vec::with_capacity(n);
+    // SAFETY: caller contract; the destination has room for `n` headers, and every bit
+    // pattern is a valid Phdr.
+    unsafe {
+        core::ptr::copy_nonoverlapping(addr as *const u8, v.as_mut_ptr() as *mut u8, n * 56);
+        v.set_len(n);
+    }
+    leak(v)
+}
+
+/// An object's program headers for its `Loaded` entry: those of its mapped image when they
+/// lie in the read-only prefix `[ro_start, ro_end)` and are the ones it was loaded with
+/// (`file`, as read from the file); else `file`, kept.
+pub fn image_phdrs(
+    file: Vec<Phdr>,
+    addr: usize,
+    ro_start: usize,
+    ro_end: usize,
+) -> &'static [Phdr] {
+    let len = file.len() * core::mem::size_of::<Phdr>();
+    if addr >= ro_start
+        && addr.checked_add(len).is_some_and(|end| end <= ro_end)
+        && addr.is_multiple_of(core::mem::align_of::<Phdr>())
+    {
+        // SAFETY: inside the read-only prefix of a mapped image, which stays mapped and is
+        // never written (this module's invariant for `ro_image`); aligned; any bits valid.
+        let mapped = unsafe { core::slice::from_raw_parts(addr as *const Phdr, file.len()) };
+        if mapped == file.as_slice() {
+            return mapped;
+        }
+    }
+    leak(file)
 }
 
 /// Everything derived from the program headers of an object mapped at `bias`.

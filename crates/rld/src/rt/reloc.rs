@@ -603,12 +603,12 @@ fn cached_address(id: usize, sym: u32, r_type: u32, cache: &mut [u64], next: &mu
     let i = if plan.keys.get(*next) == Some(&key) {
         *next
     } else {
-        // Out of the plan's order (a symbol met before): a recorded plan gets its index now.
+        // Out of the plan's order (a symbol met before): a recorded plan is scanned, and
+        // indexed once that costs more (`ObjPlan::lookup_index`).
         let Some(plan) = rt.plan.objs.get_mut(id) else {
             return u64::MAX;
         };
-        plan.ensure_index();
-        match plan.get_index(sym, type_class(r_type)) {
+        match plan.lookup_index(sym, type_class(r_type)) {
             Some(i) => i,
             None => return u64::MAX,
         }
@@ -669,8 +669,7 @@ unsafe fn general(
             if rld_link::reloc::is_symbolless(r.r_type) {
                 None
             } else {
-                p.ensure_index();
-                p.get(r.sym, type_class(r.r_type))
+                p.lookup(r.sym, type_class(r.r_type))
             }
         });
         // Lazy binding: JUMP_SLOTs the plan left out (and undefined ones, which glibc
@@ -745,7 +744,7 @@ unsafe fn apply_relr(id: usize, table: &[u8], bias: u64) -> bool {
 fn textrel_protect(id: usize, writable: bool) {
     let rt = rt();
     let Some(o) = rt.objs.get(id) else { return };
-    for p in &o.phdrs {
+    for p in o.phdrs {
         if p.p_type != PT_LOAD || p.p_flags & PF_W != 0 {
             continue;
         }

@@ -7,6 +7,7 @@
 //!  5. binding plan (rld-link) and relocation in glibc's order, RELRO;
 //!  6. TLS images, `__libc_early_init`, constructors, `_r_debug`; enter with rdx = `_dl_fini`.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -127,9 +128,9 @@ fn mem_header(e_type: u16, entry: u64, phdrs: &[Phdr]) -> ElfHeader {
 }
 
 /// Where rld itself is mapped and its program headers.
-pub(crate) fn self_image() -> (usize, Vec<Phdr>) {
+pub(crate) fn self_image() -> (usize, &'static [Phdr]) {
     let base = crate::start::self_base();
-    // SAFETY: rld's own ELF header and program headers are mapped read-only.
+    // SAFETY: rld's own ELF header and program headers are mapped read-only for good.
     unsafe {
         let phoff = ((base + 32) as *const u64).read_unaligned() as usize;
         let phnum = ((base + 56) as *const u16).read_unaligned() as usize;
@@ -142,16 +143,17 @@ pub(crate) fn self_image() -> (usize, Vec<Phdr>) {
 pub(crate) fn kernel_program(
     st: &Startup,
     parts: rld_deps::elfdyn::Parts,
-) -> (usize, Vec<Phdr>, ElfHeader, rld_deps::elfdyn::DynInfo) {
-    // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped.
+) -> (usize, &'static [Phdr], ElfHeader, rld_deps::elfdyn::DynInfo) {
+    // SAFETY: AT_PHDR/AT_PHNUM describe the program the kernel mapped; nothing writes its
+    // program headers.
     let phdrs = unsafe { objects::phdrs_at(st.aux.phdr, st.aux.phnum) };
     let bias = phdrs
         .iter()
         .find(|p| p.p_type == PT_PHDR)
         .map_or(0, |p| st.aux.phdr.wrapping_sub(p.p_vaddr as usize));
     let e_type = if bias == 0 { 2 } else { 3 };
-    let hdr = mem_header(e_type, st.aux.entry.wrapping_sub(bias) as u64, &phdrs);
-    let dynamic = MemImage::dyn_info(bias, &phdrs, &hdr, parts);
+    let hdr = mem_header(e_type, st.aux.entry.wrapping_sub(bias) as u64, phdrs);
+    let dynamic = MemImage::dyn_info(bias, phdrs, &hdr, parts);
     (bias, phdrs, hdr, dynamic)
 }
 
@@ -337,13 +339,13 @@ fn map_from_file(
 
 /// What `map_all` needs from `run` (or from `ldd -u`).
 pub(crate) struct MapCtx<'a> {
-    pub kernel_main: Option<&'a (usize, Vec<Phdr>)>,
+    pub kernel_main: Option<(usize, &'static [Phdr])>,
     pub st: &'a Startup,
     pub program_arg: &'a [u8],
     pub progname: &'a [u8],
     pub page: usize,
     pub self_base: usize,
-    pub self_phdrs: &'a [Phdr],
+    pub self_phdrs: &'static [Phdr],
     /// Keep the files of objects whose relocation may move bytes to huge pages
     /// (`Loaded::data_file`).
     pub keep_data_files: bool,
@@ -377,8 +379,8 @@ pub(crate) fn map_all(
                         Kind::Main,
                         b"",
                         &o.names,
-                        *bias,
-                        phdrs.clone(),
+                        bias,
+                        Cow::Borrowed(phdrs),
                         st.aux.phdr,
                         st.aux.entry,
                         page,
@@ -394,7 +396,7 @@ pub(crate) fn map_all(
                     &o.path,
                     &o.names,
                     cx.self_base,
-                    cx.self_phdrs.to_vec(),
+                    Cow::Borrowed(cx.self_phdrs),
                     cx.self_base + {
                         // SAFETY: rld's own ELF header.
                         unsafe { ((cx.self_base + 32) as *const u64).read_unaligned() as usize }
@@ -423,7 +425,7 @@ pub(crate) fn map_all(
                         &o.path,
                         &o.names,
                         bias,
-                        phdrs,
+                        Cow::Borrowed(phdrs),
                         ehdr + phoff,
                         0,
                         page,
@@ -443,7 +445,7 @@ pub(crate) fn map_all(
         l.stamp = super::launch::stamp(&o.stat);
         l.origin = o.origin.as_deref().map(objects::leak_cstr);
         // The files are no longer needed once mapped, but for relocation's huge pages.
-        if cx.keep_data_files && super::map::huge_page_candidate(&l.phdrs) {
+        if cx.keep_data_files && super::map::huge_page_candidate(l.phdrs) {
             l.data_file = o.file.take().map(Box::new);
         }
         o.file = None;
@@ -459,13 +461,17 @@ pub(super) fn describe(
     name: &[u8],
     libnames: &[Vec<u8>],
     bias: usize,
-    phdrs: Vec<Phdr>,
+    phdrs: Cow<'static, [Phdr]>,
     phdr_addr: usize,
     entry: usize,
     page: usize,
     dyn_readonly: bool,
 ) -> Loaded {
     let l = objects::layout(&phdrs, bias, page);
+    let phdrs = match phdrs {
+        Cow::Borrowed(p) => p,
+        Cow::Owned(v) => objects::image_phdrs(v, phdr_addr, l.map_start, l.ro_end),
+    };
     let (dyn_addr, info) = match l.dyn_vaddr {
         Some((v, sz)) => {
             let a = bias.wrapping_add(v as usize);
@@ -550,7 +556,7 @@ fn map_and_describe(
         name,
         names,
         bias,
-        core::mem::take(&mut header.phdrs),
+        Cow::Owned(core::mem::take(&mut header.phdrs)),
         phdr_addr,
         bias.wrapping_add(header.e_entry as usize),
         cx.page,
@@ -740,11 +746,11 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     }
     // rld's own version definitions come from its mapped image, not from its file.
     {
-        let hdr = mem_header(3, 0, &self_phdrs);
-        let dynamic = MemImage::dyn_info(self_base, &self_phdrs, &hdr, parts);
+        let hdr = mem_header(3, 0, self_phdrs);
+        let dynamic = MemImage::dyn_info(self_base, self_phdrs, &hdr, parts);
         lc.rtld_loaded = Some((hdr, dynamic));
     }
-    let mut kernel_main: Option<(usize, Vec<Phdr>)> = None;
+    let mut kernel_main: Option<(usize, &'static [Phdr])> = None;
     if explicit {
         crate::list::apply_library_path(&mut searcher, cfg, program_arg);
         lc.rtld_file = st.aux.execfn.map(<[u8]>::to_vec);
@@ -779,7 +785,7 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             .map_or(0, |p| (p.p_vaddr + p.p_filesz) as usize);
         // SAFETY: see above.
         let ro = unsafe { objects::ro_image(self_base, self_base + ro_end, 0) };
-        super::launch::settings_hash(cfg, super::launch::build_id_of(&ro, &self_phdrs))
+        super::launch::settings_hash(cfg, super::launch::build_id_of(&ro, self_phdrs))
     });
     let early = launch.as_ref().zip(settings).and_then(|(dl, settings)| {
         let program = if explicit {
@@ -818,13 +824,13 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     // ---- map everything ------------------------------------------------------------------
     let chain: Vec<usize> = graph.chain.clone();
     let ctx = MapCtx {
-        kernel_main: kernel_main.as_ref(),
+        kernel_main,
         st,
         program_arg,
         progname,
         page,
         self_base,
-        self_phdrs: &self_phdrs,
+        self_phdrs,
         keep_data_files: true,
     };
     let (mut objs, index_of_graph) = map_all(&mut graph, &ctx);

@@ -6,7 +6,7 @@
 //! exactly once, before any relocation runs (IFUNC resolvers may read the stack guard); init
 //! images are copied after relocation, since they may contain relocated pointers.
 
-use alloc::alloc::{Layout, alloc_zeroed};
+use alloc::alloc::Layout;
 use core::arch::{asm, naked_asm};
 
 use rld_glibc::GlibcBuild;
@@ -40,10 +40,12 @@ pub struct MainThread {
     pub slotinfo: usize,
 }
 
+/// Zeroed memory the main thread keeps for good (its static block, initial DTV and first
+/// slotinfo list are never freed: see `resize_dtv` and `_dl_deallocate_tls`), at its exact
+/// size (`heap::alloc_permanent`).
 fn alloc_bytes(size: usize, align: usize) -> Option<*mut u8> {
     let layout = Layout::from_size_align(size.max(1), align).ok()?;
-    // SAFETY: non-zero size.
-    let p = unsafe { alloc_zeroed(layout) };
+    let p = crate::heap::alloc_permanent(layout);
     (!p.is_null()).then_some(p)
 }
 
