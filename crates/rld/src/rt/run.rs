@@ -811,6 +811,9 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
             die(&l)
         }
     };
+    // The graph has its own copies of the mapped program's and rld's headers.
+    lc.main_loaded = None;
+    lc.rtld_loaded = None;
     let search_memo = searcher.take_memo();
     // dlopen searches with the same settings (LD_LIBRARY_PATH, cache, hwcaps) later: the
     // start-up searcher is done, its configuration moves there (a copy was ~40 allocations).
