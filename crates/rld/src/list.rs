@@ -151,7 +151,7 @@ fn unused(
             progname: program,
             page: st.aux.pagesz,
             self_base,
-            self_phdrs: &self_phdrs,
+            self_phdrs,
             keep_data_files: false,
         },
     );

@@ -664,7 +664,7 @@ fn hex(out: &mut Vec<u8>, v: u64) {
 /// The object's GNU build id as up to three words (rld itself and the vDSO are identified
 /// by it: neither comes from a file the graph opened).
 fn build_id(o: &Loaded) -> Option<[u64; 3]> {
-    build_id_of(&o.ro, &o.phdrs)
+    build_id_of(&o.ro, o.phdrs)
 }
 
 /// The GNU build id in the notes of an image (`ro`, with program headers `phdrs`).

@@ -1445,8 +1445,8 @@ fn late_versions(rt: &Runtime, main_path: &[u8], progname: &[u8]) -> bool {
             // The entries as linked: `.dynamic` itself holds run-time addresses by now
             // (`glibc::fill_info`); `o.info` reads a copy made before.
             _ => {
-                let img = MemImage::new(o.bias, &o.phdrs);
-                let hdr = mem_header(3, 0, &o.phdrs);
+                let img = MemImage::new(o.bias, o.phdrs);
+                let hdr = mem_header(3, 0, o.phdrs);
                 let entries = o.info.dynamic().entry_bytes();
                 rld_deps::elfdyn::read_versions_over(&img, &hdr, entries)
             }
