@@ -106,8 +106,9 @@ pub struct TooManyTunables;
 #[derive(Clone, Debug)]
 pub struct Tunables<'a> {
     descs: &'static [TunableDesc],
-    /// One entry per descriptor (on the heap: the loader keeps its stack frames small).
-    state: Vec<TunableState<'a>>,
+    /// The tunables whose state is not the table's initial one, by id (a launch changes a
+    /// few: the CPU's cache sizes). A full table was 1.8 KB of every start-up's heap.
+    changed: Vec<(usize, TunableState<'a>)>,
 }
 
 /// glibc's `_dl_strtoul`: optional blanks and sign, `0x` hex / `0` octal / decimal, stops at
@@ -182,29 +183,37 @@ impl<'a> Tunables<'a> {
         if descs.len() > MAX_TUNABLES {
             return Err(TooManyTunables);
         }
-        let state = descs
-            .iter()
-            .map(|d| TunableState {
-                numval: d.default,
-                strval: None,
-                min: d.min,
-                max: d.max,
-                initialized: false,
-                security: d.security,
-            })
-            .collect();
-        Ok(Tunables { descs, state })
+        Ok(Tunables {
+            descs,
+            changed: Vec::new(),
+        })
     }
 
     pub fn descs(&self) -> &'static [TunableDesc] {
         self.descs
     }
 
-    pub fn state(&self, id: usize) -> Option<&TunableState<'a>> {
-        if id < self.descs.len() {
-            self.state.get(id)
-        } else {
-            None
+    /// Tunable `id`'s current state.
+    pub fn state(&self, id: usize) -> Option<TunableState<'a>> {
+        let d = self.descs.get(id)?;
+        Some(match self.changed.iter().find(|(i, _)| *i == id) {
+            Some((_, s)) => *s,
+            None => TunableState {
+                numval: d.default,
+                strval: None,
+                min: d.min,
+                max: d.max,
+                initialized: false,
+                security: d.security,
+            },
+        })
+    }
+
+    /// Records `s` as tunable `id`'s state.
+    fn put(&mut self, id: usize, s: TunableState<'a>) {
+        match self.changed.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, cur)) => *cur = s,
+            None => self.changed.push((id, s)),
         }
     }
 
@@ -212,7 +221,7 @@ impl<'a> Tunables<'a> {
     /// (the loader calls libc's callback only when this is true and the callback is non-NULL).
     pub fn get(&self, id: usize) -> Option<(TunableValue<'a>, bool)> {
         let d = self.descs.get(id)?;
-        let s = self.state.get(id)?;
+        let s = self.state(id)?;
         let v = match d.ty {
             TunableType::Int32 => TunableValue::Int32(s.numval as i32),
             TunableType::Uint64 => TunableValue::Uint64(s.numval as u64),
@@ -226,7 +235,7 @@ impl<'a> Tunables<'a> {
     /// bounds are dropped, an out-of-range value leaves the tunable unchanged.
     pub fn set_with_bounds(&mut self, id: usize, val: i64, min: Option<i64>, max: Option<i64>) {
         let Some(d) = self.descs.get(id) else { return };
-        let Some(cur) = self.state.get_mut(id) else {
+        let Some(mut cur) = self.state(id) else {
             return;
         };
         if d.ty == TunableType::String {
@@ -252,6 +261,7 @@ impl<'a> Tunables<'a> {
         cur.min = lo;
         cur.max = hi;
         cur.initialized = true;
+        self.put(id, cur);
     }
 
     /// Sets a string tunable (what `tunable_initialize` does for TUNABLE_TYPE_STRING).
@@ -259,9 +269,10 @@ impl<'a> Tunables<'a> {
         if self.descs.get(id).map(|d| d.ty) != Some(TunableType::String) {
             return;
         }
-        if let Some(cur) = self.state.get_mut(id) {
+        if let Some(mut cur) = self.state(id) {
             cur.strval = Some(val);
             cur.initialized = true;
+            self.put(id, cur);
         }
     }
 
@@ -285,9 +296,10 @@ impl<'a> Tunables<'a> {
         if opts.secure
             && opts.suid_debug
             && let Some(id) = descs.iter().position(|d| d.name() == "glibc.malloc.check")
-            && let Some(s) = t.state.get_mut(id)
+            && let Some(mut s) = t.state(id)
         {
             s.security = SecurityLevel::None;
+            t.put(id, s);
         }
         // The few tunables with an environment alias, in id order: every environment entry is
         // matched against these, so skipping the alias-less majority up front matters.
@@ -329,7 +341,7 @@ impl<'a> Tunables<'a> {
                 continue;
             }
             for &(id, alias) in &aliased {
-                let Some(s) = t.state.get(id) else {
+                let Some(s) = t.state(id) else {
                     break;
                 };
                 if s.initialized || !is_name(alias, line) {
@@ -380,8 +392,7 @@ impl<'a> Tunables<'a> {
             let value = vrest.get(..vlen).unwrap_or(&[]);
             if let Some(id) = self.descs.iter().position(|d| d.name().as_bytes() == name) {
                 let level = self
-                    .state
-                    .get(id)
+                    .state(id)
                     .map_or(SecurityLevel::SxidErase, |st| st.security);
                 let mut apply = true;
                 if secure {
@@ -409,7 +420,8 @@ impl<'a> Tunables<'a> {
 
     /// `__tunables_print`: the output of `ld.so --list-tunables`.
     pub fn list(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        for (d, s) in self.descs.iter().zip(self.state.iter()) {
+        for (id, d) in self.descs.iter().enumerate() {
+            let Some(s) = self.state(id) else { continue };
             match d.ty {
                 TunableType::String => match s.strval {
                     None => writeln!(w, "{}:", d.name())?,

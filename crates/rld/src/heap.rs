@@ -43,10 +43,10 @@ const PAGE: usize = 4096;
 /// How much of the first chunk is faulted in up front (MADV_POPULATE_WRITE): one system call
 /// instead of a page-fault trap per page. Here a populated page costs about what its fault
 /// would (16 pages: 31 us either way, 2026-11-22), so this is what every start-up uses at
-/// least (`rld /usr/bin/true`: 39 KiB), never more: pages populated and left unused are pure
-/// cost. It moves cost rather than removing it (TSC stamps on `true`: the jump to the program
-/// comes at 288 us with 32 KiB, 286 us without); what it saves is a trap per page.
-const PREFAULT: usize = 32 << 10;
+/// least (`true` through PT_INTERP: 27.8 KiB, 2026-11-23), never more: pages populated and
+/// left unused are pure cost. What it saves is a trap per page (`true`, whole process, 3,001
+/// interleaved spawns: 477 us with 32 KiB populated, 484 us with none).
+const PREFAULT: usize = 28 << 10;
 /// A transparent huge page. Measured here (2026-11-22, THP `enabled=madvise`): writing 2 MiB
 /// costs 942 us in 4 KiB page faults and 71 us as one huge page; 8 MiB 4,107 vs 277 us.
 /// Heaps that outgrow the first chunk (big programs: inkscape's start-up heap is ~8 MiB)

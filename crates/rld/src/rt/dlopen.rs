@@ -211,10 +211,10 @@ fn prior_of(o: &Loaded) -> Prior {
         kind: o.kind,
         names: o.libnames.iter().map(|n| strip_nul(n)).collect(),
         path: o.name.to_vec(),
-        loader: o.loader,
+        loader: o.loader.map(|x| x as usize),
         file_id: FileId {
-            dev: o.file_id.0,
-            ino: o.file_id.1,
+            dev: o.file_id().0,
+            ino: o.file_id().1,
         },
         dynamic,
         origin: o.origin.map(strip_nul),
@@ -264,8 +264,8 @@ fn sync_graph(rt: &Runtime, graph: &mut Vec<rld_deps::Object<crate::fs::File>>) 
             continue;
         }
         let id = FileId {
-            dev: o.file_id.0,
-            ino: o.file_id.1,
+            dev: o.file_id().0,
+            ino: o.file_id().1,
         };
         if g.kind == Kind::Missing || g.file_id != id {
             *g = prior_of(o).into();
@@ -738,10 +738,9 @@ fn map_new(
         page,
         false,
     );
-    l.file_id = (o.file_id.dev, o.file_id.ino);
     l.stamp = super::launch::stamp(&o.stat);
     l.origin = o.origin.as_deref().map(objects::leak_cstr);
-    l.loader = o.loader;
+    l.loader = o.loader.and_then(|x| u32::try_from(x).ok());
     l.deps = o.deps.clone();
     out.push(l);
     Ok((m.map_start, m.map_end))

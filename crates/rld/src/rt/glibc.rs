@@ -45,7 +45,15 @@ pub fn lm_name(b: &GlibcBuild, lm: usize) -> &'static [u8] {
 /// A new zeroed link map for object `index`.
 pub fn new_link_map(b: &GlibcBuild, index: usize) -> usize {
     let size = b.link_map.size;
-    let lm = alloc_forever(size + 16, 16);
+    // Never freed (an unloaded object's link map waits on `spare_link_maps` for the next
+    // one): cut at its exact size rather than a size class's (1,208 bytes took 1,280).
+    let lm = match Layout::from_size_align(size + 16, 16) {
+        Ok(l) => crate::heap::alloc_permanent(l) as usize,
+        Err(_) => 0,
+    };
+    if lm == 0 {
+        super::fatal(format_args!("out of memory"));
+    }
     // SAFETY: the trailer lies inside the allocation just made.
     unsafe {
         ((lm + size) as *mut u64).write(TRAILER_MAGIC);
@@ -188,7 +196,9 @@ pub fn fill_link_maps_of(
         }
         l.put(
             f.l_loader,
-            o.loader.and_then(|x| objs.get(x)).map_or(0, |x| x.lm) as u64,
+            o.loader
+                .and_then(|x| objs.get(x as usize))
+                .map_or(0, |x| x.lm) as u64,
         );
         fill_hash(b, o, &l);
         l.put_bits(f.l_type, u8::from(o.kind != Kind::Main));
@@ -243,8 +253,8 @@ pub fn fill_link_maps_of(
         }
         l.put(f.l_scope_max, (f.l_scope_mem.size / 8) as u64);
         l.put(slot(f.l_local_scope, 0), l.addr(f.l_searchlist) as u64);
-        l.put(f.l_file_id_dev, o.file_id.0);
-        l.put(f.l_file_id_ino, o.file_id.1);
+        l.put(f.l_file_id_dev, o.file_id().0);
+        l.put(f.l_file_id_ino, o.file_id().1);
         let initfini = if id == lists.main {
             lm_array(objs, lists.initfini, true)
         } else if o.kind == Kind::Library {
@@ -269,7 +279,7 @@ pub fn fill_link_maps_of(
             l.put(f.l_tls_offset, t.offset as u64);
             l.put(f.l_tls_modid, t.modid as u64);
         }
-        if let Some((a, e)) = o.relro {
+        if let Some((a, e)) = o.relro() {
             l.put(f.l_relro_addr, a as u64);
             l.put(f.l_relro_size, (e - a) as u64);
         }

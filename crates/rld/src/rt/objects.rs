@@ -65,7 +65,8 @@ pub struct Loaded {
     /// `.dynamic` is not writable in place (vDSO, rld itself): glibc's `l_ld_readonly`.
     pub dyn_readonly: bool,
     pub tls: Option<Tls>,
-    pub relro: Option<(usize, usize)>,
+    /// PT_GNU_RELRO's page range `[start, end)`, empty if none (`relro()`).
+    pub relro: (usize, usize),
     pub eh_frame: usize,
     /// Indices (into the runtime table) of its DT_NEEDED objects, in order.
     pub deps: Vec<usize>,
@@ -80,9 +81,8 @@ pub struct Loaded {
     #[allow(clippy::vec_box)]
     pub tlsdesc_records: Vec<alloc::boxed::Box<[usize; 2]>>,
     /// glibc `l_loader`.
-    pub loader: Option<usize>,
+    pub loader: Option<u32>,
     pub origin: Option<&'static [u8]>,
-    pub file_id: (u64, u64),
     /// Device, inode, size, mtime and ctime (ns) of the file it was mapped from (zero when
     /// the loader did not open it): the launch cache's check that it is the same file.
     pub stamp: [u64; 5],
@@ -97,6 +97,23 @@ pub struct Loaded {
     pub init_called: bool,
     /// The read-only image the lookup views borrow.
     pub ro: MappedImage<'static>,
+}
+
+// Start-up allocates one entry per object in one block: 4 objects (`true`) fill a 2,560-byte
+// heap class, where 672-byte entries took a 3,072-byte one (the heap's top page).
+const _: () = assert!(core::mem::size_of::<Loaded>() <= 640);
+
+impl Loaded {
+    /// PT_GNU_RELRO's page range, if any.
+    pub fn relro(&self) -> Option<(usize, usize)> {
+        Some(self.relro).filter(|&(a, e)| e > a)
+    }
+
+    /// glibc's `l_file_id`: the device and inode of the file it was mapped from ((0, 0)
+    /// when the loader did not open it).
+    pub fn file_id(&self) -> (u64, u64) {
+        (self.stamp[0], self.stamp[1])
+    }
 }
 
 /// Leaks `v` for the life of the process (loader state is never freed).

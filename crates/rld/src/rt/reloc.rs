@@ -866,7 +866,7 @@ fn install_lazy_stub(id: usize) {
 /// Makes PT_GNU_RELRO read-only (`_dl_protect_relro`).
 pub fn protect_relro(id: usize) {
     let rt = rt();
-    if let Some((a, e)) = rt.objs.get(id).and_then(|o| o.relro)
+    if let Some((a, e)) = rt.objs.get(id).and_then(|o| o.relro())
         && e > a
         && crate::sys::mprotect(a, e - a, crate::sys::PROT_READ).is_err()
     {

@@ -438,7 +438,6 @@ pub(crate) fn map_all(
             }
             Kind::Library => {
                 let l = push_last(&mut objs, map_and_describe(Kind::Library, o, cx));
-                l.file_id = (o.file_id.dev, o.file_id.ino);
                 l
             }
         };
@@ -509,14 +508,13 @@ pub(super) fn describe(
             modid: 0,
             offset: 0,
         }),
-        relro: l.relro,
+        relro: l.relro.unwrap_or_default(),
         eh_frame: l.eh_frame,
         deps: Vec::new(),
         reldeps: Vec::new(),
         tlsdesc_records: Vec::new(),
         loader: None,
         origin: None,
-        file_id: (0, 0),
         stamp: [0; 5],
         data_file: None,
         lm: 0,
@@ -841,7 +839,10 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     for (gid, o) in graph.objects.iter().enumerate() {
         let Some(i) = map_id(gid) else { continue };
         let deps: Vec<usize> = o.deps.iter().filter_map(|&d| map_id(d)).collect();
-        let loader = o.loader.and_then(map_id);
+        let loader = o
+            .loader
+            .and_then(map_id)
+            .and_then(|x| u32::try_from(x).ok());
         if let Some(l) = objs.get_mut(i) {
             l.deps = deps;
             l.loader = loader;
