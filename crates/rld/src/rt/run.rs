@@ -436,10 +436,7 @@ pub(crate) fn map_all(
                     objects::leak_name(o.names.first().map_or(&[][..], Vec::as_slice));
                 l
             }
-            Kind::Library => {
-                let l = push_last(&mut objs, map_and_describe(Kind::Library, o, cx));
-                l
-            }
+            Kind::Library => push_last(&mut objs, map_and_describe(Kind::Library, o, cx)),
         };
         l.stamp = super::launch::stamp(&o.stat);
         l.origin = o.origin.as_deref().map(objects::leak_cstr);
