@@ -1920,6 +1920,17 @@ fn m4_dlopen_origin_of_the_program() {
     expect_in(&o[0], "dla_value=123\n");
 }
 
+/// A dlopen of the program's own path is refused as a PIE in both modes, as glibc's
+/// program link map has no file id (`rld PROGRAM` opens the file, but must not say so).
+#[test]
+fn m4_dlopen_of_the_program_itself() {
+    let o = check(&[case("dlself", &[])]);
+    expect_in(
+        &o[0],
+        "dlopen(self): cannot dynamically load position-independent executable\n",
+    );
+}
+
 #[test]
 fn m4_dlopen_basic() {
     let o = check(&[case("dlbasic", &[])]);

@@ -109,10 +109,15 @@ impl Loaded {
         Some(self.relro).filter(|&(a, e)| e > a)
     }
 
-    /// glibc's `l_file_id`: the device and inode of the file it was mapped from ((0, 0)
-    /// when the loader did not open it).
+    /// glibc's `l_file_id`: the device and inode of the file it was mapped from; (0, 0)
+    /// when the loader did not open it, and for the program even when it did (`rld PROGRAM`:
+    /// glibc leaves it unset "to match the kernel behavior", so a dlopen of the program's
+    /// own path is refused as a PIE rather than answered with the program).
     pub fn file_id(&self) -> (u64, u64) {
-        (self.stamp[0], self.stamp[1])
+        match self.kind {
+            Kind::Main => (0, 0),
+            _ => (self.stamp[0], self.stamp[1]),
+        }
     }
 }
 
