@@ -30,6 +30,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod consts;
+pub mod cursor;
 pub mod dynamic;
 pub mod error;
 pub mod file;

@@ -27,6 +27,8 @@
 
 use alloc::vec::Vec;
 
+use rld_elf::cursor::Cursor;
+
 use crate::ObjId;
 use crate::lookup::Namespace;
 use crate::plan::{Binding, ObjPlan, PreboundSlot, recorded_value};
@@ -315,39 +317,11 @@ pub struct Record<'b> {
     symbols: &'b [u8],
 }
 
-/// Reads little-endian u32 words from a byte slice.
-struct Cursor<'b> {
-    bytes: &'b [u8],
-    at: usize,
-}
-
-impl<'b> Cursor<'b> {
-    fn take(&mut self, n: usize) -> Option<&'b [u8]> {
-        let s = self.bytes.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        let b = self.take(4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from(self.u32()?) | u64::from(self.u32()?) << 32)
-    }
-    /// Length-prefixed bytes padded to 4.
-    fn padded(&mut self) -> Option<&'b [u8]> {
-        let n = self.u32()? as usize;
-        let s = self.take(n)?;
-        self.take(n.next_multiple_of(4) - n)?;
-        Some(s)
-    }
-}
-
 /// The search memo a record keeps (see [`Writer::new`]), checked by the checksum of the
 /// record's head only: the loader reads it before the dependency graph is built, long before
 /// it needs (and checks) the rest. None for anything but an intact head of this format.
 pub fn search_memo(bytes: &[u8]) -> Option<&[u8]> {
-    let mut c = Cursor { bytes, at: 0 };
+    let mut c = Cursor::new(bytes);
     if c.take(4)? != MAGIC || c.u32()? != FORMAT {
         return None;
     }
@@ -356,8 +330,8 @@ pub fn search_memo(bytes: &[u8]) -> Option<&[u8]> {
     c.take(fp_words.checked_mul(8)?)?;
     c.padded()?;
     let memo = c.padded()?;
-    c.take(c.at.next_multiple_of(8) - c.at)?;
-    let head = bytes.get(..c.at)?;
+    c.align(8)?;
+    let head = bytes.get(..c.pos())?;
     (c.take(8)? == checksum(head).to_le_bytes()).then_some(memo)
 }
 
@@ -399,7 +373,7 @@ impl<'b> Record<'b> {
         if checksum(body).to_le_bytes() != sum {
             return None;
         }
-        let mut c = Cursor { bytes: body, at: 0 };
+        let mut c = Cursor::new(body);
         if c.take(4)? != MAGIC || c.u32()? != FORMAT {
             return None;
         }
@@ -408,7 +382,9 @@ impl<'b> Record<'b> {
         let fingerprint = c.take(fp_words.checked_mul(8)?)?;
         let label = c.padded()?;
         c.padded()?;
-        c.take(c.at.next_multiple_of(8) - c.at + 8)?;
+        // The head's own checksum (the whole record's follows).
+        c.align(8)?;
+        c.take(8)?;
         let mut plans: Vec<Option<PlanAt>> = Vec::new();
         loop {
             let id = c.u32()?;
@@ -421,7 +397,7 @@ impl<'b> Record<'b> {
                 _ => return None,
             };
             let n = c.u32()? as usize;
-            let at = c.at;
+            let at = c.pos();
             c.take(n.checked_mul(ENTRY)?)?;
             if !place(&mut plans, id as usize, PlanAt { at, n, lazy }, body.len()) {
                 return None;
@@ -463,8 +439,7 @@ impl<'b> Record<'b> {
         let mut unique = Vec::new();
         for _ in 0..nu {
             let len = c.u32()? as usize;
-            let name = c.take(len)?;
-            c.take(len.next_multiple_of(4) - len)?;
+            let name = c.take_padded(len)?;
             let (o, s) = (c.u32()?, c.u32()?);
             unique.push((name, o, s));
         }

@@ -19,6 +19,8 @@
 
 use alloc::vec::Vec;
 
+use rld_elf::cursor::Cursor;
+
 use crate::fs::FileStat;
 use crate::search::SearchConfig;
 
@@ -65,56 +67,35 @@ pub struct Memo {
     entries: Vec<u8>,
 }
 
-struct Words<'b> {
-    bytes: &'b [u8],
-    at: usize,
+/// The next string of a memo (see the module's format): `Some(None)` for a `NOT_FOUND`
+/// length.
+fn string<'b>(c: &mut Cursor<'b>) -> Option<Option<&'b [u8]>> {
+    match c.u32()? {
+        NOT_FOUND => Some(None),
+        n => c.take_padded(n as usize).map(Some),
+    }
 }
 
-impl<'b> Words<'b> {
-    fn take(&mut self, n: usize) -> Option<&'b [u8]> {
-        let s = self.bytes.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        let b = self.take(4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from(self.u32()?) | u64::from(self.u32()?) << 32)
-    }
-    /// Length-prefixed bytes padded to 4; `Some(None)` for a `NOT_FOUND` length.
-    fn string(&mut self) -> Option<Option<&'b [u8]>> {
-        let n = self.u32()?;
-        if n == NOT_FOUND {
-            return Some(None);
-        }
-        let n = n as usize;
-        let s = self.take(n)?;
-        self.take(n.next_multiple_of(4) - n)?;
-        Some(Some(s))
-    }
-    /// The next entry: a name and its answer.
-    fn entry(&mut self) -> Option<(&'b [u8], Option<&'b [u8]>)> {
-        Some((self.string()??, self.string()?))
-    }
+/// The next entry: a name and its answer.
+fn entry<'b>(c: &mut Cursor<'b>) -> Option<(&'b [u8], Option<&'b [u8]>)> {
+    Some((string(c)??, string(c)?))
 }
 
 impl Memo {
     /// Decodes `bytes`; None unless it is exactly one well-formed memo.
     pub fn decode(bytes: &[u8]) -> Option<Memo> {
-        let mut w = Words { bytes, at: 0 };
+        let mut c = Cursor::new(bytes);
         let mut stamp = [0u64; 5];
         for s in &mut stamp {
-            *s = w.u64()?;
+            *s = c.u64()?;
         }
-        let params = w.u64()?;
-        let n = w.u32()?;
-        let start = w.at;
+        let params = c.u64()?;
+        let n = c.u32()?;
+        let start = c.pos();
         for _ in 0..n {
-            w.entry()?;
+            entry(&mut c)?;
         }
-        (w.at == bytes.len()).then(|| Memo {
+        (c.pos() == bytes.len()).then(|| Memo {
             stamp,
             params,
             entries: bytes[start..].to_vec(),
@@ -130,11 +111,8 @@ impl Memo {
     /// The remembered answer for `name`: `Some(None)` if the cache did not have it, None
     /// if the memo does not know.
     pub fn get(&self, name: &[u8]) -> Option<Option<&[u8]>> {
-        let mut w = Words {
-            bytes: &self.entries,
-            at: 0,
-        };
-        while let Some((n, answer)) = w.entry() {
+        let mut c = Cursor::new(&self.entries);
+        while let Some((n, answer)) = entry(&mut c) {
             if n == name {
                 return Some(answer);
             }
