@@ -130,6 +130,20 @@ pub fn map_file(path: &CStr) -> Result<MappedFile, Errno> {
     Ok(MappedFile { stat, data })
 }
 
+impl From<sys::FileStat> for rld_search::fs::FileStat {
+    fn from(s: sys::FileStat) -> Self {
+        rld_search::fs::FileStat {
+            dev: s.dev,
+            ino: s.ino,
+            mode: s.mode,
+            size: s.size,
+            uid: s.uid,
+            mtime_ns: s.mtime_ns,
+            ctime_ns: s.ctime_ns,
+        }
+    }
+}
+
 /// The loader's filesystem (stateless; the real syscalls).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoaderFs;
@@ -201,15 +215,7 @@ impl rld_search::fs::FileHandle for File {
 
     fn stat(&self) -> Result<rld_search::fs::FileStat, i32> {
         let s = File::stat(self).map_err(errno)?;
-        Ok(rld_search::fs::FileStat {
-            dev: s.dev,
-            ino: s.ino,
-            mode: s.mode,
-            size: s.size,
-            uid: s.uid,
-            mtime_ns: s.mtime_ns,
-            ctime_ns: s.ctime_ns,
-        })
+        Ok(s.into())
     }
     fn view_at(&self, offset: u64) -> Option<&[u8]> {
         let img = self.image.borrow();
@@ -258,15 +264,7 @@ impl rld_search::fs::Fs for LoaderFs {
     }
     fn stat(&self, path: &[u8]) -> Result<rld_search::fs::FileStat, i32> {
         let s = sys::stat(cstr(&c_path(path)?)).map_err(errno)?;
-        Ok(rld_search::fs::FileStat {
-            dev: s.dev,
-            ino: s.ino,
-            mode: s.mode,
-            size: s.size,
-            uid: s.uid,
-            mtime_ns: s.mtime_ns,
-            ctime_ns: s.ctime_ns,
-        })
+        Ok(s.into())
     }
     fn access(&self, path: &[u8], mode: rld_search::fs::Access) -> bool {
         let Ok(p) = c_path(path) else { return false };

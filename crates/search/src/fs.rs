@@ -40,7 +40,23 @@ pub struct FileStat {
     pub ctime_ns: i64,
 }
 
+/// A file's identity and change stamps: device, inode, size, mtime, ctime. Two equal stamps
+/// name the same, unchanged file (any write or rename-over changes ctime): what the launch
+/// cache checks its files by, and the search memo `/etc/ld.so.cache`.
+pub type Stamp = [u64; 5];
+
 impl FileStat {
+    /// This file's [`Stamp`].
+    pub fn stamp(&self) -> Stamp {
+        [
+            self.dev,
+            self.ino,
+            self.size,
+            self.mtime_ns as u64,
+            self.ctime_ns as u64,
+        ]
+    }
+
     pub fn is_dir(&self) -> bool {
         self.mode & S_IFMT == S_IFDIR
     }

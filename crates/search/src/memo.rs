@@ -21,18 +21,12 @@ use alloc::vec::Vec;
 
 use rld_elf::cursor::Cursor;
 
-use crate::fs::FileStat;
 use crate::search::SearchConfig;
 
 /// An answer of "not in the cache".
 const NOT_FOUND: u32 = u32::MAX;
 
-/// A cache file's identity: device, inode, size, mtime, ctime.
-pub type Stamp = [u64; 5];
-
-pub fn stamp(s: &FileStat) -> Stamp {
-    [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]
-}
+pub use crate::fs::Stamp;
 
 /// FNV-1a over the settings a cache lookup depends on, besides the file.
 pub fn params_hash(c: &SearchConfig) -> u64 {

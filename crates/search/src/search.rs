@@ -567,7 +567,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
                 .fs
                 .stat(&self.config.cache_path)
                 .ok()
-                .map(|s| memo::stamp(&s));
+                .map(|s| s.stamp());
             *valid = Some(now.is_some_and(|s| m.valid_for(&s, params)));
             if *valid == Some(true) {
                 self.memo_log.source(now);
@@ -592,8 +592,7 @@ impl<'f, F: Fs> Searcher<'f, F> {
         if self.cache.is_none() {
             let path = self.config.cache_path.clone();
             let read = self.fs.read_whole_stamped(&path).ok();
-            self.memo_log
-                .source(read.as_ref().map(|(_, s)| memo::stamp(s)));
+            self.memo_log.source(read.as_ref().map(|(_, s)| s.stamp()));
             self.cache = Some(read.map(|(b, _)| b));
         }
         let answer = self.cache_lookup_mapped(name);

@@ -388,22 +388,9 @@ fn search_memo_stands_in_for_an_unchanged_cache() {
     assert_eq!(first.get(b"libc.so.6"), Some(Some(&libc[..])));
     assert_eq!(first.get(b"libm.so.6"), None);
 
-    let stamp = memo::stamp(
-        &std::fs::metadata(&cache)
-            .map(|m| {
-                use std::os::unix::fs::MetadataExt;
-                crate::FileStat {
-                    dev: m.dev(),
-                    ino: m.ino(),
-                    mode: m.mode(),
-                    size: m.size(),
-                    uid: m.uid(),
-                    mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-                    ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
-                }
-            })
-            .unwrap(),
-    );
+    let stamp = crate::fs::Fs::stat(&fs, cache.as_os_str().as_bytes())
+        .unwrap()
+        .stamp();
     assert!(first.valid_for(&stamp, memo::params_hash(&cfg)));
     let fake = |params: u64| {
         let mut log = Log::default();

@@ -738,7 +738,7 @@ fn map_new(
         page,
         false,
     );
-    l.stamp = super::launch::stamp(&o.stat);
+    l.stamp = o.stat.stamp();
     l.origin = o.origin.as_deref().map(objects::leak_cstr);
     l.loader = o.loader.and_then(|x| u32::try_from(x).ok());
     l.deps = o.deps.clone();

@@ -17,14 +17,25 @@ use super::objects::Loaded;
 
 const TRAILER_MAGIC: u64 = u64::from_le_bytes(*b"rld-lmap");
 
-/// Zeroed, never-freed memory.
+/// Zeroed memory for loader structures, in a heap size class: those of a reclaimed object
+/// go back with `dealloc` and the same layout (`dlopen::free_object_memory`).
 pub fn alloc_forever(size: usize, align: usize) -> usize {
+    // SAFETY: `zeroed` passes a non-zero size.
+    zeroed(size, align, |l| unsafe { alloc_zeroed(l) })
+}
+
+/// Zeroed memory that is never freed, cut at its exact size (`heap::alloc_permanent`).
+pub fn alloc_permanent(size: usize, align: usize) -> usize {
+    zeroed(size, align, crate::heap::alloc_permanent)
+}
+
+/// `size` (at least 1) bytes aligned to `align` from `alloc`; fatal if there are none.
+fn zeroed(size: usize, align: usize, alloc: impl FnOnce(Layout) -> *mut u8) -> usize {
     let layout = match Layout::from_size_align(size.max(1), align) {
         Ok(l) => l,
         Err(_) => super::fatal(format_args!("bad allocation layout")),
     };
-    // SAFETY: non-zero size.
-    let p = unsafe { alloc_zeroed(layout) };
+    let p = alloc(layout);
     if p.is_null() {
         super::fatal(format_args!("out of memory"));
     }
@@ -47,13 +58,7 @@ pub fn new_link_map(b: &GlibcBuild, index: usize) -> usize {
     let size = b.link_map.size;
     // Never freed (an unloaded object's link map waits on `spare_link_maps` for the next
     // one): cut at its exact size rather than a size class's (1,208 bytes took 1,280).
-    let lm = match Layout::from_size_align(size + 16, 16) {
-        Ok(l) => crate::heap::alloc_permanent(l) as usize,
-        Err(_) => 0,
-    };
-    if lm == 0 {
-        super::fatal(format_args!("out of memory"));
-    }
+    let lm = alloc_permanent(size + 16, 16);
     // SAFETY: the trailer lies inside the allocation just made.
     unsafe {
         ((lm + size) as *mut u64).write(TRAILER_MAGIC);

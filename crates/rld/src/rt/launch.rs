@@ -184,11 +184,7 @@ pub fn settings_hash(cfg: &Config<'_>, rld_build: Option<[u64; 3]>) -> u64 {
             None => w.push(u64::MAX),
             Some(b) => {
                 w.push(b.len() as u64);
-                w.extend(b.chunks(8).map(|c| {
-                    let mut x = [0u8; 8];
-                    x[..c.len()].copy_from_slice(c);
-                    u64::from_le_bytes(x)
-                }));
+                w.extend(words(b));
             }
         }
     }
@@ -228,7 +224,8 @@ pub fn find(dl: &Dl, program: [u64; 5], settings: u64, euid: u32) -> Source {
 /// rld maps itself has its stamp from the file it opened.
 #[inline(never)]
 pub fn kernel_program_stamp() -> Option<[u64; 5]> {
-    sys::stat(c"/proc/self/exe").ok().map(|s| stamp_of(&s))
+    let s: FileStat = sys::stat(c"/proc/self/exe").ok()?.into();
+    Some(s.stamp())
 }
 
 /// The stamp of the program file at `path` (rld was invoked as a command), if the path
@@ -240,7 +237,7 @@ pub fn program_stamp(path: &[u8]) -> Option<[u64; 5]> {
     if !path.contains(&b'/') {
         return None;
     }
-    crate::fs::LoaderFs.stat(path).ok().map(|s| stamp(&s))
+    crate::fs::LoaderFs.stat(path).ok().map(|s| s.stamp())
 }
 
 /// The record file for this start-up when it could not be named before the graph was
@@ -628,15 +625,6 @@ fn read_record(path: &[u8], euid: Option<u32>, map_min: usize) -> Option<RecordB
     Some(RecordBytes::Read(buf))
 }
 
-/// An object's identity for the fingerprint: device, inode, size, mtime, ctime.
-pub fn stamp(s: &FileStat) -> [u64; 5] {
-    [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]
-}
-
-fn stamp_of(s: &sys::FileStat) -> [u64; 5] {
-    [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64]
-}
-
 /// The program file's stamp: from its entry when rld opened it, else (the kernel mapped it)
 /// from /proc/self/exe.
 fn main_stamp(objs: &[Loaded], main: usize) -> Option<[u64; 5]> {
@@ -651,6 +639,15 @@ fn main_stamp(objs: &[Loaded], main: usize) -> Option<[u64; 5]> {
 fn fingerprint_hash(fingerprint: &[u64]) -> u64 {
     fingerprint.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &w| {
         (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
+    })
+}
+
+/// `bytes` packed into little-endian words for a fingerprint (the last one zero-padded).
+fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes.chunks(8).map(|c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
     })
 }
 
@@ -822,11 +819,7 @@ fn dl_fingerprint(objs: &[Loaded], ns: &Namespace<'_>, f: &DlFacts<'_>) -> Optio
     // packed into words.
     for (k, (o, s)) in ns.unique_entries() {
         w.extend([k.len() as u64, u64::from(o) | u64::from(s) << 32]);
-        w.extend(k.chunks(8).map(|c| {
-            let mut b = [0u8; 8];
-            b[..c.len()].copy_from_slice(c);
-            u64::from_le_bytes(b)
-        }));
+        w.extend(words(k));
     }
     Some(w)
 }

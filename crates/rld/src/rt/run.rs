@@ -438,7 +438,7 @@ pub(crate) fn map_all(
             }
             Kind::Library => push_last(&mut objs, map_and_describe(Kind::Library, o, cx)),
         };
-        l.stamp = super::launch::stamp(&o.stat);
+        l.stamp = o.stat.stamp();
         l.origin = o.origin.as_deref().map(objects::leak_cstr);
         // The files are no longer needed once mapped, but for relocation's huge pages.
         if cx.keep_data_files && super::map::huge_page_candidate(l.phdrs) {
@@ -773,12 +773,12 @@ pub fn run(cfg: &Config<'_>, st: &mut Startup, explicit: bool) -> ! {
     // The launch record is named by the program file and the settings, so it is read before
     // the graph is built: its search memo answers the graph's `/etc/ld.so.cache` lookups.
     let settings = launch.as_ref().map(|_| {
-        // rld's first segment (headers and notes) stays mapped read-only.
         let ro_end = self_phdrs
             .iter()
-            .find(|p| p.p_type == 1)
+            .find(|p| p.p_type == PT_LOAD)
             .map_or(0, |p| (p.p_vaddr + p.p_filesz) as usize);
-        // SAFETY: see above.
+        // SAFETY: rld's first segment (its headers and notes) is mapped read-only for the
+        // life of the process, and nothing writes it.
         let ro = unsafe { objects::ro_image(self_base, self_base + ro_end, 0) };
         super::launch::settings_hash(cfg, super::launch::build_id_of(&ro, self_phdrs))
     });
